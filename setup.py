@@ -1,0 +1,27 @@
+"""pip installation of the spatial_ros Python package (the ROS-free core and the ROS layer).
+
+On a ROS machine, colcon builds the package through CMakeLists.txt (ament_cmake), which also
+generates the interfaces (spatial_ros.msg, spatial_ros.srv). pip installs the same sources for
+machines without ROS: training, benchmarks, data generation. The ROS layer (spatial_ros.ros) is
+installed too but only imports where rclpy and the generated interfaces are present.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="spatial_ros",
+    version="0.1.0",
+    description="Spatial understanding for robots: 3D scene graphs, spatial relations, planning.",
+    python_requires=">=3.10",
+    packages=find_packages(include=["spatial_ros", "spatial_ros.*"]),
+    package_data={"spatial_ros": ["data/*", "data/**/*"]},
+    install_requires=[
+        "numpy>=1.24",
+        "open3d-cpu>=0.18; platform_machine=='x86_64'",
+        "opencv-python-headless>=4.8",
+        "rosbags>=0.10",
+        "tqdm>=4.60",
+        "matplotlib>=3.7",
+        "torch>=2.1",
+    ],
+    entry_points={"console_scripts": ["spatial-ros = spatial_ros.cli:main"]},
+)

@@ -1,0 +1,172 @@
+"""Camera models and rigid transforms (ROS-free).
+
+Conventions follow REP-103: camera optical frames are x right, y down, z forward; body and
+world frames are x forward, y left, z up. Quaternions are (x, y, z, w) as in geometry_msgs.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spatial_ros.errors import CameraInfoError
+
+__all__ = [
+    "CameraIntrinsics",
+    "quat_to_matrix",
+    "matrix_to_quat",
+    "Pose",
+]
+
+
+@dataclass(frozen=True)
+class CameraIntrinsics:
+    """Pinhole intrinsics of a camera, as carried by sensor_msgs/CameraInfo.
+
+    Attributes:
+        width: image width in pixels.
+        height: image height in pixels.
+        fx, fy: focal lengths in pixels.
+        cx, cy: principal point in pixels.
+        distortion_model: ``plumb_bob``, ``rational_polynomial``, ``equidistant`` or ``""``.
+        distortion: the distortion coefficients D.
+    """
+
+    width: int
+    height: int
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    distortion_model: str = "plumb_bob"
+    distortion: tuple[float, ...] = field(default=(0.0, 0.0, 0.0, 0.0, 0.0))
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise CameraInfoError(
+                f"camera size must be positive, got width={self.width} height={self.height}"
+            )
+        for name in ("fx", "fy"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise CameraInfoError(f"camera focal length {name}={value} must be positive")
+        for name in ("cx", "cy"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise CameraInfoError(f"camera principal point {name}={value} must be finite")
+
+    @classmethod
+    def from_hfov(cls, *, width: int, height: int, hfov: float) -> "CameraIntrinsics":
+        """Intrinsics of an ideal camera as Gazebo builds it: fx = fy = width / (2 tan(hfov/2)).
+
+        Args:
+            width: image width in pixels.
+            height: image height in pixels.
+            hfov: horizontal field of view in radians, in (0, pi).
+        """
+        if not (0.0 < hfov < math.pi):
+            raise CameraInfoError(f"horizontal_fov={hfov} rad must lie in (0, pi)")
+        if width <= 0 or height <= 0:
+            raise CameraInfoError(
+                f"camera size must be positive, got width={width} height={height}"
+            )
+        f = width / (2.0 * math.tan(hfov / 2.0))
+        return cls(width=width, height=height, fx=f, fy=f, cx=width / 2.0,
+                   cy=height / 2.0, distortion_model="plumb_bob",
+                   distortion=(0.0, 0.0, 0.0, 0.0, 0.0))
+
+    @property
+    def K(self) -> np.ndarray:  # noqa: N802 (the conventional name)
+        """The 3x3 camera matrix."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """Project optical-frame points (N, 3) to pixel coordinates (N, 2) (no distortion)."""
+        z = points[:, 2]
+        return np.stack([self.fx * points[:, 0] / z + self.cx,
+                         self.fy * points[:, 1] / z + self.cy], axis=1)
+
+    def backproject(self, depth: np.ndarray) -> np.ndarray:
+        """Back-project a depth image (H, W) in metres to optical-frame points (H, W, 3).
+
+        Pixels without a reading (NaN) give NaN points.
+        """
+        h, w = depth.shape
+        if (w, h) != (self.width, self.height):
+            raise CameraInfoError(
+                f"depth image is {w}x{h} but the camera is {self.width}x{self.height}"
+            )
+        u = (np.arange(w, dtype=np.float32) - np.float32(self.cx)) / np.float32(self.fx)
+        v = (np.arange(h, dtype=np.float32) - np.float32(self.cy)) / np.float32(self.fy)
+        out = np.empty((h, w, 3), dtype=np.float32)
+        out[..., 0] = depth * u[None, :]
+        out[..., 1] = depth * v[:, None]
+        out[..., 2] = depth
+        return out
+
+
+def quat_to_matrix(q: np.ndarray | tuple[float, float, float, float]) -> np.ndarray:
+    """Rotation matrix of a unit quaternion (x, y, z, w)."""
+    x, y, z, w = (float(c) for c in q)
+    n = math.sqrt(x * x + y * y + z * z + w * w)
+    if n == 0.0 or not math.isfinite(n):
+        raise ValueError(f"quaternion {q} has no valid norm")
+    x, y, z, w = x / n, y / n, z / n, w / n
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def matrix_to_quat(r: np.ndarray) -> np.ndarray:
+    """Unit quaternion (x, y, z, w) of a rotation matrix, with w >= 0."""
+    m = np.asarray(r, dtype=np.float64)
+    t = np.trace(m)
+    if t > 0:
+        s = math.sqrt(t + 1.0) * 2
+        q = [(m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s, 0.25 * s]
+    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
+        s = math.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2]) * 2
+        q = [0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s, (m[2, 1] - m[1, 2]) / s]
+    elif m[1, 1] > m[2, 2]:
+        s = math.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2]) * 2
+        q = [(m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s, (m[0, 2] - m[2, 0]) / s]
+    else:
+        s = math.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) * 2
+        q = [(m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s, (m[1, 0] - m[0, 1]) / s]
+    q = np.array(q)
+    q /= np.linalg.norm(q)
+    return -q if q[3] < 0 else q
+
+
+@dataclass(frozen=True)
+class Pose:
+    """A rigid transform: ``p_parent = rotation @ p_child + translation``."""
+
+    rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
+    translation: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    @classmethod
+    def from_matrix(cls, m: np.ndarray) -> "Pose":
+        return cls(rotation=np.asarray(m[:3, :3], float), translation=np.asarray(m[:3, 3], float))
+
+    @property
+    def matrix(self) -> np.ndarray:
+        m = np.eye(4)
+        m[:3, :3] = self.rotation
+        m[:3, 3] = self.translation
+        return m
+
+    def inverse(self) -> "Pose":
+        rt = self.rotation.T
+        return Pose(rotation=rt, translation=-rt @ self.translation)
+
+    def __matmul__(self, other: "Pose") -> "Pose":
+        return Pose(rotation=self.rotation @ other.rotation,
+                    translation=self.rotation @ other.translation + self.translation)
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """Transform points (N, 3) from the child frame to the parent frame."""
+        return points @ self.rotation.T + self.translation
