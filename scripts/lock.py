@@ -1,4 +1,7 @@
-"""Write requirements.lock from a resolved venv: `.venv/bin/python scripts/lock.py > requirements.lock`.
+"""Write requirements.lock from a resolved venv.
+
+    "$SPATIAL_ROS_VENV/bin/python" scripts/lock.py > requirements.lock
+
 
 Lists every distribution with a .dist-info folder. The ROS wheels also ship .egg-info folders for
 their generated Python packages (action_msgs, rclpy, ...), which are not installable names on
@@ -14,6 +17,6 @@ for dist in md.distributions():
     if name.lower() == "pip":
         continue
     rows.add(f"{name}=={dist.version.split('+')[0]}")
-print("# Pinned, resolved environment of spatial_ros. Regenerate: .venv/bin/python scripts/lock.py")
+print("# Pinned, resolved environment of spatial_ros. Regenerate with scripts/lock.py.")
 print("# torch 2.13.0 resolves to the CPU wheel on these machines' disk.")
 print("\n".join(sorted(rows, key=str.lower)))

@@ -11,6 +11,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spatial-ros", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    demo = sub.add_parser("demo", help="the main job: simulated scene -> nodes -> answers")
+    demo.set_defaults(func=_demo)
+
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     codec = bench_sub.add_parser("codec", help="image decode time per 640x480 frame")
@@ -23,6 +26,12 @@ def _bench_codec(args: argparse.Namespace) -> int:
     from spatial_ros.ros.bench_codec import run
 
     return run(frames=args.frames)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from spatial_ros.ros.demo import run
+
+    return run()
 
 
 def main(argv: list[str] | None = None) -> int:

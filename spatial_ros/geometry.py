@@ -57,7 +57,7 @@ class CameraIntrinsics:
                 raise CameraInfoError(f"camera principal point {name}={value} must be finite")
 
     @classmethod
-    def from_hfov(cls, *, width: int, height: int, hfov: float) -> "CameraIntrinsics":
+    def from_hfov(cls, *, width: int, height: int, hfov: float) -> CameraIntrinsics:
         """Intrinsics of an ideal camera as Gazebo builds it: fx = fy = width / (2 tan(hfov/2)).
 
         Args:
@@ -149,7 +149,7 @@ class Pose:
     translation: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
     @classmethod
-    def from_matrix(cls, m: np.ndarray) -> "Pose":
+    def from_matrix(cls, m: np.ndarray) -> Pose:
         return cls(rotation=np.asarray(m[:3, :3], float), translation=np.asarray(m[:3, 3], float))
 
     @property
@@ -159,11 +159,11 @@ class Pose:
         m[:3, 3] = self.translation
         return m
 
-    def inverse(self) -> "Pose":
+    def inverse(self) -> Pose:
         rt = self.rotation.T
         return Pose(rotation=rt, translation=-rt @ self.translation)
 
-    def __matmul__(self, other: "Pose") -> "Pose":
+    def __matmul__(self, other: Pose) -> Pose:
         return Pose(rotation=self.rotation @ other.rotation,
                     translation=self.rotation @ other.translation + self.translation)
 

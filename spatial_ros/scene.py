@@ -1,0 +1,96 @@
+"""Scene graph data types of the ROS-free core: objects (nodes) and relations (edges)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spatial_ros.vocabulary import Frame, Source, check_predicate
+
+__all__ = ["OrientedBox", "SceneObject", "Relation", "SceneGraph"]
+
+
+@dataclass
+class OrientedBox:
+    """A 3D box: ``rotation`` maps box axes to the parent frame; ``size`` is the full extent."""
+
+    center: np.ndarray
+    size: np.ndarray
+    rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
+
+    def __post_init__(self) -> None:
+        self.center = np.asarray(self.center, dtype=np.float64).reshape(3)
+        self.size = np.asarray(self.size, dtype=np.float64).reshape(3)
+        self.rotation = np.asarray(self.rotation, dtype=np.float64).reshape(3, 3)
+
+    def corners(self) -> np.ndarray:
+        """The 8 corners (8, 3) in the parent frame."""
+        signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+        return self.center + (signs * (self.size / 2.0)) @ self.rotation.T
+
+    def aabb(self) -> tuple[np.ndarray, np.ndarray]:
+        """Axis-aligned bounds (min, max) in the parent frame."""
+        half = np.abs(self.rotation) @ (self.size / 2.0)
+        return self.center - half, self.center + half
+
+    @property
+    def volume(self) -> float:
+        return float(np.prod(self.size))
+
+
+@dataclass
+class SceneObject:
+    """One object of the scene graph (mirrors ``msg/SceneObject.msg``)."""
+
+    id: int
+    centroid: np.ndarray
+    box: OrientedBox
+    label: str = "unknown"
+    color: str = "unknown"
+    confidence: float = 1.0
+    bbox2d: tuple[int, int, int, int] = (0, 0, 0, 0)  # u_min, v_min, u_max, v_max
+    point_count: int = 0
+    last_seen: float = 0.0  # seconds
+
+    def __post_init__(self) -> None:
+        self.centroid = np.asarray(self.centroid, dtype=np.float64).reshape(3)
+
+    @property
+    def description(self) -> str:
+        """Human-readable name, e.g. ``red box (id 3)``."""
+        return f"{self.color} {self.label} (id {self.id})"
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A directed, graded relation ``subject predicate object`` (mirrors SpatialRelation.msg)."""
+
+    subject: int
+    predicate: str
+    object: int
+    confidence: float
+    distance: float = math.nan
+    frame: Frame = Frame.EGOCENTRIC
+    source: Source = Source.GEOMETRY
+
+    def __post_init__(self) -> None:
+        check_predicate(self.predicate)
+        if not (0.0 <= self.confidence <= 1.0):
+            raise ValueError(f"relation confidence {self.confidence} must lie in [0, 1]")
+
+
+@dataclass
+class SceneGraph:
+    """Objects and relations of one frame, in frame ``frame_id`` at time ``stamp`` (seconds)."""
+
+    objects: list[SceneObject] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    stamp: float = 0.0
+    frame_id: str = ""
+
+    def object(self, object_id: int) -> SceneObject:
+        for obj in self.objects:
+            if obj.id == object_id:
+                return obj
+        raise KeyError(f"no object with id {object_id} in the scene graph")

@@ -1,0 +1,139 @@
+"""Shared fixtures. Tiers by folder: core (ROS-free), messages (no spinning), live (real nodes
+over real DDS), bags (rosbag2). The ROS fixtures import rclpy lazily so that the core tier runs
+with `pip install .` alone."""
+from __future__ import annotations
+
+import os
+import pathlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+_TIERS = ("core", "messages", "live", "bags")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = pathlib.Path(str(item.fspath)).parts
+        for tier in _TIERS:
+            if tier in parts:
+                item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(scope="session")
+def ros_domain_id() -> int:
+    """A DDS domain of this test session's own, so parallel sessions on one host do not mix."""
+    explicit = os.environ.get("SPATIAL_ROS_TEST_DOMAIN")
+    return int(explicit) if explicit else 101 + os.getpid() % 120
+
+
+class Inbox:
+    """Collects the messages of one subscription and waits on them."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.messages: list[Any] = []
+        self._cv = threading.Condition()
+
+    def __call__(self, msg: Any) -> None:
+        with self._cv:
+            self.messages.append(msg)
+            self._cv.notify_all()
+
+    def wait(self, predicate: Callable[[Any], bool] = lambda m: True, *, count: int = 1,
+             timeout: float = 15.0) -> list[Any]:
+        """Wait until ``count`` messages satisfy ``predicate``; return them."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                hits = [m for m in self.messages if predicate(m)]
+                if len(hits) >= count:
+                    return hits
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"timed out after {timeout:.0f} s waiting for {count} matching "
+                        f"message(s) on {self.topic}; received {len(self.messages)}, "
+                        f"{len(hits)} matching")
+                self._cv.wait(left)
+
+
+class RosHarness:
+    """A real rclpy context on its own domain with an executor spinning in the background."""
+
+    def __init__(self, domain_id: int) -> None:
+        import rclpy
+        from rclpy.executors import MultiThreadedExecutor
+
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.node = rclpy.create_node("test_harness", context=self.context)
+        self.nodes = [self.node]
+        self.executor.add_node(self.node)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        from rclpy.executors import ExternalShutdownException
+
+        try:
+            while self.context.ok() and not self._stop.is_set():
+                self.executor.spin_once(timeout_sec=0.05)
+        except (ExternalShutdownException, Exception):  # noqa: BLE001 - shutting down
+            pass
+
+    @property
+    def node_kwargs(self) -> dict[str, Any]:
+        return {"context": self.context}
+
+    def add(self, node: Any) -> Any:
+        """Spin ``node`` on the harness executor; it is destroyed at teardown."""
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def remove(self, node: Any) -> None:
+        self.executor.remove_node(node)
+        self.nodes.remove(node)
+        node.destroy_node()
+
+    def inbox(self, msg_type: Any, topic: str, qos: Any = 10) -> Inbox:
+        box = Inbox(topic)
+        self.node.create_subscription(msg_type, topic, box, qos)
+        return box
+
+    def publisher(self, msg_type: Any, topic: str, qos: Any = 10) -> Any:
+        return self.node.create_publisher(msg_type, topic, qos)
+
+    def wait_for_subscribers(self, pub: Any, count: int = 1, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while pub.get_subscription_count() < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no subscriber matched {pub.topic_name} in {timeout} s")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        import rclpy
+
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for node in reversed(self.nodes):
+            self.executor.remove_node(node)
+            node.destroy_node()
+        self.executor.shutdown(timeout_sec=1)
+        rclpy.shutdown(context=self.context)
+
+
+@pytest.fixture
+def ros(ros_domain_id: int):
+    harness = RosHarness(ros_domain_id)
+    try:
+        yield harness
+    finally:
+        harness.close()
