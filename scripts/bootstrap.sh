@@ -62,8 +62,9 @@ fi
 # --- 4. colcon build -----------------------------------------------------------------------
 # Inputs that need a rebuild: interfaces, CMake, package.xml, executables, and the set of
 # Python files (contents need no rebuild: --symlink-install links them).
-build_hash=$( { cat package.xml CMakeLists.txt msg/*.msg srv/*.srv; ls -R bin spatial_ros launch config sim \
-    | grep -v __pycache__; } | sha256sum | cut -c1-16)
+build_hash=$( { cat package.xml CMakeLists.txt msg/*.msg srv/*.srv
+    for d in bin scripts spatial_ros launch config sim; do [ ! -d "$d" ] || ls -R "$d"; done \
+        | grep -v __pycache__; } | sha256sum | cut -c1-16)
 if [ -f install/setup.bash ] && [ "$(cat "$STAMPS/build" 2>/dev/null)" = "$build_hash" ]; then
     say "colcon build up to date (install/)"
 else
