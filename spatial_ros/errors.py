@@ -5,6 +5,8 @@ __all__ = [
     "SpatialRosError",
     "ImageConversionError",
     "CameraInfoError",
+    "SdfError",
+    "BenchError",
 ]
 
 
@@ -18,3 +20,12 @@ class ImageConversionError(SpatialRosError, ValueError):
 
 class CameraInfoError(SpatialRosError, ValueError):
     """Camera intrinsics are missing or invalid."""
+
+
+class SdfError(SpatialRosError, ValueError):
+    """An SDF world cannot be loaded or rendered: names the file, the element and what was
+    expected."""
+
+
+class BenchError(SpatialRosError, ValueError):
+    """Bad SpatialBench arguments or data."""

@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
+from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion, Vector3
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from spatial_ros import msg as srmsg
 from spatial_ros.errors import CameraInfoError, ImageConversionError
 from spatial_ros.geometry import CameraIntrinsics, matrix_to_quat, quat_to_matrix
+from spatial_ros.geometry import Pose as CorePose
 from spatial_ros.scene import OrientedBox, Relation, SceneGraph, SceneObject
 from spatial_ros.vocabulary import Frame, Source
 
@@ -43,6 +44,8 @@ __all__ = [
     "scene_graph_from_msg",
     "relation_to_msg",
     "relation_from_msg",
+    "pose_to_msg",
+    "pose_from_msg",
 ]
 
 
@@ -322,3 +325,21 @@ def scene_graph_from_msg(m: Any) -> SceneGraph:
     return SceneGraph(objects=[object_from_msg(o) for o in m.objects],
                       relations=[relation_from_msg(r) for r in m.relations],
                       stamp=stamp_to_seconds(m.header.stamp), frame_id=m.header.frame_id)
+
+
+def pose_to_msg(pose: CorePose, *, stamp: Time | None = None,
+                frame_id: str = "world") -> PoseStamped:
+    msg = PoseStamped()
+    msg.header.frame_id = frame_id
+    if stamp is not None:
+        msg.header.stamp = stamp
+    q = matrix_to_quat(pose.rotation)
+    msg.pose = Pose(position=_point(pose.translation),
+                    orientation=Quaternion(x=q[0], y=q[1], z=q[2], w=q[3]))
+    return msg
+
+
+def pose_from_msg(msg: Any) -> CorePose:
+    p, q = msg.pose.position, msg.pose.orientation
+    return CorePose(rotation=quat_to_matrix((q.x, q.y, q.z, q.w)),
+                    translation=np.array([p.x, p.y, p.z]))

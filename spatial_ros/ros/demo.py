@@ -16,7 +16,8 @@ from rclpy.executors import MultiThreadedExecutor
 from spatial_ros.geometry import quat_to_matrix
 from spatial_ros.msg import SceneGraph
 from spatial_ros.ros import conversions as conv
-from spatial_ros.scene import OrientedBox, Relation, SceneGraph as CoreGraph, SceneObject
+from spatial_ros.scene import OrientedBox, Relation, SceneObject
+from spatial_ros.scene import SceneGraph as CoreGraph
 
 __all__ = ["run"]
 

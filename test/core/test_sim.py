@@ -1,0 +1,176 @@
+"""SDF loading (good and bad input), rendering, sensor models and ground truth."""
+import math
+
+import numpy as np
+import pytest
+
+from spatial_ros.errors import SdfError
+from spatial_ros.sim.groundtruth import ground_truth
+from spatial_ros.sim.paths import CameraPath, find_world
+from spatial_ros.sim.render import Renderer
+from spatial_ros.sim.sdf import load_world
+from spatial_ros.sim.sensors import PRESETS, apply_sensor, get_sensor
+
+from ..conftest import ROOT
+
+WORLDS = ROOT / "sim" / "worlds"
+
+CAMERA = """<model name="camera"><static>true</static><pose>-1 0 0.5 0 0 0</pose><link name="l">
+  <sensor name="cam" type="rgbd_camera"><camera><horizontal_fov>{hfov}</horizontal_fov>
+  <image><width>{w}</width><height>{h}</height></image></camera></sensor></link></model>"""
+
+
+def write_world(tmp_path, body: str, *, camera: str | None = None, name="w.sdf"):
+    cam = camera if camera is not None else CAMERA.format(hfov=1.0, w=64, h=48)
+    path = tmp_path / name
+    path.write_text(f'<?xml version="1.0"?><sdf version="1.9"><world name="t">{body}{cam}'
+                    "</world></sdf>")
+    return path
+
+
+BOX = """<model name="{name}"><pose {attrs}>{pose}</pose><link name="link"><visual name="v">
+  <geometry>{geo}</geometry><material><diffuse>1 0 0 1</diffuse></material>
+  <plugin filename="gz-sim-label-system" name="gz::sim::systems::Label"><label>{label}</label>
+  </plugin></visual></link></model>"""
+
+
+def box(name="b", pose="0 0 0.5 0 0 0", geo="<box><size>0.2 0.2 0.2</size></box>", label=1,
+        attrs=""):
+    return BOX.format(name=name, pose=pose, geo=geo, label=label, attrs=attrs)
+
+
+@pytest.mark.parametrize("name", ["tabletop", "shelf", "room"])
+def test_shipped_worlds_load_and_render(name):
+    world = load_world(WORLDS / f"{name}.sdf")
+    assert 5 <= len(world.objects) <= 8
+    frame = Renderer(world).render()
+    assert frame.rgb.shape == (480, 640, 3) and frame.depth.dtype == np.float32
+    visible = set(np.unique(frame.mask)) - {0}
+    assert visible == {m.label for m in world.objects}
+    assert np.isfinite(frame.depth).mean() > 0.5
+
+
+def test_depth_is_along_the_optical_axis(tmp_path):
+    # A wall 2 m in front of the camera: every pixel reads 2 m (z-depth, not ray length).
+    wall = box(pose="1 0 0.5 0 0 0", geo="<box><size>0.01 20 20</size></box>")
+    world = load_world(write_world(tmp_path, wall))
+    frame = Renderer(world).render()
+    np.testing.assert_allclose(frame.depth, 1.995, atol=1e-4)
+    assert (frame.mask == 1).all()
+
+
+def test_relative_to_and_degrees(tmp_path):
+    body = (box(name="a", pose="1 0 0 0 0 0")
+            + box(name="b", pose="0 0 0.5 0 0 90", attrs='relative_to="a" degrees="true"'))
+    world = load_world(write_world(tmp_path, body))
+    b = next(m for m in world.models if m.name == "b")
+    np.testing.assert_allclose(b.pose.translation, [1, 0, 0.5])
+    np.testing.assert_allclose(b.pose.rotation[:, 0], [0, 1, 0], atol=1e-12)
+
+
+def test_include_model_uri(tmp_path):
+    model_dir = tmp_path / "models" / "crate"
+    model_dir.mkdir(parents=True)
+    (model_dir / "model.sdf").write_text(f'<sdf version="1.9">{box(name="crate", label=3)}</sdf>')
+    body = "<include><uri>model://crate</uri><name>crate1</name><pose>1 0 0 0 0 0</pose></include>"
+    world = load_world(write_world(tmp_path, body))
+    assert [m.name for m in world.objects] == ["crate1"]
+    # The include's pose replaces the model's own pose (SDF semantics).
+    np.testing.assert_allclose(world.objects[0].visuals[0].pose.translation, [1, 0, 0])
+    body = "<include><uri>model://crate</uri></include>"
+    world = load_world(write_world(tmp_path, body, name="w2.sdf"))
+    np.testing.assert_allclose(world.objects[0].visuals[0].pose.translation, [0, 0, 0.5])
+
+
+@pytest.mark.parametrize("body, camera, pattern", [
+    (box(geo="<capsule><radius>1</radius><length>1</length></capsule>"), None,
+     r"<capsule>: unsupported geometry in visual 'v'; supported: box, cylinder, sphere, plane"),
+    (box(geo="<mesh><uri>meshes/missing.dae</uri></mesh>"), None,
+     r"<uri>: mesh file 'meshes/missing.dae' not found"),
+    (box(geo="<box><size>0.2 0.2</size></box>"), None,
+     r"<size>: box size: expected 3 numbers, got '0.2 0.2'"),
+    (box(geo="<sphere><radius>-1</radius></sphere>"), None, r"<sphere>: sizes must be positive"),
+    ("<include><uri>model://nowhere</uri></include>", None,
+     r"model 'model://nowhere' not found in the model search path"),
+    ("<heightmap/>", None, r"<heightmap>: unsupported element inside <world name='t'>"),
+    (box(), CAMERA.format(hfov=1.0, w=0, h=48),
+     r"<image>: camera 'cam': width and height must be positive integers, got width=0"),
+    (box(), CAMERA.format(hfov=1.0, w=64, h=-5), r"height=-5"),
+    (box(), CAMERA.format(hfov=0.0, w=64, h=48),
+     r"<horizontal_fov>: camera 'cam': horizontal_fov must lie in \(0, pi\) rad, got 0"),
+    (box(), CAMERA.format(hfov=-1, w=64, h=48), r"horizontal_fov must lie in"),
+    (box(pose="0 0 0 0 0 0", attrs='relative_to="ghost"'), None,
+     r"relative_to='ghost' of 'b' names no frame"),
+])
+def test_bad_sdf_raises_naming_file_and_element(tmp_path, body, camera, pattern):
+    path = write_world(tmp_path, body, camera=camera)
+    with pytest.raises(SdfError, match=pattern) as err:
+        load_world(path)
+    assert str(path) in str(err.value)
+
+
+def test_malformed_xml_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.sdf"
+    bad.write_text("<sdf><world name='x'><model></world></sdf>")
+    with pytest.raises(SdfError, match=r"bad.sdf: malformed XML: mismatched tag"):
+        load_world(bad)
+    with pytest.raises(SdfError, match=r"nope.sdf: SDF file not found"):
+        load_world(tmp_path / "nope.sdf")
+    with pytest.raises(SdfError, match=r"world 'atlantis' not found"):
+        find_world("atlantis")
+
+
+def test_world_without_camera_names_it(tmp_path):
+    world = load_world(write_world(tmp_path, box(), camera=""))
+    with pytest.raises(SdfError, match="no camera sensor named None"):
+        world.camera()
+
+
+def test_sensor_presets_are_deterministic_and_shaped():
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(0.2, 6.0, (48, 64)).astype(np.float32)
+    rgb = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    ideal = apply_sensor(depth, rgb, "ideal", np.random.default_rng(1))
+    np.testing.assert_array_equal(ideal, depth)
+    assert np.isnan(apply_sensor(depth, rgb, "rgb_only", np.random.default_rng(1))).all()
+    for name in ("realsense_d435", "kinect"):
+        a = apply_sensor(depth, rgb, name, np.random.default_rng(7))
+        b = apply_sensor(depth, rgb, name, np.random.default_rng(7))
+        np.testing.assert_array_equal(a, b)
+        assert np.isnan(a[depth < PRESETS[name].min_range * 0.9]).all()
+    with pytest.raises(Exception, match="unknown sensor preset 'lidar'"):
+        get_sensor("lidar")
+
+
+def test_realsense_noise_grows_with_square_of_depth():
+    flat = np.ones((200, 200), np.float32)
+    rgb = np.full((200, 200, 3), 200, np.uint8)
+    errs = []
+    for z in (1.0, 3.0):
+        out = apply_sensor(flat * z, rgb, "realsense_d435", np.random.default_rng(0))
+        errs.append(np.nanstd(out - z))
+    assert 6.0 < errs[1] / errs[0] < 12.0  # about 9x for 3x the depth
+
+
+def test_ground_truth_relations_of_tabletop():
+    world = load_world(WORLDS / "tabletop.sdf")
+    graph = ground_truth(world, Renderer(world))
+    names = {o.id: f"{o.color} {o.label}" for o in graph.objects}
+    facts = {(names[r.subject], r.predicate, names[r.object]) for r in graph.relations}
+    assert ("green box", "on_top_of", "blue box") in facts
+    assert ("orange sphere", "inside", "grey bin") in facts
+    assert ("blue box", "occludes", "purple sphere") in facts
+    assert ("purple sphere", "occludes", "blue box") not in facts
+    assert all(0.5 <= r.confidence <= 1.0 for r in graph.relations)
+
+
+def test_orbit_path_keeps_height_and_target():
+    world = load_world(WORLDS / "tabletop.sdf")
+    base = world.camera().optical_pose
+    path = CameraPath(base, mode="orbit", period=8.0)
+    p0, p2 = path.pose(0.0), path.pose(2.0)
+    np.testing.assert_allclose(p0.translation, base.translation, atol=1e-9)
+    assert p2.translation[2] == pytest.approx(base.translation[2])
+    to_target = path.target - p2.translation
+    np.testing.assert_allclose(p2.rotation[:, 2], to_target / np.linalg.norm(to_target))
+    assert not math.isclose(p2.translation[1], p0.translation[1])
