@@ -37,7 +37,8 @@ def test_tabletop_topics_and_ground_truth(ros):
                      5: "yellow cylinder", 6: "grey bin", 7: "orange sphere"}
     facts = {(names[r.subject], r.predicate, names[r.object]) for r in graph.relations}
     for fact in [("green box", "on_top_of", "blue box"), ("blue box", "under", "green box"),
-                 ("orange sphere", "inside", "grey bin"), ("grey bin", "contains", "orange sphere"),
+                 ("orange sphere", "inside", "grey bin"),
+                 ("grey bin", "contains", "orange sphere"),
                  ("blue box", "occludes", "purple sphere"), ("red box", "left_of", "blue box"),
                  ("blue box", "larger_than", "red box")]:
         assert fact in facts
