@@ -1,0 +1,1 @@
+"""SpatialBench: generated scenes with exact ground truth and templated questions (ROS-free)."""

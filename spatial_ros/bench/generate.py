@@ -1,0 +1,248 @@
+"""`spatial-ros bench generate`: random controlled SpatialBench scenes.
+
+On-disk format, one folder per scene under ``OUT/<split>/scene_NNNNNN/``:
+
+    world.sdf   the scene as an SDF world (loads in Gazebo and in spatial_ros.sim)
+    rgb.png     colour, 8-bit RGB
+    depth.png   depth of the chosen sensor preset, 16-bit millimetres, 0 = no reading
+    mask.png    instance ids, 8-bit, 0 = background (ids match the objects' "id")
+    scene.json  intrinsics, camera pose (world pose of the optical frame, 4x4 row-major),
+                objects (id, colour, shape, box centre / size / rotation), relations that hold
+                (subject, predicate, object, frame, confidence) and questions (level, text,
+                answer, kind, object ids)
+
+``OUT/<split>/index.jsonl`` lists the scenes. Splits are disjoint by seed: scene i of a split
+uses the seed sequence (split, seed, i). ``shift`` uses colours, a shape and camera heights that
+the other splits never use. The same arguments give the same bytes.
+"""
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import time
+
+import cv2
+import numpy as np
+
+from spatial_ros.colors import PALETTE
+from spatial_ros.errors import BenchError
+from spatial_ros.geometry import Pose
+from spatial_ros.relations import RelationConfig
+from spatial_ros.sim.groundtruth import ground_truth
+from spatial_ros.sim.paths import look_at
+from spatial_ros.sim.render import Renderer
+from spatial_ros.sim.sdf import OPTICAL_FROM_BODY, SimCamera, SimModel, Visual, World
+from spatial_ros.sim.sdf_writer import world_to_sdf
+from spatial_ros.sim.sensors import apply_sensor, get_sensor
+from spatial_ros.vocabulary import Frame
+
+__all__ = ["SPLITS", "generate_scene", "generate"]
+
+SPLITS = {"train": 0, "val": 1, "test": 2, "shift": 3}
+TRAIN_COLORS = ["red", "green", "blue", "yellow", "orange", "purple", "grey"]
+SHIFT_COLORS = ["cyan", "pink", "brown", "white"]
+TRAIN_SHAPES = ["box", "cylinder", "sphere"]
+SHIFT_SHAPES = ["box", "cylinder", "sphere", "bar"]
+TABLE_TOP = 0.75
+PHRASES = {"left_of": "left of", "right_of": "right of", "above": "above", "below": "below",
+           "in_front_of": "in front of", "behind": "behind", "near": "near",
+           "far_from": "far from", "on_top_of": "on top of", "under": "under",
+           "inside": "inside", "contains": "containing", "occludes": "hiding",
+           "larger_than": "larger than", "smaller_than": "smaller than"}
+EGO = ["left_of", "right_of", "in_front_of", "behind", "above", "below"]
+
+
+def _visual(name: str, shape: str, size: np.ndarray, pos: np.ndarray, yaw: float,
+            color: str) -> Visual:
+    c, s = math.cos(yaw), math.sin(yaw)
+    rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
+    geometry = "box" if shape == "bar" else shape
+    return Visual(name="visual", model=name, geometry=geometry, size=size,
+                  pose=Pose(rotation=rot, translation=pos), color=np.array(PALETTE[color]))
+
+
+def _sample_size(shape: str, rng: np.random.Generator) -> np.ndarray:
+    s = rng.uniform(0.05, 0.16)
+    if shape == "box":
+        return np.array([s, s * rng.uniform(0.7, 1.3), s * rng.uniform(0.6, 1.4)])
+    if shape == "cylinder":
+        return np.array([s * 0.7, s * 0.7, s * rng.uniform(1.0, 2.0)])
+    if shape == "sphere":
+        return np.array([s, s, s])
+    return np.array([s * 3.0, s * 0.5, s * 0.5])  # bar
+
+
+def generate_scene(split: str, seed: int, index: int, *, width: int = 320,
+                   height: int = 240) -> tuple[World, Pose]:
+    """A random scene (as a World) and the camera's optical pose."""
+    rng = np.random.default_rng([SPLITS[split], seed, index])
+    shift = split == "shift"
+    colors, shapes = (SHIFT_COLORS, SHIFT_SHAPES) if shift else (TRAIN_COLORS, TRAIN_SHAPES)
+    n = int(rng.integers(2, 11))
+    combos = [(c, s) for c in colors for s in shapes]
+    order = rng.permutation(len(combos))[:n]
+    table = SimModel(name="table", pose=Pose(), static=True, visuals=[Visual(
+        name="top", model="table", geometry="box", size=np.array([1.2, 1.0, 0.04]),
+        pose=Pose(translation=np.array([0, 0, TABLE_TOP - 0.02])),
+        color=np.array([0.62, 0.45, 0.3]))])
+    models: list[SimModel] = [table]
+    placed: list[tuple[np.ndarray, np.ndarray]] = []  # (centre, size) of objects on the table
+    for k, ci in enumerate(order):
+        color, shape = combos[ci]
+        name = f"{color}_{shape}"
+        size = _sample_size(shape, rng)
+        yaw = float(rng.uniform(0, math.pi)) if shape in ("box", "bar") else 0.0
+        stack = placed and rng.random() < 0.2 and shape != "sphere"
+        if stack:  # on top of an earlier object (stacking)
+            base_c, base_s = placed[int(rng.integers(len(placed)))]
+            pos = np.array([base_c[0], base_c[1], base_c[2] + base_s[2] / 2 + size[2] / 2])
+        else:
+            for _ in range(50):
+                xy = rng.uniform([-0.45, -0.4], [0.45, 0.4])
+                if all(np.linalg.norm(xy - c[:2]) > (np.max(s[:2]) + np.max(size[:2])) * 0.75
+                       for c, s in placed):
+                    break
+            pos = np.array([xy[0], xy[1], TABLE_TOP + size[2] / 2])
+        models.append(SimModel(name=name, pose=Pose(translation=pos), static=False,
+                               visuals=[_visual(name, shape, size, pos, yaw, color)],
+                               label=k + 1))
+        placed.append((pos, size))
+    lo_h, hi_h = (0.9, 1.3) if shift else (0.35, 0.75)
+    az = rng.uniform(-math.pi, math.pi)
+    dist = rng.uniform(0.9, 1.5)
+    eye = np.array([dist * math.cos(az), dist * math.sin(az), TABLE_TOP + rng.uniform(lo_h, hi_h)])
+    pose = look_at(eye, np.array([0, 0, TABLE_TOP + 0.05]) + rng.normal(0, 0.05, 3))
+    camera = SimCamera(name="camera", sensor_type="rgbd_camera",
+                       pose=Pose(rotation=pose.rotation @ OPTICAL_FROM_BODY.T,
+                                 translation=pose.translation),
+                       width=width, height=height, hfov=1.1, near=0.1, far=10.0,
+                       update_rate=30.0, topic="camera")
+    return World(name=f"spatialbench_{split}_{seed}_{index}", path=pathlib.Path("generated"),
+                 models=models, cameras=[camera]), pose
+
+
+def _questions(graph, rng: np.random.Generator, camera: Pose) -> list[dict]:
+    objs = {o.id: o for o in graph.objects}
+    name = {o.id: f"{o.color} {o.label}" for o in graph.objects}
+    holds = {(r.subject, r.predicate, r.object, r.frame) for r in graph.relations}
+    ids = sorted(objs)
+    qs: list[dict] = []
+
+    def true(a, p, b, frame=Frame.EGOCENTRIC):
+        f = frame if p in EGO else (Frame.EGOCENTRIC if p == "occludes" else Frame.ALLOCENTRIC)
+        return (a, p, b, f) in holds
+
+    def ask(level, text, answer, kind, refs):
+        qs.append({"level": level, "question": text, "answer": answer, "kind": kind,
+                   "object_ids": [int(i) for i in refs]})
+
+    preds = list(PHRASES)
+    for _ in range(4):  # L1: yes/no
+        a, b = rng.choice(ids, 2, replace=False)
+        p = str(rng.choice(preds))
+        ask(1, f"is the {name[a]} {PHRASES[p]} the {name[b]}?", "yes" if true(a, p, b) else "no",
+            "yes_no", [a, b])
+    for _ in range(3):  # L2: which object
+        b = int(rng.choice(ids))
+        p = str(rng.choice(preds))
+        ans = sorted(name[a] for a in ids if a != b and true(a, p, b))
+        ask(2, f"what is {PHRASES[p]} the {name[b]}?", ", ".join(ans) or "nothing", "which", [b])
+    a, b = rng.choice(ids, 2, replace=False)  # L3: metric
+    d = float(np.linalg.norm(objs[a].centroid - objs[b].centroid))
+    ask(3, f"how far is the {name[a]} from the {name[b]}?", f"{d:.2f}", "metric", [a, b])
+    da, db = (float(np.linalg.norm(objs[i].centroid - camera.translation)) for i in (a, b))
+    ask(3, f"which is closer to the camera, the {name[a]} or the {name[b]}?",
+        name[a] if da < db else name[b], "which", [a, b])
+    for hops in (2, 3):  # L4: multi-hop chains
+        for _ in range(10):
+            chain = [int(rng.choice(ids))]
+            phrase = f"the {name[chain[0]]}"
+            ok = True
+            for _h in range(hops - 1):
+                p = str(rng.choice(EGO))
+                cands = [x for x in ids if x not in chain and true(x, p, chain[-1])]
+                if len(cands) != 1:
+                    ok = False
+                    break
+                chain.append(cands[0])
+                phrase = f"the object {PHRASES[p]} {phrase}"
+            if not ok:
+                continue
+            p = str(rng.choice(EGO))
+            ans = sorted(name[x] for x in ids if x != chain[-1] and true(x, p, chain[-1]))
+            ask(4, f"what is {PHRASES[p]} {phrase}?", ", ".join(ans) or "nothing",
+                f"chain{hops}", chain)
+            break
+    a, b = rng.choice(ids, 2, replace=False)  # L5: frames of reference
+    p = str(rng.choice(["left_of", "right_of", "in_front_of", "behind"]))
+    ask(5, f"in the world frame, is the {name[a]} {PHRASES[p]} the {name[b]}?",
+        "yes" if true(a, p, b, Frame.ALLOCENTRIC) else "no", "yes_no_world", [a, b])
+    ask(5, f"from the camera, is the {name[a]} {PHRASES[p]} the {name[b]}?",
+        "yes" if true(a, p, b, Frame.EGOCENTRIC) else "no", "yes_no_camera", [a, b])
+    return qs
+
+
+def _r(x, nd=5):
+    return [round(float(v), nd) for v in np.asarray(x).ravel()]
+
+
+def write_scene(folder: pathlib.Path, world: World, pose: Pose, sensor: str, seed: int,
+                index: int, split: str) -> dict:
+    renderer = Renderer(world)
+    frame = renderer.render(pose)
+    depth = apply_sensor(frame.depth, frame.rgb, sensor,
+                         np.random.default_rng([SPLITS[split], seed, index, 7]))
+    graph = ground_truth(world, renderer, pose, config=RelationConfig())
+    folder.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / "rgb.png"), frame.rgb[..., ::-1])
+    mm = np.clip(np.nan_to_num(np.rint(depth * 1000), nan=0), 0, 65535).astype(np.uint16)
+    cv2.imwrite(str(folder / "depth.png"), mm)
+    cv2.imwrite(str(folder / "mask.png"), frame.mask)
+    (folder / "world.sdf").write_text(world_to_sdf(world))
+    intr = frame.intrinsics
+    meta = {
+        "split": split, "seed": seed, "index": index, "sensor": sensor,
+        "intrinsics": {"width": intr.width, "height": intr.height, "fx": round(intr.fx, 6),
+                       "fy": round(intr.fy, 6), "cx": intr.cx, "cy": intr.cy},
+        "camera_pose": _r(pose.matrix, 6),
+        "objects": [{"id": o.id, "color": o.color, "shape": o.label, "center": _r(o.box.center),
+                     "size": _r(o.box.size), "rotation": _r(o.box.rotation)}
+                    for o in graph.objects],
+        "relations": [{"subject": r.subject, "predicate": r.predicate, "object": r.object,
+                       "frame": r.frame.name.lower(), "confidence": round(r.confidence, 4)}
+                      for r in graph.relations],
+        "questions": _questions(graph, np.random.default_rng([SPLITS[split], seed, index, 9]),
+                                pose),
+    }
+    (folder / "scene.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+    return meta
+
+
+def generate(*, split: str, n: int, seed: int, out: str | pathlib.Path, sensor: str = "ideal",
+             width: int = 320, height: int = 240, progress: bool = True) -> dict:
+    """Write ``n`` scenes of ``split``; return counts and timing."""
+    if split not in SPLITS:
+        raise BenchError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    if n <= 0:
+        raise BenchError(f"--n must be positive, got {n}")
+    if width <= 0 or height <= 0:
+        raise BenchError(f"image size must be positive, got {width}x{height}")
+    get_sensor(sensor)
+    from tqdm import tqdm
+
+    root = pathlib.Path(out) / split
+    root.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    rows, questions = [], 0
+    for i in tqdm(range(n), desc=f"SpatialBench {split}", unit="scene", disable=not progress):
+        world, pose = generate_scene(split, seed, i, width=width, height=height)
+        meta = write_scene(root / f"scene_{i:06d}", world, pose, sensor, seed, i, split)
+        questions += len(meta["questions"])
+        rows.append(json.dumps({"scene": f"scene_{i:06d}", "objects": len(meta["objects"]),
+                                "questions": len(meta["questions"])}, sort_keys=True))
+    (root / "index.jsonl").write_text("\n".join(rows) + "\n")
+    elapsed = time.perf_counter() - t0
+    disk = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    return {"scenes": n, "questions": questions, "seconds": elapsed,
+            "scenes_per_minute": 60 * n / elapsed, "bytes": disk}

@@ -1,0 +1,58 @@
+"""SpatialBench generation: same bytes for the same seed, disjoint splits, bad arguments."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from spatial_ros.bench.generate import SHIFT_COLORS, TRAIN_COLORS, generate
+from spatial_ros.errors import SpatialRosError
+from spatial_ros.sim.sdf import load_world
+
+
+def _files(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_bytes_and_format(tmp_path):
+    for name in ("a", "b"):
+        generate(split="train", n=3, seed=5, out=tmp_path / name, sensor="realsense_d435",
+                 width=96, height=72, progress=False)
+    a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert a == b and len(a) == 3 * 5 + 1
+    meta = json.loads((tmp_path / "a/train/scene_000000/scene.json").read_text())
+    assert 2 <= len(meta["objects"]) <= 10
+    assert {q["level"] for q in meta["questions"]} >= {1, 2, 3, 5}
+    world = load_world(tmp_path / "a/train/scene_000000/world.sdf")
+    assert len(world.objects) == len(meta["objects"])
+
+
+def test_splits_differ_and_shift_uses_unseen_colours(tmp_path):
+    generate(split="train", n=4, seed=1, out=tmp_path, width=64, height=48, progress=False)
+    generate(split="shift", n=4, seed=1, out=tmp_path, width=64, height=48, progress=False)
+    train = [json.loads((tmp_path / f"train/scene_{i:06d}/scene.json").read_text())
+             for i in range(4)]
+    shift = [json.loads((tmp_path / f"shift/scene_{i:06d}/scene.json").read_text())
+             for i in range(4)]
+    assert {o["color"] for m in train for o in m["objects"]} <= set(TRAIN_COLORS)
+    assert {o["color"] for m in shift for o in m["objects"]} <= set(SHIFT_COLORS)
+    assert train[0]["camera_pose"] != shift[0]["camera_pose"]
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"split": "holdout", "n": 1}, "unknown split 'holdout'"),
+    ({"split": "train", "n": 0}, "--n must be positive, got 0"),
+    ({"split": "train", "n": 1, "sensor": "sonar"}, "unknown sensor preset 'sonar'"),
+])
+def test_bad_arguments_raise(tmp_path, kwargs, pattern):
+    with pytest.raises(Exception, match=pattern) as err:
+        generate(out=tmp_path, seed=0, progress=False, **kwargs)
+    assert isinstance(err.value, SpatialRosError)
+
+
+def test_cli_exits_non_zero_with_message(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "spatial_ros.cli", "bench", "generate",
+                          "--split", "holdout", "--n", "1", "--out", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "spatial-ros: error: unknown split 'holdout'" in out.stderr
