@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 
 from spatial_ros.ros.diagnostics import DiagnosticsPublisher
 from spatial_ros.ros.params import declare
 from spatial_ros.ros.rgbd_input import RgbdFrame, RgbdInput
+from spatial_ros.ros.runner import run_node
 
 __all__ = ["RgbdMonitorNode", "main"]
 
@@ -55,12 +55,4 @@ class RgbdMonitorNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = RgbdMonitorNode()
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(RgbdMonitorNode, args)

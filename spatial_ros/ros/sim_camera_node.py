@@ -7,7 +7,6 @@ the exact ground truth (SceneGraph) for tests and benchmarks; optionally /clock 
 from __future__ import annotations
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -18,6 +17,7 @@ from spatial_ros.msg import SceneGraph
 from spatial_ros.relations import RelationConfig
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.params import declare
+from spatial_ros.ros.runner import run_node
 from spatial_ros.sim.groundtruth import ground_truth
 from spatial_ros.sim.paths import CameraPath, find_world
 from spatial_ros.sim.render import Renderer
@@ -103,12 +103,4 @@ class SimCameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = SimCameraNode()
-    try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(SimCameraNode, args)
