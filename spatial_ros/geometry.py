@@ -81,6 +81,15 @@ class CameraIntrinsics:
         """The 3x3 camera matrix."""
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
+    def ray_directions(self, stride: int = 1) -> np.ndarray:
+        """Optical-frame ray directions with unit z (N, 3), every ``stride``-th pixel, row-major:
+        a ray's hit distance along it is the depth."""
+        u, v = np.meshgrid(np.arange(0, self.width, stride, dtype=np.float32),
+                           np.arange(0, self.height, stride, dtype=np.float32))
+        return np.stack([(u - np.float32(self.cx)) / np.float32(self.fx),
+                         (v - np.float32(self.cy)) / np.float32(self.fy), np.ones_like(u)],
+                        axis=-1).reshape(-1, 3)
+
     def project(self, points: np.ndarray) -> np.ndarray:
         """Project optical-frame points (N, 3) to pixel coordinates (N, 2) (no distortion)."""
         z = points[:, 2]

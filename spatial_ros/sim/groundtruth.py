@@ -2,12 +2,14 @@
 that the project's single predicate definitions (spatial_ros.relations) give for them."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import open3d as o3d
 
 from spatial_ros.colors import color_name
 from spatial_ros.geometry import Pose
-from spatial_ros.relations import Body, RelationConfig, compute_relations, sigmoid
+from spatial_ros.relations import Body, RelationConfig, compute_relations
 from spatial_ros.scene import OrientedBox, SceneGraph, SceneObject
 from spatial_ros.sim.render import Renderer, visual_mesh
 from spatial_ros.sim.sdf import SimModel, World
@@ -48,11 +50,7 @@ def occlusion_fractions(world: World, renderer: Renderer, camera_pose: Pose, *,
             scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(visual_mesh(visual)))
             labels.append(model.label)
     labels = np.array(labels)
-    intr = renderer.intrinsics
-    u, v = np.meshgrid(np.arange(0, intr.width, stride, dtype=np.float32),
-                       np.arange(0, intr.height, stride, dtype=np.float32))
-    dirs = np.stack([(u - intr.cx) / intr.fx, (v - intr.cy) / intr.fy, np.ones_like(u)],
-                    axis=-1).reshape(-1, 3) @ camera_pose.rotation.T
+    dirs = renderer.intrinsics.ray_directions(stride) @ camera_pose.rotation.T
     rays = np.concatenate([np.broadcast_to(camera_pose.translation, dirs.shape), dirs], 1)
     out = scene.list_intersections(o3d.core.Tensor(rays.astype(np.float32)))
     ray_ids = out["ray_ids"].numpy()
@@ -96,7 +94,7 @@ def ground_truth(world: World, renderer: Renderer, camera_pose: Pose | None = No
                                    confidence=1.0, last_seen=stamp))
         bodies.append(Body.from_box(model.label, box, pose))
     occ = occlusion_fractions(world, renderer, pose)
-    rels = compute_relations(bodies, RelationConfig(**{**config.__dict__, "min_confidence": 0.5}),
-                             frames=frames, occlusion=occ)
-    assert all(r.confidence >= sigmoid(0.0) for r in rels)
+    # Truth is margin > 0, i.e. confidence above sigmoid(0) = 0.5, whatever the caller's cut-off.
+    rels = compute_relations(bodies, replace(config, min_confidence=0.5), frames=frames,
+                             occlusion=occ)
     return SceneGraph(objects=objects, relations=rels, stamp=stamp, frame_id="world")

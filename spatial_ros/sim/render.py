@@ -79,12 +79,7 @@ class Renderer:
         self._label_table = np.concatenate(labels + [np.zeros(1, np.uint8)])
         self._offsets = np.array(offsets, dtype=np.int64)
         self._background = n
-        intr = self.intrinsics
-        u, v = np.meshgrid(np.arange(intr.width, dtype=np.float32),
-                           np.arange(intr.height, dtype=np.float32))
-        # Optical-frame ray directions with unit z, so the hit distance is the depth.
-        self._dirs = np.stack([(u - intr.cx) / intr.fx, (v - intr.cy) / intr.fy,
-                               np.ones_like(u)], axis=-1).reshape(-1, 3)
+        self._dirs = self.intrinsics.ray_directions()
         self._rays = np.empty((len(self._dirs), 6), np.float32)
         self._rays_pose: np.ndarray | None = None
 
