@@ -58,6 +58,11 @@ class RelationConfig:
     noise_quadratic: float = 0.0  #: expected depth noise sigma = noise_quadratic * z^2
 
 
+#: Confidences are kept inside (0, 1): a measured relation is never certain (nor impossible),
+#: and float32 messages would otherwise round large margins to exactly 1.
+CONFIDENCE_FLOOR = 1e-3
+
+
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
 
@@ -175,7 +180,8 @@ def compute_relations(bodies: list[Body], config: RelationConfig, *,
             dist = float(np.linalg.norm(a.box.center - b.box.center))
             for (pred, frame), (margin, scale) in pair_margins(a, b, config, frames,
                                                                occ).items():
-                conf = sigmoid(margin / scale)
+                conf = min(max(sigmoid(margin / scale), CONFIDENCE_FLOOR),
+                           1.0 - CONFIDENCE_FLOOR)
                 if report_all or conf >= config.min_confidence:
                     rels.append(Relation(subject=a.id, predicate=pred, object=b.id,
                                          confidence=conf, distance=dist, frame=frame,

@@ -1,0 +1,357 @@
+"""Objects from one RGB-D frame (ROS-free): back-projection, segmentation, per-object geometry.
+
+Two segmentation paths:
+    mask: an instance mask is given (Gazebo's segmentation camera, the project's renderer or an
+        upstream detector): every non-zero id with enough valid depth is one object.
+    class-agnostic: no mask. The dominant planes are found with RANSAC (Open3D) and removed
+        (horizontal ones are remembered as support surfaces); the remaining pixels are grouped
+        into depth-continuous regions of the image grid (an organised point cloud: neighbours
+        whose relative depth jump is small are connected) and each region is split by colour
+        where it holds several distinct hues (two touching objects of different colours).
+
+Per object (world frame, gravity-aligned when the camera pose is in a gravity-aligned world):
+centroid, an oriented box (yaw about world z from the footprint's minimum-area rectangle, or the
+fitted sphere / cylinder where the points say so), axis-aligned bounds, extent, volume, a colour
+name from its pixels, a shape guess (box, cylinder, sphere or unknown), the 2D box and the point
+count. The box is amodal where a shape tells: a sphere is completed from a least-squares sphere
+fit, a cylinder from its top disk, a box from its footprint (the top face, which a camera above
+the support sees whole), and a bottom within ``support_snap`` of a support plane is extended to it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from spatial_ros.colors import color_name
+from spatial_ros.geometry import CameraIntrinsics, Pose
+from spatial_ros.scene import OrientedBox
+
+__all__ = ["PerceptionConfig", "Detection", "FrameReport", "detect_objects", "hue_bins"]
+
+
+@dataclass(frozen=True)
+class PerceptionConfig:
+    """Segmentation and geometry parameters (metres unless stated)."""
+
+    stride: int = 2  #: use every stride-th pixel in each direction
+    min_depth: float = 0.05  #: closer readings are ignored
+    max_depth: float = 12.0  #: farther readings are absurd for an RGB-D camera: ignored, counted
+    min_points: int = 25  #: objects with fewer valid points are dropped
+    max_objects: int = 32  #: more segments than this: keep the largest, report the rest
+    max_object_size: float = 1.5  #: segments larger than this (walls, furniture) are not objects
+    # class-agnostic segmentation
+    plane_distance: float = 0.012  #: RANSAC inlier distance
+    plane_min_fraction: float = 0.12  #: a plane must hold this share of the points to be removed
+    max_planes: int = 3
+    plane_samples: int = 3000  #: points RANSAC sees (random subset)
+    plane_iterations: int = 100  #: RANSAC iterations per plane
+    depth_jump: float = 0.03  #: relative depth jump that separates neighbouring pixels
+    color_split_fraction: float = 0.15  #: a hue holding this share of a region splits it off
+    support_snap: float = 0.03  #: bottoms this close above a support plane are extended to it
+    mask_supports: bool = True  #: with a mask, find support planes in the unlabelled pixels
+    # shape guesses
+    noise_quadratic: float = 0.0  #: expected depth noise sigma = noise_quadratic * z^2
+    seed: int = 0  #: RANSAC sampling seed (same frame, same result)
+
+
+@dataclass
+class Detection:
+    """One object seen in one frame (world frame)."""
+
+    points: np.ndarray  # (N, 3) world
+    centroid: np.ndarray
+    box: OrientedBox  # gravity-aligned amodal box
+    color: str
+    rgb: np.ndarray  # mean colour in [0, 1]
+    shape: str
+    bbox2d: tuple[int, int, int, int]
+    pixels: np.ndarray  # flat indices into the full-resolution image
+    instance: int = 0  # mask id it came from (0 = class-agnostic)
+
+    @property
+    def point_count(self) -> int:
+        return int(len(self.points))
+
+    @property
+    def aabb(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.box.aabb()
+
+    @property
+    def extent(self) -> np.ndarray:
+        lo, hi = self.aabb
+        return hi - lo
+
+    @property
+    def volume(self) -> float:
+        return self.box.volume
+
+
+@dataclass
+class FrameReport:
+    """What happened to one frame: counts and reasons for anything dropped or degraded."""
+
+    valid_points: int = 0
+    absurd_points: int = 0
+    segments: int = 0
+    dropped_small: int = 0
+    dropped_cap: int = 0
+    planes: list[tuple[np.ndarray, float]] = field(default_factory=list)  # (normal, d)
+    support_heights: list[float] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+_RAYS: dict[tuple, np.ndarray] = {}
+
+
+def _rays(intr: CameraIntrinsics, stride: int) -> np.ndarray:
+    key = (intr.width, intr.height, intr.fx, intr.fy, intr.cx, intr.cy, stride)
+    if key not in _RAYS:
+        if len(_RAYS) > 8:
+            _RAYS.clear()
+        _RAYS[key] = intr.ray_directions(stride)
+    return _RAYS[key]
+
+
+def hue_bins(rgb: np.ndarray) -> np.ndarray:
+    """A coarse colour class per pixel: 12 hue bins for saturated pixels, 12-14 for dark, grey
+    and light unsaturated ones."""
+    hsv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2HSV)
+    h, s, v = hsv[..., 0].astype(np.int16), hsv[..., 1], hsv[..., 2]
+    bins = ((h + 7) % 180) // 15
+    grey = s < 60
+    bins = np.where(grey, np.where(v < 50, 12, np.where(v < 180, 13, 14)), bins)
+    return np.where(~grey & (v < 40), 12, bins).astype(np.uint8)
+
+
+def _yaw_rotation(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _fit_sphere(p: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Least-squares sphere (centre, radius, rms residual)."""
+    a = np.c_[2 * p, np.ones(len(p))]
+    b = (p ** 2).sum(axis=1)
+    sol, *_ = np.linalg.lstsq(a, b, rcond=None)
+    c = sol[:3]
+    r = math.sqrt(max(sol[3] + c @ c, 1e-12))
+    for _ in range(5):  # Gauss-Newton on the geometric distance (the algebraic fit is biased)
+        diff = p - c
+        dist = np.maximum(np.linalg.norm(diff, axis=1), 1e-9)
+        jac = np.c_[-diff / dist[:, None], -np.ones(len(p))]
+        step, *_ = np.linalg.lstsq(jac, -(dist - r), rcond=None)
+        c, r = c + step[:3], abs(r + step[3])
+    res = np.linalg.norm(p - c, axis=1) - r
+    return c, r, float(np.sqrt(np.mean(res ** 2)))
+
+
+def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
+              supports: list[float]) -> tuple[OrientedBox, str]:
+    """Amodal gravity-aligned box and shape guess of an object's world points."""
+    z = p[:, 2]
+    zmin, zmax = float(z.min()), float(z.max())
+    rng = float(np.linalg.norm(p.mean(axis=0) - camera.translation))
+    sigma = config.noise_quadratic * rng ** 2
+    xy = p[:, :2].astype(np.float32)
+    (cx, cy), (w, h), angle = cv2.minAreaRect(xy)
+    span = max(w, h, zmax - zmin)
+    shape = "unknown"
+    box = None
+    if len(p) >= 40 and span > 0:
+        centre, radius, rms = _fit_sphere(p.astype(np.float64))
+        plausible = 0.3 * span < radius < 0.8 * span and centre[2] - radius < zmin + 0.3 * radius
+        shape_rms = math.sqrt(max(rms ** 2 - sigma ** 2, 0.0))  # the noise's share removed
+        if plausible and shape_rms < 0.05 * radius:
+            shape = "sphere"
+            box = OrientedBox(center=centre, size=np.full(3, 2 * radius))
+        if shape == "unknown":
+            top = xy[z > zmax - max(0.006, 2 * sigma)]
+            if len(top) >= 20:
+                (tcx, tcy), (tw, th), tang = cv2.minAreaRect(top)
+                hull = cv2.convexHull(top)
+                fill = cv2.contourArea(hull) / max(tw * th, 1e-12)
+                aspect = min(tw, th) / max(tw, th, 1e-12)
+                if aspect > 0.8 and fill < 0.87 and min(w, h) > 0.5 * max(tw, th):
+                    shape = "cylinder"
+                    (ccx, ccy), r = cv2.minEnclosingCircle(top)
+                    box = OrientedBox(center=[ccx, ccy, (zmin + zmax) / 2],
+                                      size=[2 * r, 2 * r, zmax - zmin])
+                elif fill > 0.9:
+                    shape = "box"
+    if box is None:
+        box = OrientedBox(center=[cx, cy, (zmin + zmax) / 2], size=[w, h, zmax - zmin],
+                          rotation=_yaw_rotation(math.radians(angle)))
+    lo = float(box.center[2] - box.size[2] / 2)
+    below = [s for s in supports if s <= lo + 1e-3 and lo - s < config.support_snap]
+    if below and shape != "sphere":
+        new_lo = max(below)
+        hi = float(box.center[2] + box.size[2] / 2)
+        box = OrientedBox(center=[box.center[0], box.center[1], (new_lo + hi) / 2],
+                          size=[box.size[0], box.size[1], hi - new_lo], rotation=box.rotation)
+    return box, shape
+
+
+def _find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameReport,
+                 ) -> np.ndarray:
+    """Remove dominant planes; return the mask of points that are not on one."""
+    import open3d as o3d
+
+    keep = np.ones(len(points), bool)
+    rng = np.random.default_rng(config.seed)
+    for _ in range(config.max_planes):
+        idx = np.flatnonzero(keep)
+        if len(idx) < 3 * config.min_points:
+            break
+        sub = idx if len(idx) <= config.plane_samples else idx[rng.integers(
+            0, len(idx), config.plane_samples)]
+        pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[sub].astype(np.float64)))
+        o3d.utility.random.seed(int(config.seed))
+        model, inliers = pcd.segment_plane(config.plane_distance, 3, config.plane_iterations)
+        # share of *all* points (estimated from the subset): object faces never qualify
+        if len(inliers) / len(sub) * len(idx) < config.plane_min_fraction * len(points):
+            break
+        n, d = np.asarray(model[:3]), float(model[3])
+        norm = np.linalg.norm(n)
+        n, d = n / norm, d / norm
+        on = np.abs(points[idx] @ n + d) < config.plane_distance
+        keep[idx[on]] = False
+        report.planes.append((n, d))
+        if abs(n[2]) > 0.95:  # horizontal: a support surface at height -d / n_z
+            report.support_heights.append(-d / n[2])
+    return keep
+
+
+def _regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
+             config: PerceptionConfig) -> np.ndarray:
+    """Depth-continuous, colour-consistent regions of the foreground; int32 labels, 0 = none."""
+    d = np.where(fg, depth, 0.0).astype(np.float32)
+    cut = np.zeros(fg.shape, bool)
+    for axis in (0, 1):
+        a = np.take(d, range(1, d.shape[axis]), axis=axis)
+        b = np.take(d, range(0, d.shape[axis] - 1), axis=axis)
+        jump = np.abs(a - b) > config.depth_jump * np.maximum(np.minimum(a, b), 1e-6)
+        sl = [slice(None)] * 2
+        sl[axis] = slice(1, None)
+        cut[tuple(sl)] |= jump
+    cells = (fg & ~cut).astype(np.uint8)
+    n, labels = cv2.connectedComponents(cells, connectivity=4)
+    bins = hue_bins(rgb)
+    out = np.zeros(fg.shape, np.int32)
+    nxt = 1
+    flat = labels.ravel()
+    order = np.argsort(flat, kind="stable")
+    starts = np.searchsorted(flat[order], np.arange(1, n + 1))
+    for k in range(1, n):
+        pix = order[starts[k - 1]:starts[k]]
+        if len(pix) < config.min_points:
+            continue
+        b = bins.ravel()[pix]
+        counts = np.bincount(b, minlength=15)
+        major = np.flatnonzero(counts >= config.color_split_fraction * len(pix))
+        if len(major) <= 1:
+            out.ravel()[pix] = nxt
+            nxt += 1
+            continue
+        # several distinct hues: each hue's pixels, regrouped by connectivity, is a segment
+        for hb in major:
+            sub = np.zeros(fg.shape, np.uint8)
+            sub.ravel()[pix[b == hb]] = 1
+            m, lab = cv2.connectedComponents(sub, connectivity=8)
+            for j in range(1, m):
+                sel = lab == j
+                if sel.sum() >= config.min_points:
+                    out[sel] = nxt
+                    nxt += 1
+    return out
+
+
+def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrinsics,
+                   camera_pose: Pose, mask: np.ndarray | None = None,
+                   config: PerceptionConfig | None = None,
+                   ) -> tuple[list[Detection], FrameReport]:
+    """Objects of one frame, largest first, and a report of what was dropped and why.
+
+    Args:
+        rgb: (H, W, 3) uint8.
+        depth: (H, W) float metres, NaN = no reading.
+        intrinsics: the camera's intrinsics (size must match the images).
+        camera_pose: world pose of the optical frame.
+        mask: optional (H, W) instance ids, 0 = background.
+    """
+    config = config or PerceptionConfig()
+    report = FrameReport()
+    h, w = depth.shape
+    if rgb.shape[:2] != (h, w) or (mask is not None and mask.shape[:2] != (h, w)):
+        raise ValueError(f"image sizes differ: colour {rgb.shape[1]}x{rgb.shape[0]}, depth "
+                         f"{w}x{h}" + ("" if mask is None else
+                                       f", mask {mask.shape[1]}x{mask.shape[0]}"))
+    if (intrinsics.width, intrinsics.height) != (w, h):
+        raise ValueError(f"depth is {w}x{h} but the camera is "
+                         f"{intrinsics.width}x{intrinsics.height}")
+    s = config.stride
+    d = depth[::s, ::s]
+    sh, sw = d.shape
+    finite = np.isfinite(d)
+    absurd = finite & (d >= config.max_depth)
+    valid = finite & ~absurd & (d > config.min_depth)
+    report.absurd_points = int(absurd.sum())
+    report.valid_points = int(valid.sum())
+    if report.absurd_points:
+        report.warnings.append(f"{report.absurd_points} depth readings beyond max_depth "
+                               f"{config.max_depth:g} m ignored")
+    if report.valid_points < config.min_points:
+        report.warnings.append("no valid depth in this frame" if report.valid_points == 0 else
+                               f"only {report.valid_points} valid depth readings")
+        return [], report
+    vi = np.flatnonzero(valid)  # flat indices (strided grid) of the valid readings
+    dv = d.ravel()[vi]
+    pts = (_rays(intrinsics, s)[vi] * dv[:, None]) @ camera_pose.rotation.T \
+        + camera_pose.translation  # (N, 3) world
+    rgb_s = rgb[::s, ::s]
+    if mask is not None:
+        lab = mask[::s, ::s].ravel()[vi].astype(np.int32)
+        if config.mask_supports:  # support surfaces from the unlabelled background
+            _find_planes(pts[lab == 0], config, report)
+    else:
+        off_plane = _find_planes(pts, config, report)
+        fg = np.zeros(sh * sw, bool)
+        fg[vi[off_plane]] = True
+        grid = _regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config)
+        lab = grid.ravel()[vi]
+    order = np.argsort(lab, kind="stable")
+    sorted_lab = lab[order]
+    ids = np.unique(sorted_lab)
+    ids = ids[ids > 0]
+    starts = np.searchsorted(sorted_lab, ids)
+    ends = np.searchsorted(sorted_lab, ids, side="right")
+    segments = [(int(i), order[a:b]) for i, a, b in zip(ids, starts, ends)]  # indices into pts
+    report.segments = len(segments)
+    segments = [sg for sg in segments if len(sg[1]) >= config.min_points]
+    report.dropped_small = report.segments - len(segments)
+    segments.sort(key=lambda sg: -len(sg[1]))
+    if len(segments) > config.max_objects:
+        report.dropped_cap = len(segments) - config.max_objects
+        report.warnings.append(f"{len(segments)} segments exceed max_objects "
+                               f"{config.max_objects}: kept the largest, dropped "
+                               f"{report.dropped_cap}")
+        segments = segments[:config.max_objects]
+    dets: list[Detection] = []
+    rgb_flat = rgb_s.reshape(-1, 3)
+    for inst, idx in segments:
+        p = pts[idx].astype(np.float64)
+        box, shape = _geometry(p, config, camera_pose, report.support_heights)
+        if float(np.max(box.size)) > config.max_object_size:
+            continue
+        cells = vi[idx]
+        colour = np.median(rgb_flat[cells], axis=0) / 255.0
+        rows, cols = np.divmod(cells, sw)
+        dets.append(Detection(
+            points=p, centroid=p.mean(axis=0), box=box, color=color_name(colour), rgb=colour,
+            shape=shape, pixels=(rows * s) * w + cols * s,
+            instance=inst if mask is not None else 0,
+            bbox2d=(int(cols.min() * s), int(rows.min() * s), int(cols.max() * s + s - 1),
+                    int(rows.max() * s + s - 1))))
+    return dets, report

@@ -1,0 +1,225 @@
+"""scene_graph_node: RGB-D (+ optional instance mask) -> tracked objects and graded relations.
+
+Subscribes colour, depth, CameraInfo and optionally an instance mask (sensor-data QoS,
+approximate-time synchronised), takes the camera pose from a parameter, a PoseStamped or
+TransformStamped topic or tf2, and runs spatial_ros.pipeline on a worker thread with a queue of
+one (a frame that arrives while the previous one is still processed replaces the waiting one and
+is counted as stale). Publishes the SceneGraph, the SpatialRelationArray and a MarkerArray for
+RViz; frame rate, latency and dropped frames (by reason) go to /diagnostics once a period.
+Bad frames are logged with the reason and dropped or degraded; the node keeps running.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from spatial_ros.msg import SceneGraph, SpatialRelationArray
+from spatial_ros.perception import PerceptionConfig
+from spatial_ros.pipeline import SceneGraphBuilder
+from spatial_ros.relations import RelationConfig
+from spatial_ros.ros import conversions as conv
+from spatial_ros.ros.camera_pose import CameraPoseSource
+from spatial_ros.ros.diagnostics import DiagnosticsPublisher
+from spatial_ros.ros.markers import scene_graph_markers
+from spatial_ros.ros.params import declare
+from spatial_ros.ros.rgbd_input import RgbdFrame, RgbdInput
+from spatial_ros.ros.runner import run_node
+from spatial_ros.sim.sensors import PRESETS
+from spatial_ros.tracking import TrackerConfig
+from spatial_ros.vocabulary import Frame
+
+__all__ = ["SceneGraphNode", "main"]
+
+
+def _noise(model: str) -> float:
+    if model not in PRESETS:
+        raise ValueError(f"depth_noise_model {model!r}: expected one of {', '.join(PRESETS)}")
+    return PRESETS[model].sigma_quadratic
+
+
+class SceneGraphNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("scene_graph", **kwargs)
+        d = lambda *a: declare(self, *a)  # noqa: E731
+        color = d("color_topic", "/camera/color/image_raw", "colour image topic")
+        depth = d("depth_topic", "/camera/depth/image_raw", "depth image topic (16UC1 or 32FC1)")
+        info = d("camera_info_topic", "/camera/color/camera_info", "CameraInfo topic")
+        mask = d("mask_topic", "", "instance mask topic (mono8/16UC1 ids); '' = segment "
+                 "class-agnostically")
+        slop = d("sync_slop", 0.02, "approximate-time tolerance between colour and depth (s)")
+        fixed = d("camera_pose", [0.0], "fixed world pose of the optical frame [x y z qx qy qz "
+                  "qw]; [0.0] = not fixed")
+        pose_topic = d("camera_pose_topic", "/camera/pose",
+                       "PoseStamped of the optical frame in the world ('' = none)")
+        tf_topic = d("camera_transform_topic", "", "TransformStamped topic ('' = none)")
+        use_tf = d("use_tf", False, "look the camera pose up in tf2 (where installed)")
+        self.world_frame = d("world_frame", "world", "frame of the scene graph")
+        pose_slop = d("pose_slop", 0.05, "largest stamp gap between a frame and its pose (s)")
+        self.max_stamp_gap = d("max_frame_gap", 5.0, "a frame further than this from the "
+                               "previous one (s) resets the tracker")
+        frames = d("frames", "egocentric,allocentric", "relation frames, comma-separated")
+        noise_model = d("depth_noise_model", "realsense_d435", "expected depth noise for "
+                        "graded confidences: ideal, realsense_d435, kinect")
+        pc = PerceptionConfig()
+        perception = PerceptionConfig(
+            stride=d("stride", pc.stride, "use every n-th pixel"),
+            min_depth=d("min_depth", pc.min_depth, "closer readings are ignored (m)"),
+            max_depth=d("max_depth", pc.max_depth, "farther readings are absurd: ignored (m)"),
+            min_points=d("min_points", pc.min_points, "smallest object, in points"),
+            max_objects=d("max_objects", pc.max_objects, "segment cap: the largest are kept"),
+            max_object_size=d("max_object_size", pc.max_object_size, "largest object (m)"),
+            plane_distance=d("plane_distance", pc.plane_distance, "RANSAC inlier distance (m)"),
+            depth_jump=d("depth_jump", pc.depth_jump, "relative depth jump between segments"),
+            noise_quadratic=_noise(noise_model))
+        tc = TrackerConfig()
+        tracker = TrackerConfig(
+            gate=d("track_gate", tc.gate, "association gate for a still object (m)"),
+            smoothing=d("track_smoothing", tc.smoothing, "weight of a new measurement"),
+            forget_after=d("forget_after", tc.forget_after, "keep unseen objects this long (s)"))
+        rc = RelationConfig()
+        relations = RelationConfig(
+            near_distance=d("near_distance", rc.near_distance, "near: surface gap (m)"),
+            far_distance=d("far_distance", rc.far_distance, "far_from: surface gap (m)"),
+            contact_tolerance=d("contact_tolerance", rc.contact_tolerance, "on_top_of gap (m)"),
+            inside_fraction=d("inside_fraction", rc.inside_fraction, "inside: volume share"),
+            size_ratio=d("size_ratio", rc.size_ratio, "larger_than: volume ratio"),
+            occlusion_fraction=d("occlusion_fraction", rc.occlusion_fraction,
+                                 "occludes: hidden share of the silhouette"),
+            min_confidence=d("min_confidence", rc.min_confidence, "publish relations above"),
+            noise_quadratic=_noise(noise_model))
+        out = {k: d(f"{k}_topic", v, f"output: {k}") for k, v in {
+            "scene_graph": "/spatial/scene_graph", "relations": "/spatial/relations",
+            "markers": "/spatial/markers"}.items()}
+        period = d("diagnostics_period", 1.0, "seconds between /diagnostics")
+        try:
+            frame_set = tuple(Frame[f.strip().upper()] for f in frames.split(",") if f.strip())
+        except KeyError as exc:
+            raise ValueError(f"frames {frames!r}: expected egocentric, allocentric, "
+                             "gravity_aligned") from exc
+        self.builder = SceneGraphBuilder(perception, tracker, relations, frames=frame_set,
+                                         world_frame=self.world_frame)
+        self.pose = CameraPoseSource(self, fixed=fixed if len(fixed) > 1 else [],
+                                     pose_topic=pose_topic, transform_topic=tf_topic,
+                                     use_tf=use_tf, world_frame=self.world_frame,
+                                     pose_slop=pose_slop)
+        reliable = QoSProfile(depth=5)
+        self.graph_pub = self.create_publisher(SceneGraph, out["scene_graph"], reliable)
+        self.rel_pub = self.create_publisher(SpatialRelationArray, out["relations"], reliable)
+        self.marker_pub = self.create_publisher(MarkerArray, out["markers"], reliable)
+        self.input = RgbdInput(self, color_topic=color, depth_topic=depth, info_topic=info,
+                               mask_topic=mask, slop=slop, callback=self._on_frame)
+        self.dropped: Counter[str] = Counter()
+        self.processed = 0
+        self.last_error = ""
+        self._latency: deque[float] = deque(maxlen=200)
+        self._age: deque[float] = deque(maxlen=200)
+        self._last_stamp = -np.inf
+        self._slot: RgbdFrame | None = None
+        self._cv = threading.Condition()
+        self._stop = False
+        self._worker = threading.Thread(target=self._work, name="scene_graph_worker",
+                                        daemon=True)
+        self._worker.start()
+        self._diag = DiagnosticsPublisher(self)
+        self._t_report, self._n_report = time.monotonic(), 0
+        self.create_timer(period, self._report)
+        self.get_logger().info(f"scene graph: camera pose from {self.pose.kind}, segmentation "
+                               f"{'by mask ' + mask if mask else 'class-agnostic'}, "
+                               f"frames {frames}, noise model {noise_model}")
+
+    # -- input side (executor thread) -------------------------------------------------------
+    def _on_frame(self, frame: RgbdFrame) -> None:
+        with self._cv:
+            if self._slot is not None:
+                self.dropped["stale"] += 1
+            self._slot = frame
+            self._cv.notify()
+
+    def _drop(self, reason: str, message: str) -> None:
+        self.dropped[reason] += 1
+        self.last_error = message
+        self.get_logger().warning(f"frame dropped: {message}", throttle_duration_sec=5.0)
+
+    # -- worker thread ------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self._cv:
+                while self._slot is None and not self._stop:
+                    self._cv.wait(0.5)
+                if self._stop:
+                    return
+                frame, self._slot = self._slot, None
+            try:
+                self._process(frame)
+            except Exception as exc:  # noqa: BLE001 - a bad frame must never stop the node
+                self._drop("error", f"{type(exc).__name__}: {exc}")
+
+    def _process(self, frame: RgbdFrame) -> None:
+        if frame.stamp <= self._last_stamp:
+            self._drop("stamp_out_of_order", f"frame stamp {frame.stamp:.3f} s is not after "
+                       f"the previous frame's {self._last_stamp:.3f} s")
+            return
+        if frame.stamp - self._last_stamp > self.max_stamp_gap and np.isfinite(self._last_stamp):
+            self.get_logger().warning(f"{frame.stamp - self._last_stamp:.1f} s since the last "
+                                      "frame: tracking starts afresh")
+            self.builder.tracker.tracks.clear()
+        pose, why = self.pose.lookup(frame.stamp, frame.frame_id)
+        if pose is None:
+            self._drop("no_camera_pose", why)
+            return
+        t0 = time.perf_counter()
+        result = self.builder.process(frame.rgb, frame.depth, frame.intrinsics, pose,
+                                      frame.stamp, frame.mask)
+        self._last_stamp = frame.stamp
+        for warning in result.report.warnings:
+            self.dropped["degraded"] += 1
+            self.last_error = warning
+            self.get_logger().warning(f"frame degraded: {warning}", throttle_duration_sec=5.0)
+        graph = result.graph
+        header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=self.world_frame)
+        self.graph_pub.publish(conv.scene_graph_to_msg(graph))
+        self.rel_pub.publish(SpatialRelationArray(
+            header=header, relations=[conv.relation_to_msg(r) for r in graph.relations]))
+        self.marker_pub.publish(scene_graph_markers(graph))
+        self.processed += 1
+        self._latency.append((time.perf_counter() - t0) * 1e3)
+        now = self.get_clock().now().nanoseconds * 1e-9
+        self._age.append((now - frame.stamp) * 1e3)
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        rate = (self.processed - self._n_report) / max(now - self._t_report, 1e-9)
+        self._t_report, self._n_report = now, self.processed
+        dropped = sum(self.dropped.values()) + sum(self.input.rejected.values())
+        lat = np.array(self._latency) if self._latency else np.array([np.nan])
+        age = np.array(self._age) if self._age else np.array([np.nan])
+        values = {"frames": self.processed, "rate_hz": f"{rate:.2f}",
+                  "latency_p50_ms": f"{np.median(lat):.1f}",
+                  "latency_p95_ms": f"{np.percentile(lat, 95):.1f}",
+                  "age_p50_ms": f"{np.median(age):.1f}",
+                  "objects": len(self.builder.tracker.tracks), "dropped": dropped,
+                  "sync_dropped": self.input.sync_dropped,
+                  "last_error": self.last_error or self.input.last_error}
+        values.update({f"dropped_{k}": v for k, v in self.dropped.items()})
+        values.update({f"dropped_{k}": v for k, v in self.input.rejected.items()})
+        level = DiagnosticStatus.WARN if dropped else DiagnosticStatus.OK
+        self._diag.publish(values, message="dropped frames" if dropped else "ok", level=level)
+
+    def destroy_node(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify()
+        self._worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(SceneGraphNode, args)
