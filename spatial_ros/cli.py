@@ -33,6 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--world", default="tabletop")
     render.add_argument("--frames", type=int, default=50)
     render.set_defaults(func=_bench_render)
+    rel = bench_sub.add_parser("relations", help="scene-graph relations vs ground truth")
+    rel.add_argument("--split", default="test", help="train, val, test or shift")
+    rel.add_argument("--n", type=int, default=50, help="scenes per sensor preset")
+    rel.add_argument("--seed", type=int, default=0)
+    rel.add_argument("--sensors", default="ideal,realsense_d435,kinect",
+                     help="comma-separated depth presets")
+    rel.add_argument("--frames", type=int, default=3, help="frames per scene (camera drifts)")
+    rel.add_argument("--segmentation", choices=("mask", "agnostic", "both"), default="both")
+    rel.add_argument("--out", default="bench_results", help="folder for the .md and .png")
+    rel.set_defaults(func=_bench_relations)
+    lat = bench_sub.add_parser("latency", help="scene-graph time per stage, 640x480, 8 objects")
+    lat.add_argument("--frames", type=int, default=500,
+                     help="offline frames (5000 for the memory check)")
+    lat.add_argument("--segmentation", choices=("mask", "agnostic"), default="mask")
+    lat.add_argument("--live", type=float, default=0.0, metavar="S",
+                     help="also run S seconds over live DDS topics at 30 Hz")
+    lat.set_defaults(func=_bench_latency)
     return parser
 
 
@@ -52,6 +69,46 @@ def _bench_generate(args: argparse.Namespace) -> int:
           f"{stats['bytes'] / 1e6:.2f} MB ({stats['bytes'] / stats['scenes'] * 1000 / 1e9:.2f} "
           "GB per 1000 scenes)")
     return 0
+
+
+def _bench_relations(args: argparse.Namespace) -> int:
+    import pathlib
+
+    from spatial_ros.bench.generate import SPLITS
+    from spatial_ros.bench.relations import format_table, run_relations_bench
+    from spatial_ros.bench.report import save_table
+    from spatial_ros.errors import BenchError
+    from spatial_ros.sim.sensors import get_sensor
+
+    if args.split not in SPLITS:
+        raise BenchError(f"unknown split {args.split!r}; expected one of {', '.join(SPLITS)}")
+    if args.n <= 0 or args.frames <= 0:
+        raise BenchError(f"--n and --frames must be positive, got {args.n} and {args.frames}")
+    sensors = tuple(s.strip() for s in args.sensors.split(",") if s.strip())
+    for s in sensors:
+        get_sensor(s)
+    if "rgb_only" in sensors:
+        raise BenchError("the geometric scene graph needs depth: rgb_only is for the model")
+    modes = ("mask", "agnostic") if args.segmentation == "both" else (args.segmentation,)
+    out = pathlib.Path(args.out)
+    for mode in modes:
+        res = run_relations_bench(split=args.split, n=args.n, seed=args.seed, sensors=sensors,
+                                  frames=args.frames, use_mask=mode == "mask")
+        title = f"{args.split}, {args.n} scenes, segmentation: {mode}"
+        table = format_table(res, title=title)
+        print(table)
+        md, png = save_table(table, out / f"relations_{args.split}_{mode}", title=title)
+        print(f"saved {md} and {png}")
+    return 0
+
+
+def _bench_latency(args: argparse.Namespace) -> int:
+    from spatial_ros.ros.bench_latency import run
+
+    if args.frames <= 20:
+        raise SystemExit("spatial-ros: error: --frames must be more than the 20 warm-up frames")
+    return run(frames=args.frames, use_mask=args.segmentation == "mask",
+               live_seconds=args.live)
 
 
 def _bench_render(args: argparse.Namespace) -> int:

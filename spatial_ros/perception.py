@@ -270,7 +270,8 @@ def _regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
 
 def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrinsics,
                    camera_pose: Pose, mask: np.ndarray | None = None,
-                   config: PerceptionConfig | None = None,
+                   config: PerceptionConfig | None = None, *,
+                   supports: list[float] | None = None,
                    ) -> tuple[list[Detection], FrameReport]:
     """Objects of one frame, largest first, and a report of what was dropped and why.
 
@@ -280,6 +281,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         intrinsics: the camera's intrinsics (size must match the images).
         camera_pose: world pose of the optical frame.
         mask: optional (H, W) instance ids, 0 = background.
+        supports: support-surface heights known from earlier frames; with a mask they replace
+            this frame's plane search (world heights do not change when the camera moves).
     """
     config = config or PerceptionConfig()
     report = FrameReport()
@@ -313,7 +316,9 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     rgb_s = rgb[::s, ::s]
     if mask is not None:
         lab = mask[::s, ::s].ravel()[vi].astype(np.int32)
-        if config.mask_supports:  # support surfaces from the unlabelled background
+        if supports is not None:
+            report.support_heights = list(supports)
+        elif config.mask_supports:  # support surfaces from the unlabelled background
             _find_planes(pts[lab == 0], config, report)
     else:
         off_plane = _find_planes(pts, config, report)

@@ -75,19 +75,27 @@ class SceneGraphBuilder:
     def __init__(self, perception: PerceptionConfig | None = None,
                  tracker: TrackerConfig | None = None, relations: RelationConfig | None = None,
                  *, frames: tuple[Frame, ...] = (Frame.EGOCENTRIC, Frame.ALLOCENTRIC),
-                 world_frame: str = "world") -> None:
+                 world_frame: str = "world", support_refresh: int = 10) -> None:
         self.relation_config = relations or RelationConfig()
         self.perception = perception or PerceptionConfig(
             noise_quadratic=self.relation_config.noise_quadratic)
         self.tracker = Tracker(tracker)
         self.frames = frames
         self.world_frame = world_frame
+        self.support_refresh = max(1, support_refresh)  #: frames between support-plane searches
+        self._supports: list[float] = []
+        self._frames = 0
 
     def process(self, rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrinsics,
                 camera_pose: Pose, stamp: float, mask: np.ndarray | None = None,
                 ) -> FrameResult:
         t0 = time.perf_counter()
-        dets, report = detect_objects(rgb, depth, intrinsics, camera_pose, mask, self.perception)
+        refresh = self._frames % self.support_refresh == 0 or not self._supports
+        dets, report = detect_objects(rgb, depth, intrinsics, camera_pose, mask, self.perception,
+                                      supports=None if refresh else self._supports)
+        self._frames += 1
+        if refresh:
+            self._supports = report.support_heights
         t1 = time.perf_counter()
         pairs = self.tracker.update(dets, stamp)
         objects = self.tracker.objects(stamp)

@@ -12,6 +12,7 @@ Poses from topics are buffered and the one nearest the frame's stamp is used, if
 from __future__ import annotations
 
 import bisect
+import threading
 from collections import deque
 
 import numpy as np
@@ -38,6 +39,7 @@ class CameraPoseSource:
         self.world_frame = world_frame
         self.slop = pose_slop
         self._buffer: deque[tuple[float, Pose]] = deque(maxlen=history)
+        self._cv = threading.Condition()
         self.fixed: Pose | None = None
         self._tf = None
         self.kind = "none"
@@ -67,9 +69,11 @@ class CameraPoseSource:
                              "camera_transform_topic or use_tf")
 
     def _add(self, stamp: float, pose: Pose) -> None:
-        if self._buffer and stamp < self._buffer[-1][0]:
-            self._buffer.clear()  # time went backwards (a bag restarted): start again
-        self._buffer.append((stamp, pose))
+        with self._cv:
+            if self._buffer and stamp < self._buffer[-1][0]:
+                self._buffer.clear()  # time went backwards (a bag restarted): start again
+            self._buffer.append((stamp, pose))
+            self._cv.notify_all()
 
     def _on_pose(self, msg: PoseStamped) -> None:
         self._add(stamp_to_seconds(msg.header.stamp), pose_from_msg(msg))
@@ -77,8 +81,13 @@ class CameraPoseSource:
     def _on_transform(self, msg: TransformStamped) -> None:
         self._add(stamp_to_seconds(msg.header.stamp), _transform_to_pose(msg.transform))
 
-    def lookup(self, stamp: float, frame_id: str) -> tuple[Pose | None, str]:
-        """The pose at ``stamp``, or None and the reason."""
+    def lookup(self, stamp: float, frame_id: str, wait: float = 0.0
+               ) -> tuple[Pose | None, str]:
+        """The pose at ``stamp``, or None and the reason.
+
+        From a topic, waits up to ``wait`` seconds (call it off the executor thread) for a pose
+        at or after ``stamp`` to arrive, since a frame's pose may come in just after the frame.
+        """
         if self.fixed is not None:
             return self.fixed, ""
         if self._tf is not None:
@@ -91,9 +100,12 @@ class CameraPoseSource:
             except Exception as exc:  # noqa: BLE001 - tf2 raises several unrelated types
                 return None, f"tf2 has no {self.world_frame} <- {frame_id}: {exc}"
             return _transform_to_pose(t.transform), ""
-        if not self._buffer:
+        with self._cv:
+            self._cv.wait_for(lambda: self._buffer and self._buffer[-1][0] >= stamp, wait)
+            entries = list(self._buffer)
+        if not entries:
             return None, f"no camera pose received yet ({self.kind})"
-        stamps = [s for s, _ in self._buffer]
+        stamps = [s for s, _ in entries]
         i = bisect.bisect_left(stamps, stamp)
         best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)),
                    key=lambda j: abs(stamps[j] - stamp))
@@ -101,4 +113,4 @@ class CameraPoseSource:
         if gap > self.slop:
             return None, (f"nearest camera pose is {gap:.3f} s from the frame "
                           f"(pose_slop {self.slop:g} s)")
-        return self._buffer[best][1], ""
+        return entries[best][1], ""

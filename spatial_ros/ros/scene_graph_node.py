@@ -63,6 +63,7 @@ class SceneGraphNode(Node):
         use_tf = d("use_tf", False, "look the camera pose up in tf2 (where installed)")
         self.world_frame = d("world_frame", "world", "frame of the scene graph")
         pose_slop = d("pose_slop", 0.05, "largest stamp gap between a frame and its pose (s)")
+        self.pose_wait = d("pose_wait", 0.1, "wait this long for a frame's pose to arrive (s)")
         self.max_stamp_gap = d("max_frame_gap", 5.0, "a frame further than this from the "
                                "previous one (s) resets the tracker")
         frames = d("frames", "egocentric,allocentric", "relation frames, comma-separated")
@@ -99,6 +100,8 @@ class SceneGraphNode(Node):
             "scene_graph": "/spatial/scene_graph", "relations": "/spatial/relations",
             "markers": "/spatial/markers"}.items()}
         period = d("diagnostics_period", 1.0, "seconds between /diagnostics")
+        self.threaded = d("worker_thread", True, "process frames on a worker thread with a "
+                          "queue of one (true) or in the subscription callback (false)")
         try:
             frame_set = tuple(Frame[f.strip().upper()] for f in frames.split(",") if f.strip())
         except KeyError as exc:
@@ -127,7 +130,8 @@ class SceneGraphNode(Node):
         self._stop = False
         self._worker = threading.Thread(target=self._work, name="scene_graph_worker",
                                         daemon=True)
-        self._worker.start()
+        if self.threaded:
+            self._worker.start()
         self._diag = DiagnosticsPublisher(self)
         self._t_report, self._n_report = time.monotonic(), 0
         self.create_timer(period, self._report)
@@ -137,6 +141,9 @@ class SceneGraphNode(Node):
 
     # -- input side (executor thread) -------------------------------------------------------
     def _on_frame(self, frame: RgbdFrame) -> None:
+        if not self.threaded:
+            self._safe_process(frame)
+            return
         with self._cv:
             if self._slot is not None:
                 self.dropped["stale"] += 1
@@ -157,10 +164,13 @@ class SceneGraphNode(Node):
                 if self._stop:
                     return
                 frame, self._slot = self._slot, None
-            try:
-                self._process(frame)
-            except Exception as exc:  # noqa: BLE001 - a bad frame must never stop the node
-                self._drop("error", f"{type(exc).__name__}: {exc}")
+            self._safe_process(frame)
+
+    def _safe_process(self, frame: RgbdFrame) -> None:
+        try:
+            self._process(frame)
+        except Exception as exc:  # noqa: BLE001 - a bad frame must never stop the node
+            self._drop("error", f"{type(exc).__name__}: {exc}")
 
     def _process(self, frame: RgbdFrame) -> None:
         if frame.stamp <= self._last_stamp:
@@ -171,7 +181,8 @@ class SceneGraphNode(Node):
             self.get_logger().warning(f"{frame.stamp - self._last_stamp:.1f} s since the last "
                                       "frame: tracking starts afresh")
             self.builder.tracker.tracks.clear()
-        pose, why = self.pose.lookup(frame.stamp, frame.frame_id)
+        pose, why = self.pose.lookup(frame.stamp, frame.frame_id,
+                                     wait=self.pose_wait if self.threaded else 0.0)
         if pose is None:
             self._drop("no_camera_pose", why)
             return
@@ -217,7 +228,8 @@ class SceneGraphNode(Node):
         with self._cv:
             self._stop = True
             self._cv.notify()
-        self._worker.join(timeout=5.0)
+        if self._worker.is_alive():
+            self._worker.join(timeout=5.0)
         super().destroy_node()
 
 
