@@ -5,6 +5,8 @@ generates the interfaces (spatial_ros.msg, spatial_ros.srv). pip installs the sa
 machines without ROS: training, benchmarks, data generation. The ROS layer (spatial_ros.ros) is
 installed too but only imports where rclpy and the generated interfaces are present.
 """
+import glob
+
 from setuptools import find_packages, setup
 
 setup(
@@ -14,6 +16,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["spatial_ros", "spatial_ros.*"]),
     package_data={"spatial_ros": ["data/*", "data/**/*"]},
+    # the SDF worlds, where find_world looks for them: <prefix>/share/spatial_ros/sim/worlds
+    data_files=[("share/spatial_ros/sim/worlds", sorted(glob.glob("sim/worlds/*.sdf")))],
     install_requires=[
         "numpy>=1.24",
         "open3d-cpu>=0.18; platform_machine=='x86_64'",

@@ -95,7 +95,7 @@ def _bench_relations(args: argparse.Namespace) -> int:
         res = run_relations_bench(split=args.split, n=args.n, seed=args.seed, sensors=sensors,
                                   frames=args.frames, use_mask=mode == "mask")
         title = f"{args.split}, {args.n} scenes, segmentation: {mode}"
-        table = format_table(res, title=title)
+        table = format_table(res)
         print(table)
         md, png = save_table(table, out / f"relations_{args.split}_{mode}", title=title)
         print(f"saved {md} and {png}")

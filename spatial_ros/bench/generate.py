@@ -28,7 +28,7 @@ import numpy as np
 from spatial_ros.colors import PALETTE
 from spatial_ros.errors import BenchError
 from spatial_ros.geometry import Pose
-from spatial_ros.relations import RelationConfig
+from spatial_ros.relations import Body, RelationConfig, pair_margins
 from spatial_ros.sim.groundtruth import ground_truth
 from spatial_ros.sim.paths import look_at
 from spatial_ros.sim.render import Renderer
@@ -138,9 +138,15 @@ def _questions(graph, rng: np.random.Generator, camera: Pose) -> list[dict]:
                    "object_ids": [int(i) for i in refs]})
 
     preds = list(PHRASES)
-    for _ in range(4):  # L1: yes/no
-        a, b = rng.choice(ids, 2, replace=False)
-        p = str(rng.choice(preds))
+    facts = sorted((r.subject, r.predicate, r.object) for r in graph.relations
+                   if r.predicate != "occludes" and (r.predicate not in EGO
+                                                    or r.frame == Frame.EGOCENTRIC))
+    for k in range(4):  # L1: yes/no, half of them true facts so that "no" is no free win
+        if k % 2 == 0 and facts:
+            a, p, b = facts[int(rng.integers(len(facts)))]
+        else:
+            a, b = rng.choice(ids, 2, replace=False)
+            p = str(rng.choice(preds))
         ask(1, f"is the {name[a]} {PHRASES[p]} the {name[b]}?", "yes" if true(a, p, b) else "no",
             "yes_no", [a, b])
     for _ in range(3):  # L2: which object
@@ -180,7 +186,33 @@ def _questions(graph, rng: np.random.Generator, camera: Pose) -> list[dict]:
         "yes" if true(a, p, b, Frame.ALLOCENTRIC) else "no", "yes_no_world", [a, b])
     ask(5, f"from the camera, is the {name[a]} {PHRASES[p]} the {name[b]}?",
         "yes" if true(a, p, b, Frame.EGOCENTRIC) else "no", "yes_no_camera", [a, b])
+    if len(ids) >= 3:  # L5: another object's point of view
+        v, a, b = (int(x) for x in rng.choice(ids, 3, replace=False))
+        p = str(rng.choice(["left_of", "right_of"]))
+        holds_v = viewer_relation(objs[v], objs[a], objs[b], p)
+        ask(5, f"standing at the {name[v]} and facing the {name[b]}, is the {name[a]} "
+            f"{PHRASES[p]} the {name[b]}?", "yes" if holds_v else "no", "yes_no_viewer",
+            [v, a, b])
     return qs
+
+
+def viewer_relation(viewer, a, b, predicate: str) -> bool:
+    """Whether ``a predicate b`` holds for someone at ``viewer`` looking towards ``b``.
+
+    The viewer's frame is gravity-aligned (spatial_ros.relations), so the single predicate
+    definitions apply unchanged.
+    """
+    eye = viewer.box.center.copy()
+    target = b.box.center.copy()
+    target[2] = eye[2]  # facing horizontally
+    if np.linalg.norm(target[:2] - eye[:2]) < 1e-6:
+        return False
+    pose = look_at(eye, target)
+    config = RelationConfig()
+    ba, bb = Body.from_box(a.id, a.box, pose), Body.from_box(b.id, b.box, pose)
+    margin, _scale = pair_margins(ba, bb, config, (Frame.GRAVITY_ALIGNED,))[
+        (predicate, Frame.GRAVITY_ALIGNED)]
+    return margin > 0
 
 
 def _r(x, nd=5):

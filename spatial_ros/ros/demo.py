@@ -1,62 +1,124 @@
 """`spatial-ros demo`: the main job, headless, over real ROS 2 topics in one process.
 
-Current stage (simulation): the sim camera renders the tabletop world and publishes the camera
-topics a Gazebo bridge would, the rgbd_monitor node decodes and synchronises them, and a
-listener prints the scene's ground-truth objects and relations as they arrive over DDS. Later
-stages put the scene-graph, reasoning and planner nodes between the camera and the listener.
+The sim camera renders the tabletop world with RealSense D435 depth noise and publishes the
+topics a Gazebo bridge would; scene_graph_node turns them into tracked objects and graded
+relations; a listener prints the sensed scene graph, how well it agrees with the simulator's
+exact ground truth, and a few spatial questions answered from it with the multi-hop query API.
+(The planner node, with its QuerySpatial service, takes over the questions when it lands.)
 """
 from __future__ import annotations
 
 import threading
 import time
 
+import numpy as np
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
+from spatial_ros.bench.relations import decision_keys
 from spatial_ros.msg import SceneGraph
+from spatial_ros.query import Q, distances
 from spatial_ros.ros import conversions as conv
-from spatial_ros.ros.rgbd_monitor_node import RgbdMonitorNode
+from spatial_ros.ros.scene_graph_node import SceneGraphNode
 from spatial_ros.ros.sim_camera_node import SimCameraNode
+from spatial_ros.scene import SceneGraph as CoreGraph
 
 __all__ = ["run"]
 
-SHOWN = ("left_of", "in_front_of", "on_top_of", "inside", "occludes", "larger_than")
+SHOWN = ("left_of", "on_top_of", "inside", "occludes")
 
 
-def run(*, world: str = "tabletop", timeout: float = 30.0) -> int:
+def _agreement(graph: CoreGraph, truth: CoreGraph) -> tuple[int, int, int]:
+    match = {}
+    for g in truth.objects:
+        best = min(graph.objects, key=lambda o: np.linalg.norm(o.box.center - g.box.center),
+                   default=None)
+        if best is not None and np.linalg.norm(best.box.center - g.box.center) < 0.05:
+            match[g.id] = best.id
+    holds = {(r.subject, r.predicate, r.object, r.frame) for r in truth.relations}
+    said = {(r.subject, r.predicate, r.object, r.frame) for r in graph.relations}
+    agree = total = 0
+    for ga, ta in match.items():
+        for gb, tb in match.items():
+            if ga != gb:
+                for p, f in decision_keys():
+                    total += 1
+                    agree += ((ga, p, gb, f) in holds) == ((ta, p, tb, f) in said)
+    return len(match), agree, total
+
+
+def _answers(graph: CoreGraph) -> list[tuple[str, str]]:
+    def names(ids):
+        return ", ".join(graph.object(i).description for i in ids) or "nothing"
+
+    blue_box = Q.where(color="blue", label="box")
+    out = [("what is on top of the blue box?", names(Q.all().that("on_top_of", blue_box)
+                                                      .evaluate(graph))),
+           ("what is left of the blue box?", names(Q.all().that("left_of", blue_box)
+                                                    .evaluate(graph))),
+           ("what is inside the grey bin?", names(Q.all().that("inside", Q.where(
+               color="grey")).evaluate(graph))),
+           ("what hides something from the camera?", names(Q.all().that("occludes", Q.all())
+                                                           .evaluate(graph)))]
+    reds, blues = Q.where(color="red").evaluate(graph), blue_box.evaluate(graph)
+    if reds and blues:
+        c, s = distances(graph.object(reds[0]), graph.object(blues[0]))
+        out.append(("how far is the red box from the blue box?",
+                    f"{c:.2f} m between centres, {s:.2f} m between surfaces"))
+    return out
+
+
+def run(*, world: str = "tabletop", timeout: float = 40.0) -> int:
     rclpy.init()
     camera = SimCameraNode(parameter_overrides=[Parameter("world", value=world),
-                                                Parameter("sensor", value="realsense_d435")])
-    monitor = RgbdMonitorNode()
+                                                Parameter("sensor", value="realsense_d435"),
+                                                Parameter("rate", value=5.0)])
+    graph_node = SceneGraphNode(parameter_overrides=[
+        Parameter("mask_topic", value="/camera/segmentation/labels")])
     listener = rclpy.create_node("demo_listener")
-    got: list = []
-    listener.create_subscription(SceneGraph, "/sim/ground_truth", got.append, 10)
-    executor = MultiThreadedExecutor()
-    for node in (camera, monitor, listener):
+    sensed: list = []
+    truth: list = []
+    listener.create_subscription(SceneGraph, "/spatial/scene_graph", sensed.append, 10)
+    listener.create_subscription(SceneGraph, "/sim/ground_truth", truth.append, 10)
+    executor = SingleThreadedExecutor()
+    for node in (camera, graph_node, listener):
         executor.add_node(node)
     threading.Thread(target=executor.spin, daemon=True).start()
+    t0 = time.monotonic()
     try:
-        deadline = time.monotonic() + timeout
-        while (not got or monitor.input.frames < 3) and time.monotonic() < deadline:
+        while (len(sensed) < 5 or not truth) and time.monotonic() - t0 < timeout:
             time.sleep(0.1)
-        if not got or not monitor.input.frames:
-            print(f"demo: no frames arrived over DDS within {timeout:g} s")
+        if not sensed or not truth:
+            print(f"demo: no scene graph arrived over DDS within {timeout:g} s")
             return 1
-        graph = conv.scene_graph_from_msg(got[-1])
+        graph = conv.scene_graph_from_msg(sensed[-1])
+        gt = conv.scene_graph_from_msg(truth[-1])
         names = {o.id: o.description for o in graph.objects}
-        print(f"{world}: {monitor.input.frames} RGB-D frames received and synchronised over DDS")
-        print(f"objects ({len(graph.objects)}): " + ", ".join(names.values()))
-        print("relations (ground truth, egocentric where directional):")
+        print(f"{world}: {graph_node.processed} RGB-D frames turned into scene graphs over DDS "
+              f"in {time.monotonic() - t0:.1f} s (RealSense D435 noise)")
+        print(f"objects ({len(graph.objects)}):")
+        for o in graph.objects:
+            c, s = o.box.center, o.box.size
+            print(f"  {o.description:<26} at ({c[0]:+.2f}, {c[1]:+.2f}, {c[2]:+.2f}) m, "
+                  f"size {s[0]:.2f} x {s[1]:.2f} x {s[2]:.2f} m, {o.point_count} points")
+        print("relations (sensed; egocentric where directional):")
         for rel in graph.relations:
             directional = rel.predicate in ("left_of", "in_front_of")
             if rel.predicate in SHOWN and (rel.frame.name == "EGOCENTRIC" or not directional) \
                     and (rel.predicate != "larger_than" or rel.confidence > 0.99):
                 print(f"  {names[rel.subject]} {rel.predicate} {names[rel.object]} "
                       f"({rel.confidence:.2f}, {rel.frame.name.lower()})")
+        matched, agree, total = _agreement(graph, gt)
+        print(f"against the simulator's ground truth: {matched}/{len(gt.objects)} objects "
+              f"found, {agree}/{total} relation decisions agree "
+              f"({100 * agree / max(total, 1):.1f}%)")
+        print("questions:")
+        for q, a in _answers(graph):
+            print(f"  {q} -> {a}")
         return 0
     finally:
         executor.shutdown()
-        for node in (camera, monitor, listener):
+        for node in (camera, graph_node, listener):
             node.destroy_node()
         rclpy.try_shutdown()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import os
 import pathlib
+import sys
 
 import numpy as np
 
@@ -75,7 +76,8 @@ def find_world(name_or_path: str) -> pathlib.Path:
         if not path.is_file():
             raise SdfError(f"{path}: SDF file not found")
         return path
-    candidates = [pathlib.Path(__file__).resolve().parents[2] / "sim" / "worlds"]
+    candidates = [pathlib.Path(__file__).resolve().parents[2] / "sim" / "worlds",
+                  pathlib.Path(sys.prefix) / "share" / "spatial_ros" / "sim" / "worlds"]
     for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
         if prefix:
             candidates.append(pathlib.Path(prefix) / "share" / "spatial_ros" / "sim" / "worlds")

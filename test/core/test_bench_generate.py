@@ -56,3 +56,33 @@ def test_cli_exits_non_zero_with_message(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert "spatial-ros: error: unknown split 'holdout'" in out.stderr
+
+
+def test_viewer_point_of_view_relation():
+    """L5 'standing at V facing B': the viewer's left is +y when facing +x, -y facing -x."""
+    import numpy as np
+
+    from spatial_ros.bench.generate import viewer_relation
+    from spatial_ros.scene import OrientedBox, SceneObject
+
+    def obj(i, x, y):
+        return SceneObject(id=i, centroid=[x, y, 0.05],
+                           box=OrientedBox(center=[x, y, 0.05], size=[0.1, 0.1, 0.1]))
+
+    b, a = obj(2, 1.0, 0.0), obj(3, 1.0, 0.3)
+    assert viewer_relation(obj(1, 0.0, 0.0), a, b, "left_of")
+    assert not viewer_relation(obj(1, 0.0, 0.0), a, b, "right_of")
+    assert viewer_relation(obj(1, 2.0, 0.0), a, b, "right_of")  # facing the other way
+    assert not viewer_relation(obj(1, 2.0, 0.0), a, b, "left_of")
+    assert np.isfinite(a.centroid).all()
+
+
+def test_yes_no_questions_are_balanced(tmp_path):
+    generate(split="val", n=12, seed=2, out=tmp_path, width=96, height=72, progress=False)
+    answers = [q["answer"] for p in sorted((tmp_path / "val").glob("scene_*/scene.json"))
+               for q in json.loads(p.read_text())["questions"] if q["level"] == 1]
+    yes = answers.count("yes") / len(answers)
+    assert 0.35 <= yes <= 0.75, f"{yes:.2f} of L1 answers are yes"
+    kinds = {q["kind"] for p in (tmp_path / "val").glob("scene_*/scene.json")
+             for q in json.loads(p.read_text())["questions"]}
+    assert "yes_no_viewer" in kinds

@@ -1,4 +1,6 @@
 """sim camera -> scene_graph_node -> a separate subscriber, over real DDS."""
+import time
+
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
@@ -103,7 +105,6 @@ def test_bad_frames_are_logged_and_the_node_keeps_running(ros):
 
     plane = np.full((48, 64), 1.0)
     send(1.0, plane)  # no CameraInfo yet: dropped with a warning, no crash
-    import time
     deadline = time.monotonic() + 10
     while node.input.rejected["no_camera_info"] < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -114,18 +115,32 @@ def test_bad_frames_are_logged_and_the_node_keeps_running(ros):
     out.wait(lambda m: m.header.stamp.sec == 2, timeout=15)
     send(3.0, np.full((48, 64), 1e6))  # absurd depth: ignored and reported
     out.wait(lambda m: m.header.stamp.sec == 3, timeout=15)
-    send(2.5, plane)  # older than the last frame
+    send(3.5, np.zeros((48, 64)))  # all-zero depth (no readings): degraded, still published
+    out.wait(lambda m: m.header.stamp.sec == 3 and m.header.stamp.nanosec > 0, timeout=15)
+    late_before = node.dropped["stamp_out_of_order"] + node.input.sync_dropped
+    send(2.5, plane)  # older than the last frame: dropped by the synchroniser or the node
     c, _ = _camera_msgs(4.0, plane)
     _, d = _camera_msgs(4.0, np.full((24, 32), 1.0), size=(32, 24))
     pc.publish(c)
     pd.publish(d)  # sizes differ
-    send(5.0, plane)  # a good frame afterwards still goes through
+    send(5.0, plane)
     out.wait(lambda m: m.header.stamp.sec == 5, timeout=15)
+    assert node.dropped["stamp_out_of_order"] + node.input.sync_dropped > late_before
+    assert not any(m.header.stamp.sec == 2 and m.header.stamp.nanosec > 0
+                   for m in out.messages)
+    sync_before = node.input.sync_dropped
+    c, _ = _camera_msgs(6.0, plane)
+    _, d = _camera_msgs(6.5, plane)  # colour and depth half a second apart: never paired
+    pc.publish(c)
+    pd.publish(d)
+    send(7.0, plane)  # a good frame afterwards still goes through
+    out.wait(lambda m: m.header.stamp.sec == 7, timeout=15)
+    assert node.input.sync_dropped > sync_before
+    assert not any(m.header.stamp.sec == 6 for m in out.messages)
 
     def reported(m):
         vals = {kv.key: kv.value for s in m.status for kv in s.values}
-        return (int(vals.get("dropped_degraded", 0)) >= 2
+        return (int(vals.get("dropped_degraded", 0)) >= 3
                 and int(vals.get("dropped_size_mismatch", 0)) >= 1
                 and int(vals.get("dropped_no_camera_info", 0)) >= 1)
     diag.wait(reported, timeout=15)
-    assert node.dropped["stamp_out_of_order"] + node.input.sync_dropped >= 1

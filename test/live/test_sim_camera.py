@@ -43,3 +43,29 @@ def test_tabletop_topics_and_ground_truth(ros):
                  ("blue box", "larger_than", "red box")]:
         assert fact in facts
     assert ("red box", "right_of", "blue box") not in facts
+
+
+def test_sim_time_and_scripted_path(ros):
+    """publish_clock: /clock ticks in sim time and frames carry it; a scripted path moves."""
+    from rosgraph_msgs.msg import Clock
+
+    clock = ros.inbox(Clock, "/clock")
+    poses = ros.inbox(PoseStamped, "/camera/pose")
+    infos = ros.inbox(CameraInfo, "/camera/color/camera_info", qos_profile_sensor_data)
+    ros.add(SimCameraNode(parameter_overrides=[
+        Parameter("world", value="tabletop"), Parameter("rate", value=10.0),
+        Parameter("publish_clock", value=True), Parameter("camera_path", value="scripted"),
+        Parameter("path_period", value=0.2),
+        Parameter("waypoints", value=[-0.75, 0.0, 1.3, 0.0, 0.55, 0.0,
+                                      -0.75, 0.3, 1.3, 0.0, 0.55, -0.3])],
+        **ros.node_kwargs))
+    ticks = clock.wait(count=6, timeout=40)
+    t = [conv.stamp_to_seconds(c.clock) for c in ticks]
+    assert t[:3] == pytest.approx([0.0, 0.1, 0.2], abs=1e-6)  # sim time from 0, 1 / rate steps
+    got = poses.wait(count=6, timeout=40)
+    stamps = [conv.stamp_to_seconds(p.header.stamp) for p in got]
+    assert stamps == sorted(stamps) and stamps[0] < 10.0  # sim time, not wall time
+    ys = {round(p.pose.position.y, 3) for p in got}
+    assert ys == {0.0, 0.3}  # the camera alternates between the two waypoints
+    info_stamp = conv.stamp_to_seconds(infos.wait(timeout=20)[0].header.stamp)
+    assert info_stamp < 10.0
