@@ -43,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--segmentation", choices=("mask", "agnostic", "both"), default="both")
     rel.add_argument("--out", default="bench_results", help="folder for the .md and .png")
     rel.set_defaults(func=_bench_relations)
+    qa = bench_sub.add_parser("qa", help="SpatialBench questions and placements, sensed graph")
+    qa.add_argument("--split", default="test", help="train, val, test or shift")
+    qa.add_argument("--n", type=int, default=50, help="scenes per sensor preset")
+    qa.add_argument("--seed", type=int, default=0)
+    qa.add_argument("--sensors", default="ideal,realsense_d435",
+                    help="comma-separated depth presets")
+    qa.add_argument("--out", default="bench_results", help="folder for the .md and .png")
+    qa.set_defaults(func=_bench_qa)
     lat = bench_sub.add_parser("latency", help="scene-graph time per stage, 640x480, 8 objects")
     lat.add_argument("--frames", type=int, default=500,
                      help="offline frames (5000 for the memory check)")
@@ -74,21 +82,10 @@ def _bench_generate(args: argparse.Namespace) -> int:
 def _bench_relations(args: argparse.Namespace) -> int:
     import pathlib
 
-    from spatial_ros.bench.generate import SPLITS
     from spatial_ros.bench.relations import format_table, run_relations_bench
     from spatial_ros.bench.report import save_table
-    from spatial_ros.errors import BenchError
-    from spatial_ros.sim.sensors import get_sensor
 
-    if args.split not in SPLITS:
-        raise BenchError(f"unknown split {args.split!r}; expected one of {', '.join(SPLITS)}")
-    if args.n <= 0 or args.frames <= 0:
-        raise BenchError(f"--n and --frames must be positive, got {args.n} and {args.frames}")
-    sensors = tuple(s.strip() for s in args.sensors.split(",") if s.strip())
-    for s in sensors:
-        get_sensor(s)
-    if "rgb_only" in sensors:
-        raise BenchError("the geometric scene graph needs depth: rgb_only is for the model")
+    sensors = _check_bench_args(args)
     modes = ("mask", "agnostic") if args.segmentation == "both" else (args.segmentation,)
     out = pathlib.Path(args.out)
     for mode in modes:
@@ -99,6 +96,40 @@ def _bench_relations(args: argparse.Namespace) -> int:
         print(table)
         md, png = save_table(table, out / f"relations_{args.split}_{mode}", title=title)
         print(f"saved {md} and {png}")
+    return 0
+
+
+def _check_bench_args(args: argparse.Namespace) -> tuple[str, ...]:
+    from spatial_ros.bench.generate import SPLITS
+    from spatial_ros.errors import BenchError
+    from spatial_ros.sim.sensors import get_sensor
+
+    if args.split not in SPLITS:
+        raise BenchError(f"unknown split {args.split!r}; expected one of {', '.join(SPLITS)}")
+    if args.n <= 0 or getattr(args, "frames", 1) <= 0:
+        raise BenchError(f"--n and --frames must be positive, got {args.n} and "
+                         f"{getattr(args, 'frames', 1)}")
+    sensors = tuple(s.strip() for s in args.sensors.split(",") if s.strip())
+    for s in sensors:
+        get_sensor(s)
+    if "rgb_only" in sensors:
+        raise BenchError("the geometric scene graph needs depth: rgb_only is for the model")
+    return sensors
+
+
+def _bench_qa(args: argparse.Namespace) -> int:
+    import pathlib
+
+    from spatial_ros.bench.qa import format_qa_table, run_qa_bench
+    from spatial_ros.bench.report import save_table
+
+    sensors = _check_bench_args(args)
+    res = run_qa_bench(split=args.split, n=args.n, seed=args.seed, sensors=sensors)
+    table = format_qa_table(res)
+    print(table)
+    title = f"SpatialBench QA, {args.split}, {args.n} scenes, sensed scene graph"
+    md, png = save_table(table, pathlib.Path(args.out) / f"qa_{args.split}", title=title)
+    print(f"saved {md} and {png}")
     return 0
 
 

@@ -164,7 +164,8 @@ def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
         centre, radius, rms = _fit_sphere(p.astype(np.float64))
         plausible = 0.3 * span < radius < 0.8 * span and centre[2] - radius < zmin + 0.3 * radius
         shape_rms = math.sqrt(max(rms ** 2 - sigma ** 2, 0.0))  # the noise's share removed
-        if plausible and shape_rms < 0.05 * radius:
+        footprint = 2 * radius / max(w, h, 1e-9)  # a sphere's footprint is its diameter
+        if plausible and shape_rms < 0.05 * radius and footprint > 0.85:
             shape = "sphere"
             box = OrientedBox(center=centre, size=np.full(3, 2 * radius))
         if shape == "unknown":
@@ -174,12 +175,12 @@ def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
                 hull = cv2.convexHull(top)
                 fill = cv2.contourArea(hull) / max(tw * th, 1e-12)
                 aspect = min(tw, th) / max(tw, th, 1e-12)
-                if aspect > 0.8 and fill < 0.87 and min(w, h) > 0.5 * max(tw, th):
+                if aspect > 0.75 and fill < 0.88 and min(w, h) > 0.5 * max(tw, th):
                     shape = "cylinder"
                     (ccx, ccy), r = cv2.minEnclosingCircle(top)
                     box = OrientedBox(center=[ccx, ccy, (zmin + zmax) / 2],
                                       size=[2 * r, 2 * r, zmax - zmin])
-                elif fill > 0.9:
+                elif fill >= 0.88 or aspect <= 0.75:
                     shape = "box"
     if box is None:
         box = OrientedBox(center=[cx, cy, (zmin + zmax) / 2], size=[w, h, zmax - zmin],
@@ -347,12 +348,14 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     rgb_flat = rgb_s.reshape(-1, 3)
     for inst, idx in segments:
         p = pts[idx].astype(np.float64)
+        cells = vi[idx]
+        rows, cols = np.divmod(cells, sw)
         box, shape = _geometry(p, config, camera_pose, report.support_heights)
         if float(np.max(box.size)) > config.max_object_size:
             continue
-        cells = vi[idx]
-        colour = np.median(rgb_flat[cells], axis=0) / 255.0
-        rows, cols = np.divmod(cells, sw)
+        px = rgb_flat[cells].astype(np.float32)
+        bright = px.max(axis=1)  # the best-lit pixels show the surface colour least shaded
+        colour = np.median(px[bright >= np.percentile(bright, 75)], axis=0) / 255.0
         dets.append(Detection(
             points=p, centroid=p.mean(axis=0), box=box, color=color_name(colour), rgb=colour,
             shape=shape, pixels=(rows * s) * w + cols * s,

@@ -32,7 +32,8 @@ from spatial_ros.geometry import Pose
 from spatial_ros.scene import OrientedBox, Relation
 from spatial_ros.vocabulary import Frame, Source
 
-__all__ = ["RelationConfig", "Body", "pair_margins", "compute_relations", "sigmoid"]
+__all__ = ["RelationConfig", "Body", "pair_margins", "compute_relations", "sigmoid",
+           "viewer_relation"]
 
 _DIRECTIONAL_AXES = {  # predicate -> (axis index, sign): a before b along sign * axis
     Frame.EGOCENTRIC: {"left_of": (0, 1), "right_of": (0, -1), "above": (1, 1),
@@ -187,3 +188,21 @@ def compute_relations(bodies: list[Body], config: RelationConfig, *,
                                          confidence=conf, distance=dist, frame=frame,
                                          source=source))
     return rels
+
+
+def viewer_relation(viewer, a, b, predicate: str, config: RelationConfig | None = None) -> bool:
+    """Whether ``a predicate b`` holds for someone standing at ``viewer`` and facing ``b``
+    (objects with a ``box``): the gravity-aligned frame of that viewer, the same definitions."""
+    eye = viewer.box.center
+    forward = b.box.center - eye
+    forward[2] = 0.0  # facing horizontally
+    norm = np.linalg.norm(forward)
+    if norm < 1e-6:
+        return False
+    forward /= norm
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    pose = Pose(rotation=np.stack([right, np.cross(forward, right), forward], axis=1),
+                translation=eye)
+    ba, bb = Body.from_box(a.id, a.box, pose), Body.from_box(b.id, b.box, pose)
+    margins = pair_margins(ba, bb, config or RelationConfig(), (Frame.GRAVITY_ALIGNED,))
+    return margins[(predicate, Frame.GRAVITY_ALIGNED)][0] > 0

@@ -28,7 +28,7 @@ import numpy as np
 from spatial_ros.colors import PALETTE
 from spatial_ros.errors import BenchError
 from spatial_ros.geometry import Pose
-from spatial_ros.relations import Body, RelationConfig, pair_margins
+from spatial_ros.relations import RelationConfig, viewer_relation
 from spatial_ros.sim.groundtruth import ground_truth
 from spatial_ros.sim.paths import look_at
 from spatial_ros.sim.render import Renderer
@@ -194,25 +194,6 @@ def _questions(graph, rng: np.random.Generator, camera: Pose) -> list[dict]:
             f"{PHRASES[p]} the {name[b]}?", "yes" if holds_v else "no", "yes_no_viewer",
             [v, a, b])
     return qs
-
-
-def viewer_relation(viewer, a, b, predicate: str) -> bool:
-    """Whether ``a predicate b`` holds for someone at ``viewer`` looking towards ``b``.
-
-    The viewer's frame is gravity-aligned (spatial_ros.relations), so the single predicate
-    definitions apply unchanged.
-    """
-    eye = viewer.box.center.copy()
-    target = b.box.center.copy()
-    target[2] = eye[2]  # facing horizontally
-    if np.linalg.norm(target[:2] - eye[:2]) < 1e-6:
-        return False
-    pose = look_at(eye, target)
-    config = RelationConfig()
-    ba, bb = Body.from_box(a.id, a.box, pose), Body.from_box(b.id, b.box, pose)
-    margin, _scale = pair_margins(ba, bb, config, (Frame.GRAVITY_ALIGNED,))[
-        (predicate, Frame.GRAVITY_ALIGNED)]
-    return margin > 0
 
 
 def _r(x, nd=5):

@@ -62,7 +62,7 @@ def test_viewer_point_of_view_relation():
     """L5 'standing at V facing B': the viewer's left is +y when facing +x, -y facing -x."""
     import numpy as np
 
-    from spatial_ros.bench.generate import viewer_relation
+    from spatial_ros.relations import viewer_relation
     from spatial_ros.scene import OrientedBox, SceneObject
 
     def obj(i, x, y):

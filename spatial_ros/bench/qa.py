@@ -1,0 +1,160 @@
+"""`spatial-ros bench qa`: SpatialBench questions and relation goals answered from the sensed
+scene graph, against ground truth.
+
+Per scene and sensor preset: the scene-graph pipeline runs over a few frames (as in
+`bench relations`), then every question of the scene (the generator's templates, L1-L5) is
+answered by spatial_ros.language from the sensed graph and compared with the ground-truth
+answer: yes/no exactly, object lists as sets of "colour shape" names, distances within
+``metric_tolerance`` metres. A question the planner refuses (no object matches, ambiguous)
+counts as wrong. Placement: one random goal per scene ("place A P B", P among left/right/in front
+of/behind/on top of); it succeeds when the planner returns a pose at which A's exact box
+satisfies P against B's exact box and overlaps no other exact box.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spatial_ros.bench.generate import SPLITS, _questions, generate_scene
+from spatial_ros.bench.relations import _drift, match_detections
+from spatial_ros.language import QuestionError, answer_question
+from spatial_ros.perception import PerceptionConfig
+from spatial_ros.pipeline import SceneGraphBuilder
+from spatial_ros.placement import PlacementError, place_relative
+from spatial_ros.relations import Body, RelationConfig, pair_margins
+from spatial_ros.scene import OrientedBox
+from spatial_ros.sim.groundtruth import ground_truth
+from spatial_ros.sim.render import Renderer
+from spatial_ros.sim.sensors import apply_sensor, get_sensor
+from spatial_ros.vocabulary import Frame
+
+__all__ = ["QaScores", "run_qa_bench", "format_qa_table"]
+
+GOALS = ("left_of", "right_of", "in_front_of", "behind", "on_top_of")
+
+
+@dataclass
+class QaScores:
+    correct: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    total: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    refused: int = 0
+    placed: int = 0
+    place_ok: int = 0
+    place_refused: int = 0
+    goals: int = 0
+
+    def accuracy(self, level: int | None = None) -> float:
+        keys = [level] if level else list(self.total)
+        return sum(self.correct[k] for k in keys) / max(sum(self.total[k] for k in keys), 1)
+
+
+def _names(text: str) -> set[str]:
+    if text == "nothing":
+        return set()
+    return {part.split(" (id")[0].strip() for part in text.split(", ")}
+
+
+def _is_right(q: dict, text: str, tolerance: float) -> bool:
+    if q["kind"] == "metric":
+        return abs(float(text.split()[0]) - float(q["answer"])) <= tolerance
+    if q["answer"] in ("yes", "no"):
+        return text == q["answer"]
+    return _names(text) == _names(q["answer"])
+
+
+def _placement_ok(truth, gt_a, gt_b, target, predicate, camera) -> bool:
+    a, b = truth.object(gt_a), truth.object(gt_b)
+    placed = OrientedBox(center=target.translation, size=a.box.size, rotation=target.rotation)
+    frame = Frame.ALLOCENTRIC if predicate == "on_top_of" else Frame.EGOCENTRIC
+    margin = pair_margins(Body.from_box(a.id, placed, camera), Body.from_box(b.id, b.box, camera),
+                          RelationConfig(), (frame,))[(predicate, frame)][0]
+    if margin <= 0:
+        return False
+    lo, hi = placed.aabb()
+    if predicate == "on_top_of":
+        lo = lo + np.array([0, 0, 0.005])  # resting on b is contact
+    for o in truth.objects:
+        if o.id == a.id:
+            continue
+        olo, ohi = o.box.aabb()
+        if np.all(hi > olo + 1e-4) and np.all(ohi > lo + 1e-4):
+            return False
+    return True
+
+
+def run_qa_bench(*, split: str = "test", n: int = 50, seed: int = 0,
+                 sensors: tuple[str, ...] = ("ideal", "realsense_d435"), frames: int = 3,
+                 width: int = 640, height: int = 480, metric_tolerance: float = 0.05,
+                 progress: bool = True) -> dict[str, QaScores]:
+    from tqdm import tqdm
+
+    out = {s: QaScores() for s in sensors}
+    for sensor in sensors:
+        model = get_sensor(sensor)
+        sc = out[sensor]
+        for i in tqdm(range(n), desc=f"qa {split} {sensor}", unit="scene", disable=not progress):
+            world, pose0 = generate_scene(split, seed, i, width=width, height=height)
+            renderer = Renderer(world)
+            builder = SceneGraphBuilder(PerceptionConfig(noise_quadratic=model.sigma_quadratic),
+                                        relations=RelationConfig(
+                                            noise_quadratic=model.sigma_quadratic))
+            for k in range(frames):
+                pose = _drift(pose0, k, 0.01)
+                fr = renderer.render(pose)
+                depth = apply_sensor(fr.depth, fr.rgb, model,
+                                     np.random.default_rng([SPLITS[split], seed, i, k, 3]))
+                res = builder.process(fr.rgb, depth, fr.intrinsics, pose, stamp=k / 10.0,
+                                      mask=fr.mask)
+            truth = ground_truth(world, renderer, pose)
+            graph = res.graph
+            rng = np.random.default_rng([SPLITS[split], seed, i, 9])
+            for q in _questions(truth, rng, pose):
+                sc.total[q["level"]] += 1
+                try:
+                    a = answer_question(graph, q["question"], viewpoint=pose.translation)
+                except QuestionError:
+                    sc.refused += 1
+                    continue
+                sc.correct[q["level"]] += int(_is_right(q, a.text, metric_tolerance))
+            # one relation goal per scene
+            grng = np.random.default_rng([SPLITS[split], seed, i, 11])
+            ids = [o.id for o in truth.objects]
+            if len(ids) < 2:
+                continue
+            ga, gb = (int(x) for x in grng.choice(ids, 2, replace=False))
+            pred = str(grng.choice(GOALS))
+            match = match_detections(res, fr.mask)
+            sc.goals += 1
+            if ga not in match or gb not in match:
+                sc.place_refused += 1
+                continue
+            try:
+                p = place_relative(graph, match[ga], pred, match[gb], camera_pose=pose)
+            except PlacementError:
+                sc.place_refused += 1
+                continue
+            sc.placed += 1
+            sc.place_ok += int(_placement_ok(truth, ga, gb, p.pose, pred, pose))
+    return out
+
+
+def format_qa_table(results: dict[str, QaScores]) -> str:
+    sensors = list(results)
+    rows = ["| metric | " + " | ".join(sensors) + " |", "|---|" + "---|" * len(sensors)]
+    names = {1: "L1 yes/no", 2: "L2 which", 3: "L3 metric / closer", 4: "L4 multi-hop",
+             5: "L5 frames of reference"}
+    rows.append("| **all questions** | " + " | ".join(
+        f"**{100 * r.accuracy():.1f}%** ({sum(r.correct.values())}/{sum(r.total.values())})"
+        for r in results.values()) + " |")
+    for level, name in names.items():
+        rows.append(f"| {name} | " + " | ".join(
+            f"{100 * r.accuracy(level):.1f}% ({r.correct[level]}/{r.total[level]})"
+            for r in results.values()) + " |")
+    rows.append("| questions refused (no/ambiguous match) | " + " | ".join(
+        str(r.refused) for r in results.values()) + " |")
+    rows.append("| **placement success** | " + " | ".join(
+        f"**{100 * r.place_ok / max(r.goals, 1):.1f}%** ({r.place_ok}/{r.goals}; "
+        f"{r.place_refused} refused)" for r in results.values()) + " |")
+    return "\n".join(rows)

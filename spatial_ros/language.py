@@ -1,0 +1,288 @@
+"""Spatial questions in minimal English, answered from a scene graph (ROS-free).
+
+The language is SpatialBench's templates plus common variants:
+
+    yes/no       is the red ball in front of the blue box?
+                 in the world frame, is the red box left of the blue box?
+    which        what is left of the green cylinder?   which objects are on the table box?
+    metric       how far is the red ball from the blue box?
+    closer       which is closer to the camera, the red box or the blue box?
+    superlative  which object is closest to the camera?   what is the largest box?
+    multi-hop    what is on top of the object left of the blue box?
+
+Objects are referred to by colour, shape ("box", "cube", "ball", "sphere", "cylinder", ...),
+size words ("largest", "small") and id ("object 3", "id 3"), optionally followed by a relative
+clause ("the box left of the red ball"). A reference must pick exactly one object: ambiguity is
+answered, not guessed ("2 objects match 'the box': red box (id 3), blue box (id 5)").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spatial_ros.colors import PALETTE
+from spatial_ros.errors import SpatialRosError
+from spatial_ros.query import Q, distances, relation_confidence
+from spatial_ros.relations import viewer_relation
+from spatial_ros.scene import SceneGraph, SceneObject
+from spatial_ros.vocabulary import Frame
+
+__all__ = ["Answer", "QuestionError", "answer_question", "parse_predicate", "resolve",
+           "MAX_QUESTION_LENGTH", "PREDICATE_PHRASES"]
+
+MAX_QUESTION_LENGTH = 300
+
+#: phrase -> predicate; longer phrases are tried first
+PREDICATE_PHRASES: dict[str, str] = {
+    "to the left of": "left_of", "left of": "left_of", "to the right of": "right_of",
+    "right of": "right_of", "above": "above", "over": "above", "below": "below",
+    "in front of": "in_front_of", "behind": "behind", "near": "near", "next to": "near",
+    "close to": "near", "far from": "far_from", "on top of": "on_top_of", "on": "on_top_of",
+    "under": "under", "underneath": "under", "beneath": "under", "inside": "inside",
+    "in": "inside", "containing": "contains", "hiding": "occludes", "occluding": "occludes",
+    "larger than": "larger_than", "bigger than": "larger_than", "smaller than": "smaller_than",
+}
+_PHRASES = sorted(PREDICATE_PHRASES, key=len, reverse=True)
+SHAPES: dict[str, str | None] = {
+    "box": "box", "boxes": "box", "cube": "box", "cubes": "box", "block": "box", "bar": "box",
+    "ball": "sphere", "balls": "sphere", "sphere": "sphere", "spheres": "sphere",
+    "cylinder": "cylinder", "cylinders": "cylinder", "can": "cylinder", "bin": "bin",
+    "object": None, "objects": None, "thing": None, "things": None, "one": None,
+}
+SIZE_WORDS = {"largest": -1, "biggest": -1, "large": -1, "big": -1, "smallest": 1,
+              "small": 1, "little": 1, "tiny": 1}
+COLOURS = set(PALETTE) | {"gray"}
+
+
+class QuestionError(SpatialRosError):
+    """A question that cannot be answered; the message says why."""
+
+
+@dataclass
+class Answer:
+    text: str
+    confidence: float = 1.0
+    object_ids: list[int] = field(default_factory=list)
+    is_yes_no: bool = False
+    yes: bool = False
+    kind: str = ""
+
+
+@dataclass
+class _Ref:
+    text: str
+    color: str | None = None
+    shape: str | None = None
+    object_id: int | None = None
+    size: int = 0  # -1 largest, 1 smallest
+    relation: tuple[str, _Ref] | None = None
+
+
+def _normalise(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("empty question")
+    if len(question) > MAX_QUESTION_LENGTH:
+        raise QuestionError(f"question is {len(question)} characters; the limit is "
+                            f"{MAX_QUESTION_LENGTH}")
+    q = question.lower().strip().rstrip("?.! ").replace(",", " ,")
+    return re.sub(r"\s+", " ", q)
+
+
+def parse_predicate(text: str) -> tuple[str, str] | None:
+    """(predicate, rest) if ``text`` starts with a predicate phrase."""
+    for phrase in _PHRASES:
+        if text == phrase or text.startswith(phrase + " "):
+            return PREDICATE_PHRASES[phrase], text[len(phrase):].strip()
+    return None
+
+
+def _parse_ref(text: str) -> _Ref:
+    """A referring expression: [the] [size] [colour] [shape] [that is] [predicate reference]."""
+    words = text.split()
+    if not words:
+        raise QuestionError("an object is missing from the question")
+    ref = _Ref(text=text)
+    i = 1 if words[0] in ("the", "a", "an") else 0
+    named = False
+    if i + 1 < len(words) and words[i] in ("object", "id") and words[i + 1].isdigit():
+        ref.object_id = int(words[i + 1])
+        i, named = i + 2, True
+    else:
+        if i < len(words) and words[i] in SIZE_WORDS:
+            ref.size, i, named = SIZE_WORDS[words[i]], i + 1, True
+        if i < len(words) and words[i] in COLOURS:
+            ref.color = "grey" if words[i] == "gray" else words[i]
+            i, named = i + 1, True
+        elif i < len(words) and i + 1 < len(words) and words[i + 1] in SHAPES \
+                and words[i] not in SHAPES:
+            raise QuestionError(f"unknown colour {words[i]!r} in {text!r}")
+        if i < len(words) and words[i] in SHAPES:
+            ref.shape, i, named = SHAPES[words[i]], i + 1, True
+    if not named:
+        raise QuestionError(f"cannot tell which object {text!r} means")
+    rest = " ".join(words[i:])
+    if rest.startswith("that is "):
+        rest = rest[len("that is "):]
+    if rest:
+        pred = parse_predicate(rest)
+        if pred is None or not pred[1]:
+            raise QuestionError(f"cannot understand {rest!r} in {text!r}")
+        ref.relation = (pred[0], _parse_ref(pred[1]))
+    return ref
+
+
+def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame) -> list[int]:
+    if ref.color is not None and ref.color not in PALETTE:
+        raise QuestionError(f"unknown colour {ref.color!r}")
+    ids = [o.id for o in graph.objects
+           if (ref.object_id is None or o.id == ref.object_id)
+           and (ref.color is None or o.color == ref.color)
+           and (ref.shape is None or o.label == ref.shape)]
+    if not ids and ref.shape is not None and ref.color is not None:
+        # shape guesses from noisy points are the least certain attribute: "the red box" still
+        # means the only red object when its shape was read as something else
+        same_colour = [o.id for o in graph.objects if o.color == ref.color
+                       and (ref.object_id is None or o.id == ref.object_id)]
+        if len(same_colour) == 1:
+            ids = same_colour
+    if ref.relation is not None:
+        pred, inner = ref.relation
+        target = resolve(graph, inner, frame)
+        ids = Q.ids(*ids, frame=frame).that(pred, Q.ids(target.id)).evaluate(graph)
+    if ref.size and len(ids) > 1:
+        vol = {i: graph.object(i).box.volume for i in ids}
+        ids = [min(ids, key=lambda i: ref.size * vol[i])]
+    return ids
+
+
+def resolve(graph: SceneGraph, ref: _Ref | str, frame: Frame = Frame.EGOCENTRIC) -> SceneObject:
+    """The one object a reference means, or a QuestionError that says why not."""
+    if isinstance(ref, str):
+        ref = _parse_ref(_normalise(ref))
+    ids = _candidates(graph, ref, frame)
+    if not ids:
+        seen = ", ".join(o.description for o in graph.objects) or "nothing"
+        raise QuestionError(f"no object matches {ref.text!r} (the scene has: {seen})")
+    if len(ids) > 1:
+        raise QuestionError(f"{len(ids)} objects match {ref.text!r}: "
+                            + ", ".join(graph.object(i).description for i in ids))
+    return graph.object(ids[0])
+
+
+def _split_binary(body: str) -> tuple[_Ref, str, _Ref]:
+    """'<ref> <predicate> <ref>', trying the rightmost predicate phrase first."""
+    words = body.split()
+    errors = []
+    for k in range(len(words) - 1, 0, -1):
+        rest = " ".join(words[k:])
+        pred = parse_predicate(rest)
+        if pred is None or not pred[1]:
+            continue
+        try:
+            return _parse_ref(" ".join(words[:k])), pred[0], _parse_ref(pred[1])
+        except QuestionError as exc:
+            errors.append(str(exc))
+    raise QuestionError(errors[0] if errors else f"no spatial relation found in {body!r}")
+
+
+def _names(graph: SceneGraph, ids: list[int]) -> str:
+    return ", ".join(graph.object(i).description for i in ids) or "nothing"
+
+
+def answer_question(graph: SceneGraph | None, question: str, *,
+                    viewpoint: np.ndarray | None = None, min_confidence: float = 0.5) -> Answer:
+    """Answer ``question`` from ``graph``; raise QuestionError with the reason if it cannot be.
+
+    Args:
+        viewpoint: the camera position (world), for "closest to the camera".
+    """
+    q = _normalise(question)
+    if graph is None:
+        raise QuestionError("no scene graph has arrived yet")
+    frame = Frame.EGOCENTRIC
+    for prefix, f in (("in the world frame ,", Frame.ALLOCENTRIC),
+                      ("from the camera ,", Frame.EGOCENTRIC),
+                      ("in the world frame", Frame.ALLOCENTRIC),
+                      ("from the camera", Frame.EGOCENTRIC)):
+        if q.startswith(prefix + " "):
+            q, frame = q[len(prefix):].strip(), f
+            break
+    q = q.replace(" ,", ",")
+    m = re.fullmatch(r"standing at (.+?) and facing (.+?), (?:is|are) (.+)", q)
+    if m:  # another object's point of view: a viewer at one object looking at another
+        viewer, facing = resolve(graph, m.group(1), frame), resolve(graph, m.group(2), frame)
+        a_ref, pred, b_ref = _split_binary(m.group(3))
+        a, b = resolve(graph, a_ref, frame), resolve(graph, b_ref, frame)
+        if b.id != facing.id:
+            raise QuestionError("from another object's point of view, the relation must be to "
+                                "the object faced")
+        if pred not in ("left_of", "right_of"):
+            raise QuestionError(f"from another object's point of view only left of / right of "
+                                f"are defined, not {pred!r}")
+        yes = viewer_relation(viewer, a, b, pred)
+        return Answer(text="yes" if yes else "no", object_ids=[viewer.id, a.id, b.id],
+                      is_yes_no=True, yes=yes, kind="yes_no_viewer")
+    m = re.fullmatch(r"(?:is|are) (.+)", q)
+    if m and not q.startswith("is there"):
+        a_ref, pred, b_ref = _split_binary(m.group(1))
+        a, b = resolve(graph, a_ref, frame), resolve(graph, b_ref, frame)
+        conf = relation_confidence(graph, a.id, pred, b.id, frame)
+        yes = conf >= min_confidence
+        return Answer(text="yes" if yes else "no", confidence=conf if yes else 1 - conf,
+                      object_ids=[a.id, b.id], is_yes_no=True, yes=yes, kind="yes_no")
+    m = re.fullmatch(r"how far (?:is|are) (.+?) (?:from|to) (.+)", q) or \
+        re.fullmatch(r"how far apart are (.+?) and (.+)", q)
+    if m:
+        a = resolve(graph, m.group(1), frame)
+        if m.group(2) in ("the camera", "camera", "me", "the robot"):
+            if viewpoint is None:
+                raise QuestionError("the camera position is not known yet")
+            d = float(np.linalg.norm(a.centroid - viewpoint))
+            return Answer(text=f"{d:.2f} m", object_ids=[a.id], kind="metric")
+        b = resolve(graph, m.group(2), frame)
+        centre, surface = distances(a, b)
+        return Answer(text=f"{centre:.2f} m", object_ids=[a.id, b.id], kind="metric",
+                      confidence=1.0 if surface >= 0 else 0.0)
+    m = re.fullmatch(r"which (?:one |object )?is (closer|nearer|farther|further) to the camera, "
+                     r"(.+?) or (.+)", q)
+    if m:
+        if viewpoint is None:
+            raise QuestionError("the camera position is not known yet")
+        a, b = resolve(graph, m.group(2), frame), resolve(graph, m.group(3), frame)
+        da, db = (float(np.linalg.norm(o.centroid - viewpoint)) for o in (a, b))
+        pick = a if (da < db) == (m.group(1) in ("closer", "nearer")) else b
+        return Answer(text=f"{pick.color} {pick.label}", object_ids=[pick.id],
+                      confidence=min(1.0, 0.5 + abs(da - db) / 0.05), kind="closer")
+    m = re.fullmatch(r"(?:which|what) (\w+ )?is (closest|nearest|farthest|furthest) "
+                     r"(?:to|from) the camera", q)
+    if m:
+        if viewpoint is None:
+            raise QuestionError("the camera position is not known yet")
+        shape = SHAPES.get((m.group(1) or "object").strip(), None)
+        pool = [o for o in graph.objects if shape is None or o.label == shape]
+        if not pool:
+            raise QuestionError(f"no {m.group(1).strip()} in the scene")
+        ranked = sorted(pool, key=lambda o: float(np.linalg.norm(o.centroid - viewpoint)))
+        pick = ranked[0] if m.group(2) in ("closest", "nearest") else ranked[-1]
+        return Answer(text=pick.description, object_ids=[pick.id], kind="superlative")
+    m = re.fullmatch(r"(?:which|what) (?:object )?is the (largest|biggest|smallest) ?(\w+)?", q) \
+        or re.fullmatch(r"(?:which|what) (?:is|are) the (largest|biggest|smallest) (\w+)", q)
+    if m:
+        ref = _parse_ref(f"the {m.group(1)} {m.group(2) or 'object'}")
+        pick = resolve(graph, ref, frame)
+        return Answer(text=pick.description, object_ids=[pick.id], kind="superlative")
+    m = re.fullmatch(r"(?:what|which objects?|which things?|what objects?) (?:is|are) (.+)", q)
+    if m:
+        pred = parse_predicate(m.group(1))
+        if pred is None or not pred[1]:
+            raise QuestionError(f"no spatial relation found in {question!r}")
+        b = resolve(graph, pred[1], frame)
+        ids = Q.all(frame=frame, min_confidence=min_confidence).that(
+            pred[0], Q.ids(b.id)).excluding(Q.ids(b.id)).evaluate(graph)
+        confs = [relation_confidence(graph, i, pred[0], b.id, frame) for i in ids]
+        return Answer(text=_names(graph, ids), object_ids=ids,
+                      confidence=float(min(confs)) if confs else 1.0, kind="which")
+    raise QuestionError(f"cannot parse {question.strip()!r}; ask e.g. 'is the red box left of "
+                        "the blue box?' or 'what is on top of the blue box?'")

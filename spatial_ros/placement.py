@@ -1,0 +1,137 @@
+"""Relation goals -> target poses (ROS-free): "place the red cube left of the blue box".
+
+Candidate placements are sampled on the support surface (the surface the reference object
+stands on, or the reference's top for on_top_of), keeping the object's orientation. A candidate
+is kept when the relation holds with ``margin`` under the project's predicate definitions
+(spatial_ros.relations) and the object's box, grown by ``clearance``, overlaps no other object's
+box. The kept candidate nearest the reference wins. Goals that cannot be met are refused with
+the reason.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from spatial_ros.errors import SpatialRosError
+from spatial_ros.geometry import Pose
+from spatial_ros.language import QuestionError, _normalise, parse_predicate, resolve
+from spatial_ros.relations import Body, RelationConfig, pair_margins
+from spatial_ros.scene import OrientedBox, SceneGraph
+from spatial_ros.vocabulary import DIRECTIONAL, Frame
+
+__all__ = ["PlacementError", "Placement", "place_relative", "parse_goal", "PLACEABLE"]
+
+PLACEABLE = ("left_of", "right_of", "in_front_of", "behind", "near", "on_top_of", "inside",
+             "above")
+
+
+class PlacementError(SpatialRosError):
+    """A goal that cannot be met; the message says why."""
+
+
+@dataclass
+class Placement:
+    object_id: int
+    reference_id: int
+    predicate: str
+    frame: Frame
+    pose: Pose  # target pose of the object's box centre (world)
+    box: OrientedBox
+    margin: float  # the relation's margin at the target (m)
+    candidates: int  # samples tried
+    valid: int  # samples that met the relation and collided with nothing
+
+
+def parse_goal(goal: str) -> tuple[str, str, str, Frame]:
+    """'place|put|move <object> <predicate> <reference>' -> (object, predicate, reference,
+    frame); 'in the world frame' anywhere selects the allocentric frame."""
+    g = _normalise(goal)
+    frame = Frame.EGOCENTRIC
+    if "in the world frame" in g:
+        frame = Frame.ALLOCENTRIC
+        g = re.sub(r"\s*,?\s*in the world frame\s*,?\s*", " ", g).strip()
+    m = re.fullmatch(r"(?:place|put|move|set) (.+)", g)
+    if not m:
+        raise PlacementError(f"cannot parse goal {goal.strip()!r}; expected 'place <object> "
+                             "<relation> <object>', e.g. 'place the red cube left of the blue "
+                             "box'")
+    words = m.group(1).split()
+    for k in range(1, len(words)):
+        pred = parse_predicate(" ".join(words[k:]))
+        if pred is not None and pred[1]:
+            return " ".join(words[:k]), pred[0], pred[1], frame
+    raise PlacementError(f"no relation found in goal {goal.strip()!r}")
+
+
+def _collides(box: OrientedBox, others: list[OrientedBox], clearance: float) -> bool:
+    lo, hi = box.aabb()
+    lo, hi = lo - clearance, hi + clearance
+    for other in others:
+        olo, ohi = other.aabb()
+        if np.all(hi > olo) and np.all(ohi > lo):
+            return True
+    return False
+
+
+def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str | int, *,
+                   camera_pose: Pose, frame: Frame = Frame.EGOCENTRIC, margin: float = 0.02,
+                   clearance: float = 0.01, radius: float = 0.4, samples: int = 600,
+                   max_age: float = 2.0, seed: int = 0) -> Placement:
+    """A collision-free target pose for ``obj`` so that ``obj predicate ref`` holds."""
+    if predicate not in PLACEABLE:
+        raise PlacementError(f"cannot place an object so that it is {predicate!r} another; "
+                             f"placeable relations: {', '.join(PLACEABLE)}")
+    try:
+        a = graph.object(obj) if isinstance(obj, int) else resolve(graph, obj, frame)
+        b = graph.object(ref) if isinstance(ref, int) else resolve(graph, ref, frame)
+    except (QuestionError, KeyError) as exc:
+        raise PlacementError(str(exc).strip('"')) from None
+    if a.id == b.id:
+        raise PlacementError(f"cannot place {a.description} relative to itself")
+    for o in (a, b):
+        if graph.stamp - o.last_seen > max_age:
+            raise PlacementError(f"{o.description} has not been seen for "
+                                 f"{graph.stamp - o.last_seen:.1f} s; look at it first")
+    config = RelationConfig()
+    others = [o.box for o in graph.objects if o.id not in (a.id, b.id)]
+    blo, bhi = b.box.aabb()
+    half = a.box.size[2] / 2
+    rng = np.random.default_rng(seed)
+    if predicate in ("on_top_of", "above"):
+        z = bhi[2] + half + (0.0 if predicate == "on_top_of" else 0.05)
+        xy = rng.uniform(blo[:2], bhi[:2], (samples, 2))
+    elif predicate == "inside":
+        z = blo[2] + half + 0.01
+        xy = rng.uniform(blo[:2], bhi[:2], (samples, 2))
+    else:
+        z = blo[2] + half  # on the surface the reference stands on
+        xy = b.box.center[:2] + rng.uniform(-radius, radius, (samples, 2))
+    best, valid = None, 0
+    check = frame if predicate in DIRECTIONAL else Frame.ALLOCENTRIC
+    for x, y in xy:
+        box = OrientedBox(center=[x, y, z], size=a.box.size, rotation=a.box.rotation)
+        # resting on the reference is contact, not collision: check that one from just above
+        lifted = OrientedBox(center=[x, y, z + clearance + 1e-3], size=a.box.size,
+                             rotation=a.box.rotation)
+        if _collides(box, others, clearance) or (predicate != "inside" and _collides(
+                lifted if predicate == "on_top_of" else box, [b.box], clearance)):
+            continue
+        margins = pair_margins(Body.from_box(a.id, box, camera_pose),
+                               Body.from_box(b.id, b.box, camera_pose), config, (check,))
+        m = margins[(predicate, check)][0]
+        if m < (margin if predicate != "inside" else 0.0):
+            continue
+        valid += 1
+        dist = float(np.linalg.norm(np.array([x, y]) - b.box.center[:2]))
+        if best is None or dist < best[0]:
+            best = (dist, box, m)
+    if best is None:
+        raise PlacementError(f"no collision-free place puts {a.description} "
+                             f"{predicate.replace('_', ' ')} {b.description} (tried {samples} "
+                             f"places within {radius:.2f} m)")
+    _d, box, m = best
+    return Placement(object_id=a.id, reference_id=b.id, predicate=predicate, frame=frame,
+                     pose=Pose(rotation=box.rotation, translation=box.center), box=box,
+                     margin=m, candidates=samples, valid=valid)

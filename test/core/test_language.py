@@ -1,0 +1,128 @@
+"""Questions and relation goals answered from the exact tabletop scene graph."""
+import numpy as np
+import pytest
+
+from spatial_ros.language import MAX_QUESTION_LENGTH, QuestionError, answer_question
+from spatial_ros.placement import PlacementError, parse_goal, place_relative
+from spatial_ros.relations import Body, RelationConfig, pair_margins
+from spatial_ros.sim.groundtruth import ground_truth
+from spatial_ros.sim.paths import find_world
+from spatial_ros.sim.render import Renderer
+from spatial_ros.sim.sdf import load_world
+from spatial_ros.vocabulary import Frame
+
+
+@pytest.fixture(scope="module")
+def scene():
+    world = load_world(find_world("tabletop"))
+    renderer = Renderer(world)
+    pose = renderer.camera.optical_pose
+    return ground_truth(world, renderer, pose), pose
+
+
+@pytest.mark.parametrize("question, answer, ids", [
+    ("is the red box left of the blue box?", "yes", [1, 2]),
+    ("Is the green cube on top of the blue box?", "yes", [3, 2]),
+    ("is the blue box on the green box?", "no", [2, 3]),
+    ("in the world frame, is the red box left of the blue box?", "yes", [1, 2]),
+    ("what is inside the grey bin?", "orange sphere (id 7)", [7]),
+    ("what is on top of the blue box?", "green box (id 3)", [3]),
+    ("what is on top of the object under the green box?", "green box (id 3)", [3]),
+    ("how far is the red box from the blue box?", "0.27 m", [1, 2]),
+    ("which object is closest to the camera?", "yellow cylinder (id 5)", [5]),
+    ("which is closer to the camera, the red box or the purple sphere?", "red box", [1]),
+    ("what is the largest box?", "blue box (id 2)", [2]),
+    ("is object 7 inside the bin?", "yes", [7, 6]),
+])
+def test_answers(scene, question, answer, ids):
+    graph, pose = scene
+    a = answer_question(graph, question, viewpoint=pose.translation)
+    assert (a.text, a.object_ids) == (answer, ids)
+    assert 0.5 <= a.confidence <= 1.0
+
+
+@pytest.mark.parametrize("question, reason", [
+    ("", "empty question"),
+    ("is the red box left of " + "the blue box " * 40, f"limit is {MAX_QUESTION_LENGTH}"),
+    ("hello there", "cannot parse 'hello there'"),
+    ("is the magenta box near the red box?", "unknown colour 'magenta'"),
+    ("is the box left of the blue box?", "3 objects match 'the box': red box (id 1), "
+                                         "blue box (id 2), green box (id 3)"),
+    ("is the red box near the pink ball?", "no object matches 'the pink ball'"),
+    ("which object is closest to the camera?", "camera position is not known"),
+])
+def test_bad_questions_say_why(scene, question, reason):
+    graph, _ = scene
+    with pytest.raises(QuestionError, match=None) as err:
+        answer_question(graph, question)
+    assert reason in str(err.value)
+
+
+def test_no_graph_yet():
+    with pytest.raises(QuestionError, match="no scene graph has arrived yet"):
+        answer_question(None, "is the red box left of the blue box?")
+
+
+@pytest.mark.parametrize("goal", ["place the red box left of the blue box",
+                                  "put the yellow cylinder in front of the blue box",
+                                  "place the red box on top of the yellow cylinder",
+                                  "move the purple ball right of the red box in the world frame"])
+def test_goals_give_collision_free_poses_that_satisfy_the_relation(scene, goal):
+    graph, pose = scene
+    obj, pred, ref, frame = parse_goal(goal)
+    p = place_relative(graph, obj, pred, ref, camera_pose=pose, frame=frame)
+    check = frame if pred != "on_top_of" else Frame.ALLOCENTRIC
+    margin = pair_margins(Body.from_box(p.object_id, p.box, pose),
+                          Body.from_box(p.reference_id, graph.object(p.reference_id).box, pose),
+                          RelationConfig(), (check,))[(pred, check)][0]
+    assert margin >= 0.02 - 1e-9
+    lo, hi = p.box.aabb()
+    for o in graph.objects:
+        if o.id in (p.object_id, p.reference_id):
+            continue
+        olo, ohi = o.box.aabb()
+        assert not (np.all(hi > olo) and np.all(ohi > lo)), f"collides with {o.description}"
+
+
+@pytest.mark.parametrize("goal, reason", [
+    ("place the red box on the blue box", "no collision-free place"),
+    ("place the red box larger than the blue box", "cannot place an object so that"),
+    ("place the box left of the red box", "3 objects match 'the box'"),
+    ("place the red box left of the red box", "relative to itself"),
+    ("move it", "no relation found"),
+    ("dance", "cannot parse goal"),
+])
+def test_impossible_goals_are_refused(scene, goal, reason):
+    graph, pose = scene
+    with pytest.raises(PlacementError) as err:
+        obj, pred, ref, frame = parse_goal(goal)
+        place_relative(graph, obj, pred, ref, camera_pose=pose, frame=frame)
+    assert reason in str(err.value)
+
+
+def test_unseen_objects_are_refused(scene):
+    graph, pose = scene
+    graph.stamp = 10.0  # the objects were last seen at 0 s
+    try:
+        with pytest.raises(PlacementError, match="has not been seen for 10.0 s"):
+            place_relative(graph, "the red box", "left_of", "the blue box", camera_pose=pose)
+    finally:
+        graph.stamp = 0.0
+
+
+def test_another_objects_point_of_view(scene):
+    graph, pose = scene
+    q = "standing at the yellow cylinder and facing the blue box, is the red box left of " \
+        "the blue box?"
+    a = answer_question(graph, q, viewpoint=pose.translation)
+    assert a.is_yes_no and a.object_ids == [5, 1, 2]
+    from spatial_ros.relations import viewer_relation
+    assert a.yes == viewer_relation(graph.object(5), graph.object(1), graph.object(2), "left_of")
+    with pytest.raises(QuestionError, match="only left of / right of"):
+        answer_question(graph, q.replace("left of the blue", "above the blue"))
+
+
+def test_the_only_object_of_a_colour_is_found_despite_its_shape_guess(scene):
+    graph, _ = scene
+    a = answer_question(graph, "is the purple box behind the blue box?")  # it is a sphere
+    assert a.object_ids == [4, 2]

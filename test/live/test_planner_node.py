@@ -1,0 +1,91 @@
+"""sim camera -> scene_graph_node -> planner_node; a service client asks and places."""
+import numpy as np
+from rclpy.parameter import Parameter
+from std_msgs.msg import String
+
+from spatial_ros.msg import SceneGraph
+from spatial_ros.relations import Body, RelationConfig, pair_margins
+from spatial_ros.ros import conversions as conv
+from spatial_ros.ros.planner_node import PlannerNode
+from spatial_ros.ros.scene_graph_node import SceneGraphNode
+from spatial_ros.ros.sim_camera_node import SimCameraNode
+from spatial_ros.srv import PlaceRelative, QuerySpatial
+from spatial_ros.vocabulary import Frame
+
+
+def _call(ros, client, request, timeout=20.0):
+    assert client.wait_for_service(timeout_sec=timeout), f"{client.srv_name} not available"
+    future = client.call_async(request)
+    import time
+    deadline = time.monotonic() + timeout
+    while not future.done():
+        assert time.monotonic() < deadline, "service call timed out"
+        time.sleep(0.02)
+    return future.result()
+
+
+def test_questions_and_goals_over_services(ros):
+    from geometry_msgs.msg import PoseStamped
+
+    planner = ros.add(PlannerNode(**ros.node_kwargs))
+    query = ros.node.create_client(QuerySpatial, "/spatial/query")
+    place = ros.node.create_client(PlaceRelative, "/spatial/place")
+    # before any graph: a clear refusal, and the node keeps serving
+    r = _call(ros, query, QuerySpatial.Request(question="is the red box left of the blue box?"))
+    assert not r.success and r.error_message == "no scene graph has arrived yet"
+    graphs = ros.inbox(SceneGraph, "/spatial/scene_graph")
+    truth = ros.inbox(SceneGraph, "/sim/ground_truth")
+    targets = ros.inbox(PoseStamped, "/spatial/target_pose")
+    ros.add(SimCameraNode(parameter_overrides=[
+        Parameter("world", value="tabletop"), Parameter("rate", value=5.0),
+        Parameter("sensor", value="realsense_d435")], **ros.node_kwargs))
+    ros.add(SceneGraphNode(parameter_overrides=[
+        Parameter("mask_topic", value="/camera/segmentation/labels")], **ros.node_kwargs))
+    graphs.wait(lambda m: len(m.objects) >= 7, count=2, timeout=60)
+    gt = conv.scene_graph_from_msg(truth.wait(timeout=30)[-1])
+    while planner.camera is None or planner.graph is None:
+        graphs.wait(count=len(graphs.messages) + 1, timeout=10)
+    for question, answer in [("is the red box left of the blue box?", "yes"),
+                             ("is the green box on top of the blue box?", "yes"),
+                             ("is the blue box on top of the green box?", "no"),
+                             ("which is closer to the camera, the red box or the purple "
+                              "sphere?", "red box")]:
+        r = _call(ros, query, QuerySpatial.Request(question=question))
+        assert r.success and r.answer == answer, (question, r.error_message, r.answer)
+    r = _call(ros, query, QuerySpatial.Request(question="what is on top of the blue box?"))
+    assert r.success and r.answer.startswith("green box")
+    r = _call(ros, query, QuerySpatial.Request(question="what is inside the grey box?"))
+    assert r.success and r.answer.startswith("orange sphere"), r.answer
+    for bad, reason in [("", "empty question"), ("x" * 400, "limit is 300"),
+                        ("what is left of the magenta box?", "unknown colour"),
+                        ("sing a song", "cannot parse")]:
+        r = _call(ros, query, QuerySpatial.Request(question=bad))
+        assert not r.success and reason in r.error_message
+    # a relation goal: the pose must check out against the exact ground truth
+    r = _call(ros, place, PlaceRelative.Request(goal="place the red box left of the blue box"))
+    assert r.success, r.error_message
+    sensed = {o.id: o for o in planner.graph.objects}
+    red = next(o for o in gt.objects if o.color == "red")
+    blue = next(o for o in gt.objects if o.color == "blue")
+    assert sensed[r.object_id].color == "red" and sensed[r.reference_id].color == "blue"
+    target = conv.pose_from_msg(r.pose)
+    from spatial_ros.scene import OrientedBox
+    placed = OrientedBox(center=target.translation, size=red.box.size, rotation=target.rotation)
+    cam = planner.camera
+    margin = pair_margins(Body.from_box(1, placed, cam), Body.from_box(2, blue.box, cam),
+                          RelationConfig(), (Frame.EGOCENTRIC,))[("left_of", Frame.EGOCENTRIC)][0]
+    assert margin > 0, "the placed red box would not be left of the blue box"
+    lo, hi = placed.aabb()
+    for o in gt.objects:
+        if o.id != red.id:
+            olo, ohi = o.box.aabb()
+            assert not (np.all(hi > olo) and np.all(ohi > lo)), f"collides with {o.description}"
+    assert targets.wait(timeout=10)
+    r = _call(ros, place, PlaceRelative.Request(goal="place the red box on the blue box"))
+    assert not r.success and "no collision-free place" in r.error_message
+    # fire-and-forget goals on the topic
+    pub = ros.publisher(String, "/spatial/place_goal")
+    ros.wait_for_subscribers(pub)
+    n = len(targets.messages)
+    pub.publish(String(data="put the yellow cylinder in front of the blue box"))
+    targets.wait(count=n + 1, timeout=10)
