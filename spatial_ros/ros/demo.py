@@ -3,8 +3,8 @@
 The sim camera renders the tabletop world with RealSense D435 depth noise and publishes the
 topics a Gazebo bridge would; scene_graph_node turns them into tracked objects and graded
 relations; a listener prints the sensed scene graph, how well it agrees with the simulator's
-exact ground truth, and a few spatial questions answered from it with the multi-hop query API.
-(The planner node, with its QuerySpatial service, takes over the questions when it lands.)
+exact ground truth; planner_node then answers spatial questions through its QuerySpatial
+service and turns a relation goal into a target pose through PlaceRelative, all over DDS.
 """
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ from rclpy.parameter import Parameter
 
 from spatial_ros.bench.relations import decision_keys
 from spatial_ros.msg import SceneGraph
-from spatial_ros.query import Q, distances
 from spatial_ros.ros import conversions as conv
+from spatial_ros.ros.planner_node import PlannerNode
 from spatial_ros.ros.scene_graph_node import SceneGraphNode
 from spatial_ros.ros.sim_camera_node import SimCameraNode
 from spatial_ros.scene import SceneGraph as CoreGraph
+from spatial_ros.srv import PlaceRelative, QuerySpatial
 
 __all__ = ["run"]
 
@@ -48,25 +49,22 @@ def _agreement(graph: CoreGraph, truth: CoreGraph) -> tuple[int, int, int]:
     return len(match), agree, total
 
 
-def _answers(graph: CoreGraph) -> list[tuple[str, str]]:
-    def names(ids):
-        return ", ".join(graph.object(i).description for i in ids) or "nothing"
+QUESTIONS = ("is the green box on top of the blue box?", "what is left of the blue box?",
+             "what is inside the grey box?", "which object is closest to the camera?",
+             "how far is the red box from the blue box?", "is the box left of the sphere?")
+GOALS = ("place the red box left of the yellow cylinder", "place the red box on the blue box")
 
-    blue_box = Q.where(color="blue", label="box")
-    out = [("what is on top of the blue box?", names(Q.all().that("on_top_of", blue_box)
-                                                      .evaluate(graph))),
-           ("what is left of the blue box?", names(Q.all().that("left_of", blue_box)
-                                                    .evaluate(graph))),
-           ("what is inside the grey bin?", names(Q.all().that("inside", Q.where(
-               color="grey")).evaluate(graph))),
-           ("what hides something from the camera?", names(Q.all().that("occludes", Q.all())
-                                                           .evaluate(graph)))]
-    reds, blues = Q.where(color="red").evaluate(graph), blue_box.evaluate(graph)
-    if reds and blues:
-        c, s = distances(graph.object(reds[0]), graph.object(blues[0]))
-        out.append(("how far is the red box from the blue box?",
-                    f"{c:.2f} m between centres, {s:.2f} m between surfaces"))
-    return out
+
+def _call(client, request, timeout: float = 10.0):
+    if not client.wait_for_service(timeout_sec=timeout):
+        raise RuntimeError(f"service {client.srv_name} is not available")
+    future = client.call_async(request)
+    deadline = time.monotonic() + timeout
+    while not future.done():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"service {client.srv_name} did not answer in {timeout:g} s")
+        time.sleep(0.01)
+    return future.result()
 
 
 def run(*, world: str = "tabletop", timeout: float = 40.0) -> int:
@@ -76,18 +74,22 @@ def run(*, world: str = "tabletop", timeout: float = 40.0) -> int:
                                                 Parameter("rate", value=5.0)])
     graph_node = SceneGraphNode(parameter_overrides=[
         Parameter("mask_topic", value="/camera/segmentation/labels")])
+    planner = PlannerNode()
     listener = rclpy.create_node("demo_listener")
+    query = listener.create_client(QuerySpatial, "/spatial/query")
+    place = listener.create_client(PlaceRelative, "/spatial/place")
     sensed: list = []
     truth: list = []
     listener.create_subscription(SceneGraph, "/spatial/scene_graph", sensed.append, 10)
     listener.create_subscription(SceneGraph, "/sim/ground_truth", truth.append, 10)
     executor = SingleThreadedExecutor()
-    for node in (camera, graph_node, listener):
+    for node in (camera, graph_node, planner, listener):
         executor.add_node(node)
     threading.Thread(target=executor.spin, daemon=True).start()
     t0 = time.monotonic()
     try:
-        while (len(sensed) < 5 or not truth) and time.monotonic() - t0 < timeout:
+        while (len(sensed) < 5 or not truth or planner.camera is None) \
+                and time.monotonic() - t0 < timeout:
             time.sleep(0.1)
         if not sensed or not truth:
             print(f"demo: no scene graph arrived over DDS within {timeout:g} s")
@@ -113,12 +115,23 @@ def run(*, world: str = "tabletop", timeout: float = 40.0) -> int:
         print(f"against the simulator's ground truth: {matched}/{len(gt.objects)} objects "
               f"found, {agree}/{total} relation decisions agree "
               f"({100 * agree / max(total, 1):.1f}%)")
-        print("questions:")
-        for q, a in _answers(graph):
-            print(f"  {q} -> {a}")
+        print("questions (planner_node, /spatial/query):")
+        for q in QUESTIONS:
+            r = _call(query, QuerySpatial.Request(question=q))
+            print(f"  {q} -> " + (f"{r.answer} (confidence {r.confidence:.2f})" if r.success
+                                   else f"refused: {r.error_message}"))
+        print("goals (planner_node, /spatial/place):")
+        for g in GOALS:
+            r = _call(place, PlaceRelative.Request(goal=g))
+            if r.success:
+                p = r.pose.pose.position
+                print(f"  {g} -> target ({p.x:+.3f}, {p.y:+.3f}, {p.z:+.3f}) m in "
+                      f"{r.pose.header.frame_id}, margin {r.margin:.3f} m")
+            else:
+                print(f"  {g} -> refused: {r.error_message}")
         return 0
     finally:
         executor.shutdown()
-        for node in (camera, graph_node, listener):
+        for node in (camera, graph_node, planner, listener):
             node.destroy_node()
         rclpy.try_shutdown()
