@@ -131,8 +131,11 @@ def _yaw_rotation(angle: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
-def _fit_sphere(p: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Least-squares sphere (centre, radius, rms residual)."""
+def _fit_sphere(p: np.ndarray, max_points: int = 500) -> tuple[np.ndarray, float, float]:
+    """Least-squares sphere (centre, radius, rms residual), from at most ``max_points`` evenly
+    spread points (more add time, not accuracy)."""
+    if len(p) > max_points:
+        p = p[np.linspace(0, len(p) - 1, max_points).astype(int)]
     a = np.c_[2 * p, np.ones(len(p))]
     b = (p ** 2).sum(axis=1)
     sol, *_ = np.linalg.lstsq(a, b, rcond=None)

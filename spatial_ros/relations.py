@@ -99,18 +99,26 @@ class Body:
         rng = float(np.linalg.norm(box.center - camera.translation))
         return cls(id=object_id, box=box, lo=lo, hi=hi, range_m=rng)
 
+    def __post_init__(self) -> None:
+        # plain-float copies: the per-pair margins run on scalars, where numpy is slow
+        self.lo_f = {f: tuple(float(x) for x in v) for f, v in self.lo.items()}
+        self.hi_f = {f: tuple(float(x) for x in v) for f, v in self.hi.items()}
+        w = Frame.ALLOCENTRIC
+        self.size_f = max(self.hi_f[w][i] - self.lo_f[w][i] for i in range(3))
+        self.volume = self.box.volume
+
     def centre(self, frame: Frame) -> np.ndarray:
         return (self.lo[frame] + self.hi[frame]) / 2.0
 
     @property
     def size(self) -> float:
-        return float(np.max(self.hi[Frame.ALLOCENTRIC] - self.lo[Frame.ALLOCENTRIC]))
+        return self.size_f
 
 
 def _before(a: Body, b: Body, frame: Frame, axis: int, sign: int) -> float:
     """Margin of 'a before b' along sign * axis."""
-    alo, ahi = sign * a.lo[frame][axis], sign * a.hi[frame][axis]
-    blo, bhi = sign * b.lo[frame][axis], sign * b.hi[frame][axis]
+    alo, ahi = sign * a.lo_f[frame][axis], sign * a.hi_f[frame][axis]
+    blo, bhi = sign * b.lo_f[frame][axis], sign * b.hi_f[frame][axis]
     if sign < 0:
         alo, ahi, blo, bhi = ahi, alo, bhi, blo
     ac, bc = (alo + ahi) / 2, (blo + bhi) / 2
@@ -119,8 +127,8 @@ def _before(a: Body, b: Body, frame: Frame, axis: int, sign: int) -> float:
 
 def _gap(a: Body, b: Body) -> float:
     f = Frame.ALLOCENTRIC
-    sep = np.maximum(0.0, np.maximum(a.lo[f] - b.hi[f], b.lo[f] - a.hi[f]))
-    return float(np.linalg.norm(sep))
+    alo, ahi, blo, bhi = a.lo_f[f], a.hi_f[f], b.lo_f[f], b.hi_f[f]
+    return math.sqrt(sum(max(0.0, alo[i] - bhi[i], blo[i] - ahi[i]) ** 2 for i in range(3)))
 
 
 def pair_margins(a: Body, b: Body, config: RelationConfig,
@@ -142,23 +150,25 @@ def pair_margins(a: Body, b: Body, config: RelationConfig,
     gap = _gap(a, b)
     out[("near", w)] = (config.near_distance + 0.5 * mean - gap, 0.02 + noise)
     out[("far_from", w)] = (gap - config.far_distance, 0.05 + noise)
-    alo, ahi, blo, bhi = a.lo[w], a.hi[w], b.lo[w], b.hi[w]
-    ac, bc = (alo + ahi) / 2, (blo + bhi) / 2
+    alo, ahi, blo, bhi = a.lo_f[w], a.hi_f[w], b.lo_f[w], b.hi_f[w]
+    ac = [(alo[i] + ahi[i]) / 2 for i in range(3)]
+    bc = [(blo[i] + bhi[i]) / 2 for i in range(3)]
     support = min(ac[0] - blo[0], bhi[0] - ac[0], ac[1] - blo[1], bhi[1] - ac[1])
     contact = config.contact_tolerance - abs(alo[2] - bhi[2])
     out[("on_top_of", w)] = (min(contact, support), 0.005 + noise)
     support_b = min(bc[0] - alo[0], ahi[0] - bc[0], bc[1] - alo[1], ahi[1] - bc[1])
     out[("under", w)] = (min(config.contact_tolerance - abs(blo[2] - ahi[2]), support_b),
                          0.005 + noise)
-    inter = np.prod(np.clip(np.minimum(ahi, bhi) - np.maximum(alo, blo), 0.0, None))
-    vol_a, vol_b = float(np.prod(ahi - alo)), float(np.prod(bhi - blo))
+    inter = math.prod(max(0.0, min(ahi[i], bhi[i]) - max(alo[i], blo[i])) for i in range(3))
+    vol_a = math.prod(ahi[i] - alo[i] for i in range(3))
+    vol_b = math.prod(bhi[i] - blo[i] for i in range(3))
     inside_a = inter / max(vol_a, 1e-12)
     inside_b = inter / max(vol_b, 1e-12)
     out[("inside", w)] = ((inside_a - config.inside_fraction) * mean if vol_a < vol_b
                           else -mean, 0.02 * mean + noise)
     out[("contains", w)] = ((inside_b - config.inside_fraction) * mean if vol_b < vol_a
                             else -mean, 0.02 * mean + noise)
-    ratio = math.log(max(a.box.volume, 1e-12) / max(b.box.volume, 1e-12))
+    ratio = math.log(max(a.volume, 1e-12) / max(b.volume, 1e-12))
     out[("larger_than", w)] = (ratio - math.log(config.size_ratio), 0.1)
     out[("smaller_than", w)] = (-ratio - math.log(config.size_ratio), 0.1)
     if occlusion is not None:
@@ -178,7 +188,7 @@ def compute_relations(bodies: list[Body], config: RelationConfig, *,
             if a.id == b.id:
                 continue
             occ = None if occlusion is None else occlusion.get((a.id, b.id), 0.0)
-            dist = float(np.linalg.norm(a.box.center - b.box.center))
+            dist = math.dist(a.box.center, b.box.center)
             for (pred, frame), (margin, scale) in pair_margins(a, b, config, frames,
                                                                occ).items():
                 conf = min(max(sigmoid(margin / scale), CONFIDENCE_FLOOR),
