@@ -9,7 +9,7 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
@@ -30,5 +30,27 @@ def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument("world", default_value="tabletop",
                               description="world in sim/worlds: tabletop, shelf or room"),
-        gz, bridge, monitor,
+        gz, bridge, monitor, OpaqueFunction(function=_nodes_for_world),
     ])
+
+
+def _nodes_for_world(context):
+    """The Gazebo camera does not move: its optical pose comes from the same SDF file."""
+    from spatial_ros.geometry import matrix_to_quat
+    from spatial_ros.sim.paths import find_world
+    from spatial_ros.sim.sdf import load_world
+
+    world = load_world(find_world(LaunchConfiguration("world").perform(context)))
+    pose = world.camera().optical_pose
+    q = matrix_to_quat(pose.rotation)
+    fixed = [float(v) for v in (*pose.translation, *q)]
+    share = get_package_share_directory("spatial_ros")
+    scene_graph = Node(
+        package="spatial_ros", executable="scene_graph_node", name="scene_graph",
+        parameters=[os.path.join(share, "config", "scene_graph.yaml"), {
+            "use_sim_time": True, "camera_pose": fixed, "depth_noise_model": "ideal",
+            "mask_topic": "/camera/segmentation/labels"}])
+    planner = Node(package="spatial_ros", executable="planner_node", name="planner",
+                   parameters=[os.path.join(share, "config", "planner.yaml"),
+                               {"use_sim_time": True}])
+    return [scene_graph, planner]

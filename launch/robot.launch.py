@@ -1,0 +1,61 @@
+"""spatial_ros on a robot: an RGB-D camera driver's topics -> scene graph -> planner.
+
+    ros2 launch spatial_ros robot.launch.py
+    ros2 launch spatial_ros robot.launch.py namespace:=arm_cam world_frame:=map \\
+        color_topic:=/kinect/rgb/image_raw depth_topic:=/kinect/depth/image_raw \\
+        camera_info_topic:=/kinect/rgb/camera_info
+
+Topic defaults are those of realsense2_camera 4.x with `align_depth.enable:=true`. The camera
+pose comes from tf2 (world_frame <- the image's optical frame); set use_tf:=false and
+camera_pose_topic:=... to take it from a PoseStamped topic instead. Every other parameter is in
+config/scene_graph.yaml and config/planner.yaml (params_file overrides the scene graph's).
+"""
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+ARGS = {
+    "namespace": ("", "namespace of the spatial_ros nodes"),
+    "color_topic": ("/camera/camera/color/image_raw", "colour image (RealSense default)"),
+    "depth_topic": ("/camera/camera/aligned_depth_to_color/image_raw",
+                    "depth registered to colour (RealSense default)"),
+    "camera_info_topic": ("/camera/camera/color/camera_info", "colour CameraInfo"),
+    "mask_topic": ("", "instance mask from an upstream detector ('' = class-agnostic)"),
+    "world_frame": ("odom", "fixed frame of the scene graph"),
+    "use_tf": ("true", "camera pose from tf2"),
+    "camera_pose_topic": ("", "PoseStamped of the optical frame when use_tf is false"),
+    "depth_noise_model": ("realsense_d435", "expected depth noise: ideal, realsense_d435, kinect"),
+    "params_file": ("", "a YAML with scene_graph parameters ('' = config/scene_graph.yaml)"),
+}
+
+
+def generate_launch_description():
+    share = get_package_share_directory("spatial_ros")
+    cfg = {k: LaunchConfiguration(k) for k in ARGS}
+    params_file = os.path.join(share, "config", "scene_graph.yaml")
+    scene_graph = Node(
+        package="spatial_ros", executable="scene_graph_node", name="scene_graph",
+        namespace=cfg["namespace"],
+        parameters=[params_file, {
+            "color_topic": cfg["color_topic"], "depth_topic": cfg["depth_topic"],
+            "camera_info_topic": cfg["camera_info_topic"], "mask_topic": cfg["mask_topic"],
+            "world_frame": cfg["world_frame"], "use_tf": cfg["use_tf"],
+            "camera_pose_topic": cfg["camera_pose_topic"],
+            "depth_noise_model": cfg["depth_noise_model"]}])
+    planner = Node(
+        package="spatial_ros", executable="planner_node", name="planner",
+        namespace=cfg["namespace"],
+        parameters=[os.path.join(share, "config", "planner.yaml"),
+                    {"camera_pose_topic": cfg["camera_pose_topic"]}])
+    monitor = Node(
+        package="spatial_ros", executable="rgbd_monitor_node", name="rgbd_monitor",
+        namespace=cfg["namespace"],
+        parameters=[{"color_topic": cfg["color_topic"], "depth_topic": cfg["depth_topic"],
+                     "camera_info_topic": cfg["camera_info_topic"]}])
+    return LaunchDescription(
+        [DeclareLaunchArgument(k, default_value=v, description=d) for k, (v, d) in ARGS.items()]
+        + [scene_graph, planner, monitor])
