@@ -14,6 +14,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the main job: simulated scene -> nodes -> answers")
     demo.set_defaults(func=_demo)
 
+    rec = sub.add_parser("record", help="record the camera, ground truth and outputs to rosbag2")
+    rec.add_argument("--out", required=True, help="new bag folder")
+    rec.add_argument("--storage", default="mcap", choices=("mcap", "sqlite3"))
+    rec.add_argument("--duration", type=float, default=10.0, help="seconds")
+    rec.add_argument("--sim", default="", metavar="WORLD",
+                     help="also run the sim camera and scene graph on this world")
+    rec.add_argument("--sensor", default="realsense_d435", help="depth preset with --sim")
+    rec.set_defaults(func=_record)
+    rep = sub.add_parser("replay", help="publish a rosbag2's messages with their timing")
+    rep.add_argument("bag", help="bag folder (or .mcap / .db3 file)")
+    rep.add_argument("--rate", type=float, default=1.0)
+    rep.add_argument("--start", type=float, default=0.0, help="skip seconds")
+    rep.add_argument("--loop", action="store_true")
+    rep.add_argument("--no-clock", action="store_true", help="do not publish /clock")
+    rep.set_defaults(func=_replay)
+
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     codec = bench_sub.add_parser("codec", help="image decode time per 640x480 frame")
@@ -163,6 +179,22 @@ def _bench_render(args: argparse.Namespace) -> int:
     print(f"{world.name}: {intr.width}x{intr.height}, {args.frames} frames: median "
           f"{np.median(times):.1f} ms, p95 {np.percentile(times, 95):.1f} ms")
     return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from spatial_ros.ros.bag_cli import run_record
+
+    if args.duration <= 0:
+        raise SystemExit("spatial-ros: error: --duration must be positive")
+    return run_record(out=args.out, storage=args.storage, duration=args.duration, sim=args.sim,
+                      sensor=args.sensor)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from spatial_ros.ros.bag_cli import run_replay
+
+    return run_replay(bag=args.bag, rate=args.rate, start=args.start, loop=args.loop,
+                      clock=not args.no_clock)
 
 
 def _demo(args: argparse.Namespace) -> int:

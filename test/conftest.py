@@ -67,11 +67,13 @@ class RosHarness:
 
     def __init__(self, domain_id: int) -> None:
         import rclpy
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
 
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        # one spinning thread, as `ros2 run` has: it sleeps in rcl_wait when idle, where
+        # rclpy's MultiThreadedExecutor busy-loops and starves the nodes' worker threads
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.node = rclpy.create_node("test_harness", context=self.context)
         self.nodes = [self.node]
         self.executor.add_node(self.node)
