@@ -67,7 +67,60 @@ def _call(client, request, timeout: float = 10.0):
     return future.result()
 
 
-def run(*, world: str = "tabletop", timeout: float = 40.0) -> int:
+def annotate(rgb: np.ndarray, graph: CoreGraph, path: str) -> None:
+    """Save ``rgb`` with each object's 2D box, name and id, and arrows for on_top_of, inside
+    and (egocentric) left_of relations."""
+    import cv2
+
+    from spatial_ros.colors import PALETTE
+
+    img = np.ascontiguousarray(rgb[..., ::-1])
+    centre = {}
+    for o in graph.objects:
+        u0, v0, u1, v1 = o.bbox2d
+        colour = tuple(int(255 * c) for c in PALETTE.get(o.color, (1, 1, 1))[::-1])
+        cv2.rectangle(img, (u0, v0), (u1, v1), colour, 2)
+        cv2.putText(img, o.description, (u0, max(v0 - 5, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(img, o.description, (u0, max(v0 - 5, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+        centre[o.id] = ((u0 + u1) // 2, (v0 + v1) // 2)
+    arrows = {"on_top_of": (40, 200, 40), "inside": (0, 140, 255), "left_of": (255, 120, 40)}
+    shown = [r for r in graph.relations if r.predicate in arrows and r.confidence > 0.7
+             and r.subject in centre and r.object in centre
+             and (r.predicate != "left_of" or r.frame.name == "EGOCENTRIC")]
+    # left_of: only each object's nearest left neighbour, or the picture is all arrows
+    nearest: dict[int, object] = {}
+    for r in shown:
+        if r.predicate == "left_of":
+            d = r.distance
+            if r.object not in nearest or d < nearest[r.object].distance:
+                nearest[r.object] = r
+    for r in shown:
+        if r.predicate != "left_of" or nearest.get(r.object) is r:
+            cv2.arrowedLine(img, centre[r.subject], centre[r.object], arrows[r.predicate],
+                            2, cv2.LINE_AA, tipLength=0.15)
+    y = img.shape[0] - 50
+    for name, colour in arrows.items():
+        cv2.putText(img, f"-> {name}", (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 2,
+                    cv2.LINE_AA)
+        y += 18
+    cv2.imwrite(path, img)
+
+
+def run(*, world: str = "tabletop", timeout: float = 40.0, out: str = "demo_output") -> int:
+    import pathlib
+    import shutil
+
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    from spatial_ros.ros.bagio import Recorder
+
+    out_dir = pathlib.Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if (out_dir / "bag").exists():
+        shutil.rmtree(out_dir / "bag")
     rclpy.init()
     camera = SimCameraNode(parameter_overrides=[Parameter("world", value=world),
                                                 Parameter("sensor", value="realsense_d435"),
@@ -82,6 +135,10 @@ def run(*, world: str = "tabletop", timeout: float = 40.0) -> int:
     truth: list = []
     listener.create_subscription(SceneGraph, "/spatial/scene_graph", sensed.append, 10)
     listener.create_subscription(SceneGraph, "/sim/ground_truth", truth.append, 10)
+    images: list = []
+    listener.create_subscription(Image, "/camera/color/image_raw", images.append,
+                                 qos_profile_sensor_data)
+    recorder = Recorder(listener, out_dir / "bag")
     executor = SingleThreadedExecutor()
     for node in (camera, graph_node, planner, listener):
         executor.add_node(node)
@@ -115,6 +172,9 @@ def run(*, world: str = "tabletop", timeout: float = 40.0) -> int:
         print(f"against the simulator's ground truth: {matched}/{len(gt.objects)} objects "
               f"found, {agree}/{total} relation decisions agree "
               f"({100 * agree / max(total, 1):.1f}%)")
+        stamp = sensed[-1].header.stamp
+        frame = next((m for m in reversed(images) if m.header.stamp == stamp), images[-1])
+        annotate(conv.image_to_rgb(frame), graph, str(out_dir / "scene.png"))
         print("questions (planner_node, /spatial/query):")
         for q in QUESTIONS:
             r = _call(query, QuerySpatial.Request(question=q))
@@ -129,9 +189,18 @@ def run(*, world: str = "tabletop", timeout: float = 40.0) -> int:
                       f"{r.pose.header.frame_id}, margin {r.margin:.3f} m")
             else:
                 print(f"  {g} -> refused: {r.error_message}")
+        recorder.close()
+        n = sum(recorder.counts.values())
+        print(f"saved {out_dir / 'scene.png'} (annotated objects and relations) and "
+              f"{out_dir / 'bag'} ({n} messages, MCAP) in {time.monotonic() - t0:.1f} s")
         return 0
     finally:
+        recorder.close()
         executor.shutdown()
         for node in (camera, graph_node, planner, listener):
             node.destroy_node()
         rclpy.try_shutdown()
+        camera.renderer = None  # free Open3D's tensors before exit (else it reports them)
+        import gc
+
+        gc.collect()
