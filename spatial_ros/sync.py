@@ -23,10 +23,13 @@ class ApproximateSync:
         slop: largest allowed spread of the stamps in one match, in seconds.
         queue_size: items kept per stream.
         callback: called with ``{stream: item}`` and the match's newest stamp.
+        time_jump: an item this much older (s) than the last match means time was reset
+            (a bag looped): the queues start afresh instead of dropping everything after.
     """
 
     def __init__(self, *, streams: list[Hashable], slop: float, queue_size: int,
-                 callback: Callable[[dict[Hashable, Any], float], None]) -> None:
+                 callback: Callable[[dict[Hashable, Any], float], None],
+                 time_jump: float = 1.0) -> None:
         if slop < 0 or queue_size < 1 or not streams:
             raise ValueError(f"bad sync settings: streams={streams} slop={slop} "
                              f"queue_size={queue_size}")
@@ -35,12 +38,20 @@ class ApproximateSync:
         self._slop = slop
         self._callback = callback
         self._last_emitted = float("-inf")
+        self.time_jump = time_jump
         self.dropped = 0
         self.out_of_order = 0
+        self.time_resets = 0
 
     def add(self, stream: Hashable, stamp: float, item: Any) -> bool:
         """Add an item; returns True when it completed a match (the callback has run)."""
         queue = self._queues[stream]
+        if self._last_emitted - stamp > self.time_jump:
+            # time went back far (a bag looped, a simulator restarted): start afresh
+            self.time_resets += 1
+            for q in self._queues.values():
+                q.clear()
+            self._last_emitted = float("-inf")
         if stamp <= self._last_emitted:
             self.out_of_order += 1  # older than a set already emitted: can never match
             return False

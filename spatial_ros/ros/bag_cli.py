@@ -36,6 +36,10 @@ def run_record(*, out: str, storage: str = "mcap", duration: float = 10.0,
             executor.add_node(n)
         thread = threading.Thread(target=executor.spin, daemon=True)
         thread.start()
+        # the clock starts with the first message (a simulator needs a moment to start)
+        deadline = time.monotonic() + 30.0
+        while recorder.pending() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
         t0 = time.monotonic()
         last = -1
         while time.monotonic() - t0 < duration:
@@ -43,7 +47,7 @@ def run_record(*, out: str, storage: str = "mcap", duration: float = 10.0,
             second = int(time.monotonic() - t0)
             if second != last:
                 last = second
-                total = sum(recorder.counts.values())
+                total = recorder.pending()
                 print(f"\rrecording {out}: {second:3d}/{duration:g} s, {total} messages",
                       end="", flush=True)
         executor.shutdown()

@@ -109,6 +109,7 @@ class Recorder:
             qos = qos_profile_sensor_data if topic in _SENSOR else QoSProfile(depth=20)
             node.create_subscription(classes[topic], topic, self._callback(topic), qos, raw=True)
         self._closed = False
+        self._received = 0
 
     def _write_loop(self, plugin) -> None:
         from rosbags.rosbag2 import Writer
@@ -136,8 +137,13 @@ class Recorder:
     def _callback(self, topic: str) -> Callable[[bytes], None]:
         def write(data: bytes) -> None:
             if not self._closed:
+                self._received += 1
                 self._queue.put((topic, self._node.get_clock().now().nanoseconds, data))
         return write
+
+    def pending(self) -> int:
+        """Messages received so far (written or queued)."""
+        return self._received
 
     def close(self) -> None:
         """Write what is queued, then close the bag (metadata.yaml is written here)."""

@@ -10,6 +10,7 @@ carries its reason; the node keeps serving.
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
@@ -41,12 +42,15 @@ class PlannerNode(Node):
         self.clearance = d("place_clearance", 0.01, "free space kept around placed objects (m)")
         self.radius = d("place_radius", 0.4, "search radius around the reference (m)")
         self.max_age = d("max_object_age", 2.0, "refuse goals on objects unseen this long (s)")
+        self.stale_after = d("stale_graph_warning", 2.0, "warn when answering from a graph this "
+                             "old (s); answers carry graph_age")
         query_srv = d("query_service", "/spatial/query", "QuerySpatial service")
         place_srv = d("place_service", "/spatial/place", "PlaceRelative service")
         goal_topic = d("goal_topic", "/spatial/place_goal", "fire-and-forget goals (String)")
         target_topic = d("target_topic", "/spatial/target_pose", "accepted goals (PoseStamped)")
         self._lock = threading.Lock()
         self.graph = None
+        self.graph_received = 0.0
         self.camera = None
         self.create_subscription(SceneGraph, graph_topic, self._on_graph, 5)
         if rel_topic:
@@ -63,6 +67,13 @@ class PlannerNode(Node):
         graph = conv.scene_graph_from_msg(msg)
         with self._lock:
             self.graph = graph
+            self.graph_received = time.monotonic()
+
+    @property
+    def graph_age(self) -> float:
+        """Seconds since the latest graph arrived (-1 when none has)."""
+        with self._lock:
+            return -1.0 if self.graph is None else time.monotonic() - self.graph_received
 
     def _on_relations(self, msg) -> None:
         rels = [conv.relation_from_msg(r) for r in msg.relations]
@@ -80,6 +91,7 @@ class PlannerNode(Node):
 
     def _on_query(self, request, response):
         graph, camera = self._snapshot()
+        response.graph_age = float(self.graph_age)
         try:
             ans = answer_question(graph, request.question, min_confidence=self.min_confidence,
                                   viewpoint=None if camera is None else camera.translation)
@@ -89,6 +101,9 @@ class PlannerNode(Node):
             return response
         response.success = True
         response.answer = ans.text
+        if response.graph_age > self.stale_after:
+            self.get_logger().warning(f"answering from a scene graph {response.graph_age:.1f} s "
+                                      "old (no new graph since)", throttle_duration_sec=5.0)
         response.is_yes_no, response.yes = ans.is_yes_no, ans.yes
         response.confidence = float(ans.confidence)
         response.object_ids = [int(i) for i in ans.object_ids]

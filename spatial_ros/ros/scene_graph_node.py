@@ -66,6 +66,9 @@ class SceneGraphNode(Node):
         self.pose_wait = d("pose_wait", 0.1, "wait this long for a frame's pose to arrive (s)")
         self.max_stamp_gap = d("max_frame_gap", 5.0, "a frame further than this from the "
                                "previous one (s) resets the tracker")
+        self.time_jump = d("time_jump_reset", 1.0, "a frame this much older than the previous "
+                           "one (s) means time was reset (bag loop): tracking restarts; smaller "
+                           "steps back are dropped as out of order")
         frames = d("frames", "egocentric,allocentric", "relation frames, comma-separated")
         noise_model = d("depth_noise_model", "realsense_d435", "expected depth noise for "
                         "graded confidences: ideal, realsense_d435, kinect")
@@ -173,6 +176,11 @@ class SceneGraphNode(Node):
             self._drop("error", f"{type(exc).__name__}: {exc}")
 
     def _process(self, frame: RgbdFrame) -> None:
+        if self._last_stamp - frame.stamp > self.time_jump:
+            self.get_logger().warning(f"time jumped back {self._last_stamp - frame.stamp:.1f} s "
+                                      "(a bag looped or restarted): tracking starts afresh")
+            self.builder.tracker.tracks.clear()
+            self._last_stamp = -np.inf
         if frame.stamp <= self._last_stamp:
             self._drop("stamp_out_of_order", f"frame stamp {frame.stamp:.3f} s is not after "
                        f"the previous frame's {self._last_stamp:.3f} s")

@@ -50,3 +50,19 @@ def test_bounded_queue_drops_oldest():
 def test_bad_settings_raise():
     with pytest.raises(ValueError, match="slop=-1"):
         ApproximateSync(streams=["a"], slop=-1, queue_size=1, callback=lambda *a: None)
+
+
+def test_time_going_back_far_restarts_matching():
+    got = []
+    sync = ApproximateSync(streams=["a", "b"], slop=0.01, queue_size=5,
+                           callback=lambda items, stamp: got.append(stamp), time_jump=1.0)
+    for t in (10.0, 10.1):
+        sync.add("a", t, t)
+        sync.add("b", t, t)
+    sync.add("a", 10.05, 0)  # slightly late: can never match, dropped
+    sync.add("b", 10.05, 0)
+    assert got == [10.0, 10.1] and sync.out_of_order == 2
+    for t in (2.0, 2.1):  # the bag looped: stamps start again
+        sync.add("a", t, t)
+        sync.add("b", t, t)
+    assert got == [10.0, 10.1, 2.0, 2.1] and sync.time_resets == 1
