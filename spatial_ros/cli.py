@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--sim", default="", metavar="WORLD",
                      help="also run the sim camera and scene graph on this world")
     rec.add_argument("--sensor", default="realsense_d435", help="depth preset with --sim")
+    rec.add_argument("--compress", action="store_true", help="zstd-compress the bag file")
     rec.set_defaults(func=_record)
     rep = sub.add_parser("replay", help="publish a rosbag2's messages with their timing")
     rep.add_argument("bag", help="bag folder (or .mcap / .db3 file)")
@@ -187,7 +188,7 @@ def _record(args: argparse.Namespace) -> int:
     if args.duration <= 0:
         raise SystemExit("spatial-ros: error: --duration must be positive")
     return run_record(out=args.out, storage=args.storage, duration=args.duration, sim=args.sim,
-                      sensor=args.sensor)
+                      sensor=args.sensor, compress=args.compress)
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -134,6 +134,34 @@ def evaluate_frame(builder: SceneGraphBuilder, graph: SceneGraph, truth: SceneGr
                 scores.fn[name] += int(truth_value and not guess)
 
 
+def graph_agreement(graph: SceneGraph, truth: SceneGraph, *, tolerance: float = 0.05
+                    ) -> tuple[dict[int, int], int, int, list[tuple]]:
+    """Match a sensed graph to the truth by box centre (within ``tolerance`` m) and compare every
+    relation decision of the matched pairs: (ground-truth id -> sensed id, agreeing decisions,
+    all decisions, the disagreements)."""
+    match = {}
+    for g in truth.objects:
+        best = min(graph.objects, key=lambda o: np.linalg.norm(o.box.center - g.box.center),
+                   default=None)
+        if best is not None and np.linalg.norm(best.box.center - g.box.center) < tolerance:
+            match[g.id] = best.id
+    holds = {(r.subject, r.predicate, r.object, r.frame) for r in truth.relations}
+    said = {(r.subject, r.predicate, r.object, r.frame) for r in graph.relations}
+    agree = total = 0
+    wrong = []
+    for ga, ta in match.items():
+        for gb, tb in match.items():
+            if ga == gb:
+                continue
+            for p, f in decision_keys():
+                total += 1
+                t, s = (ga, p, gb, f) in holds, (ta, p, tb, f) in said
+                agree += t == s
+                if t != s:
+                    wrong.append((ga, p, gb, f.name, "missed" if t else "extra"))
+    return match, agree, total, wrong
+
+
 def _drift(pose: Pose, k: int, amount: float) -> Pose:
     """The camera moved a little: a small rotation about world z around the table centre."""
     a = amount * k

@@ -14,14 +14,15 @@ __all__ = ["run_record", "run_replay"]
 
 
 def run_record(*, out: str, storage: str = "mcap", duration: float = 10.0,
-               sim: str = "", sensor: str = "realsense_d435") -> int:
+               sim: str = "", sensor: str = "realsense_d435", compress: bool = False,
+               topics: dict[str, str] | None = None) -> int:
     """Record the standard topics for ``duration`` s; with ``sim``, also run the sim camera and
     scene graph node in this process (a self-contained recording of a world)."""
     rclpy.init()
     nodes = [rclpy.create_node("spatial_ros_recorder")]
     recorder = None
     try:
-        recorder = Recorder(nodes[0], out, storage=storage)
+        recorder = Recorder(nodes[0], out, topics, storage=storage, compress=compress)
         if sim:
             from spatial_ros.ros.scene_graph_node import SceneGraphNode
             from spatial_ros.ros.sim_camera_node import SimCameraNode

@@ -81,7 +81,7 @@ class Recorder:
     """Record ``topics`` ({name: type}) of the live graph into a new bag at ``path``."""
 
     def __init__(self, node: Node, path: str | pathlib.Path, topics: dict[str, str] | None = None,
-                 *, storage: str = "mcap") -> None:
+                 *, storage: str = "mcap", compress: bool = False) -> None:
         from rosbags.rosbag2 import StoragePlugin
 
         plugins = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
@@ -99,6 +99,7 @@ class Recorder:
         self._queue: queue.Queue = queue.Queue()
         self._ready = threading.Event()
         self._error: Exception | None = None
+        self._compress = compress
         self._thread = threading.Thread(target=self._write_loop, args=(plugins[storage],),
                                         name="bag_writer", daemon=True)
         self._thread.start()
@@ -117,6 +118,10 @@ class Recorder:
         try:
             store = typestore()
             writer = Writer(self.path, version=9, storage_plugin=plugin)
+            if self._compress:  # zstd over the file, as ros2 bag record --compression-mode file
+                from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
+
+                writer.set_compression(CompressionMode.FILE, CompressionFormat.ZSTD)
             writer.open()
             conns = {t: writer.add_connection(t, m, typestore=store)
                      for t, m in self.topics.items()}

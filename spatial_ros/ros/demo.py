@@ -16,7 +16,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
-from spatial_ros.bench.relations import decision_keys
+from spatial_ros.bench.relations import graph_agreement
 from spatial_ros.msg import SceneGraph
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.planner_node import PlannerNode
@@ -28,25 +28,6 @@ from spatial_ros.srv import PlaceRelative, QuerySpatial
 __all__ = ["run"]
 
 SHOWN = ("left_of", "on_top_of", "inside", "occludes")
-
-
-def _agreement(graph: CoreGraph, truth: CoreGraph) -> tuple[int, int, int]:
-    match = {}
-    for g in truth.objects:
-        best = min(graph.objects, key=lambda o: np.linalg.norm(o.box.center - g.box.center),
-                   default=None)
-        if best is not None and np.linalg.norm(best.box.center - g.box.center) < 0.05:
-            match[g.id] = best.id
-    holds = {(r.subject, r.predicate, r.object, r.frame) for r in truth.relations}
-    said = {(r.subject, r.predicate, r.object, r.frame) for r in graph.relations}
-    agree = total = 0
-    for ga, ta in match.items():
-        for gb, tb in match.items():
-            if ga != gb:
-                for p, f in decision_keys():
-                    total += 1
-                    agree += ((ga, p, gb, f) in holds) == ((ta, p, tb, f) in said)
-    return len(match), agree, total
 
 
 QUESTIONS = ("is the green box on top of the blue box?", "what is left of the blue box?",
@@ -168,7 +149,8 @@ def run(*, world: str = "tabletop", timeout: float = 40.0, out: str = "demo_outp
                     and (rel.predicate != "larger_than" or rel.confidence > 0.99):
                 print(f"  {names[rel.subject]} {rel.predicate} {names[rel.object]} "
                       f"({rel.confidence:.2f}, {rel.frame.name.lower()})")
-        matched, agree, total = _agreement(graph, gt)
+        match, agree, total, _wrong = graph_agreement(graph, gt)
+        matched = len(match)
         print(f"against the simulator's ground truth: {matched}/{len(gt.objects)} objects "
               f"found, {agree}/{total} relation decisions agree "
               f"({100 * agree / max(total, 1):.1f}%)")

@@ -1,0 +1,75 @@
+"""The committed regression bags (scripts/make_regression_bags.sh) replayed through the live
+scene-graph and planner nodes; relations and answers checked against the ground truth the
+bags carry (/sim/ground_truth), not against numbers written here."""
+import pathlib
+import time
+
+import pytest
+from rclpy.parameter import Parameter
+
+from spatial_ros.bench.relations import graph_agreement
+from spatial_ros.language import answer_question
+from spatial_ros.msg import SceneGraph
+from spatial_ros.ros import conversions as conv
+from spatial_ros.ros.bagio import replay
+from spatial_ros.ros.planner_node import PlannerNode
+from spatial_ros.ros.scene_graph_node import SceneGraphNode
+from spatial_ros.srv import QuerySpatial
+
+DATA = pathlib.Path(__file__).parent / "data"
+BAGS = sorted(p for p in DATA.iterdir() if (p / "metadata.yaml").is_file())
+CAMERA = {"/camera/color/image_raw", "/camera/depth/image_raw", "/camera/color/camera_info",
+          "/camera/segmentation/labels", "/camera/pose"}
+
+
+def _truth(bag):
+    from rosbags.highlevel import AnyReader
+
+    with AnyReader([bag]) as reader:
+        conn = next(c for c in reader.connections if c.topic == "/sim/ground_truth")
+        _c, _t, raw = next(iter(reader.messages(connections=[conn])))
+        return conv.scene_graph_from_msg(reader.deserialize(raw, conn.msgtype))
+
+
+def test_the_bags_are_small():
+    assert {b.name for b in BAGS} == {"tabletop", "shelf", "room"}
+    size = sum(f.stat().st_size for b in BAGS for f in b.iterdir())
+    assert size <= 5 * 2**20, f"regression bags hold {size / 2**20:.1f} MB"
+
+
+@pytest.mark.parametrize("bag", BAGS, ids=lambda p: p.name)
+def test_replayed_bag_matches_its_ground_truth(ros, bag):
+    truth = _truth(bag)
+    out = ros.inbox(SceneGraph, "/spatial/scene_graph")
+    ros.add(SceneGraphNode(parameter_overrides=[
+        Parameter("mask_topic", value="/camera/segmentation/labels")], **ros.node_kwargs))
+    ros.add(PlannerNode(**ros.node_kwargs))
+    player = ros.add(__import__("rclpy").create_node("player", **ros.node_kwargs))
+    sent = replay(player, bag, topics=CAMERA)
+    assert sent["/camera/color/image_raw"] >= 4
+    graphs = out.wait(lambda m: len(m.objects) == len(truth.objects), timeout=30)
+    graph = conv.scene_graph_from_msg(graphs[-1])
+    match, agree, total, wrong = graph_agreement(graph, truth)
+    assert len(match) == len(truth.objects)
+    assert agree / total >= 0.95, f"{agree}/{total}: {wrong}"
+    # questions about every matched ordered pair, answered live and from the exact ground truth
+    # (objects named by id: naming from colour and shape is measured by `bench qa`)
+    client = ros.node.create_client(QuerySpatial, "/spatial/query")
+    assert client.wait_for_service(timeout_sec=10)
+    checked = same = 0
+    for ga, sa in match.items():
+        for gb, sb in match.items():
+            if ga == gb:
+                continue
+            for pred in ("left of", "in front of", "on top of", "near"):
+                expected = answer_question(truth, f"is object {ga} {pred} object {gb}?").text
+                fut = client.call_async(QuerySpatial.Request(
+                    question=f"is object {sa} {pred} object {sb}?"))
+                deadline = time.monotonic() + 10
+                while not fut.done():
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
+                r = fut.result()
+                checked += 1
+                same += r.success and r.answer == expected
+    assert checked >= 40 and same / checked >= 0.95, f"{same}/{checked} answers as ground truth"
