@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated depth presets")
     qa.add_argument("--out", default="bench_results", help="folder for the .md and .png")
     qa.set_defaults(func=_bench_qa)
+    rpb = bench_sub.add_parser("replay", help="long replay through the live nodes, RSS")
+    rpb.add_argument("--bag", default="", help="bag (default: the tabletop regression bag)")
+    rpb.add_argument("--frames", type=int, default=5000)
+    rpb.add_argument("--rate", type=float, default=10.0, help="playback rate factor")
+    rpb.set_defaults(func=_bench_replay)
     lat = bench_sub.add_parser("latency", help="scene-graph time per stage, 640x480, 8 objects")
     lat.add_argument("--frames", type=int, default=500,
                      help="offline frames (5000 for the memory check)")
@@ -148,6 +153,14 @@ def _bench_qa(args: argparse.Namespace) -> int:
     md, png = save_table(table, pathlib.Path(args.out) / f"qa_{args.split}", title=title)
     print(f"saved {md} and {png}")
     return 0
+
+
+def _bench_replay(args: argparse.Namespace) -> int:
+    from spatial_ros.ros.bench_replay import run
+
+    if args.frames <= 50 or args.rate <= 0:
+        raise SystemExit("spatial-ros: error: --frames must exceed 50 and --rate be positive")
+    return run(bag=args.bag, frames=args.frames, rate=args.rate)
 
 
 def _bench_latency(args: argparse.Namespace) -> int:

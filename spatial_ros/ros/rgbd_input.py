@@ -50,11 +50,12 @@ class RgbdInput:
         color_topic, depth_topic, info_topic: the camera topics.
         mask_topic: optional instance-mask topic ("" for none); mono8 or 16UC1 ids.
         slop: approximate-time tolerance in seconds.
+        time_jump: a message this much older (s) than the last match means time was reset.
         callback: receives each complete RgbdFrame.
     """
 
     def __init__(self, node: Node, *, color_topic: str, depth_topic: str, info_topic: str,
-                 mask_topic: str = "", slop: float = 0.02,
+                 mask_topic: str = "", slop: float = 0.02, time_jump: float = 1.0,
                  callback: Callable[[RgbdFrame], None]) -> None:
         self._node = node
         self._log = node.get_logger()
@@ -66,7 +67,7 @@ class RgbdInput:
         self._warned_no_info = False
         streams = ["color", "depth"] + (["mask"] if mask_topic else [])
         self._sync = ApproximateSync(streams=streams, slop=slop, queue_size=5,
-                                     callback=self._on_match)
+                                     callback=self._on_match, time_jump=time_jump)
         qos = qos_profile_sensor_data
         self._subs = [
             node.create_subscription(Image, color_topic, self._on_color, qos),

@@ -121,7 +121,8 @@ class SceneGraphNode(Node):
         self.rel_pub = self.create_publisher(SpatialRelationArray, out["relations"], reliable)
         self.marker_pub = self.create_publisher(MarkerArray, out["markers"], reliable)
         self.input = RgbdInput(self, color_topic=color, depth_topic=depth, info_topic=info,
-                               mask_topic=mask, slop=slop, callback=self._on_frame)
+                               mask_topic=mask, slop=slop, time_jump=self.time_jump,
+                               callback=self._on_frame)
         self.dropped: Counter[str] = Counter()
         self.processed = 0
         self.last_error = ""
@@ -178,7 +179,8 @@ class SceneGraphNode(Node):
     def _process(self, frame: RgbdFrame) -> None:
         if self._last_stamp - frame.stamp > self.time_jump:
             self.get_logger().warning(f"time jumped back {self._last_stamp - frame.stamp:.1f} s "
-                                      "(a bag looped or restarted): tracking starts afresh")
+                                      "(a bag looped or restarted): tracking starts afresh",
+                                      throttle_duration_sec=5.0)
             self.builder.tracker.tracks.clear()
             self._last_stamp = -np.inf
         if frame.stamp <= self._last_stamp:

@@ -73,3 +73,23 @@ def test_replayed_bag_matches_its_ground_truth(ros, bag):
                 checked += 1
                 same += r.success and r.answer == expected
     assert checked >= 40 and same / checked >= 0.95, f"{same}/{checked} answers as ground truth"
+
+
+@pytest.mark.slow
+def test_five_thousand_frame_replay_prints_memory(ros_domain_id):
+    """`bench replay`: 5,000 frames looped through the live nodes (about 90 s here); resident
+    memory at the start and the end is printed (a figure, judged by people, not asserted)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, ROS_DOMAIN_ID=str(ros_domain_id + 3))
+    r = subprocess.run([sys.executable, "-m", "spatial_ros.cli", "bench", "replay", "--frames",
+                        "5000"], capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    summary = next(ln for ln in r.stdout.splitlines() if ln.startswith("replayed 5000 frames in"))
+    processed = int(summary.split(": ")[1].split(" processed")[0])
+    assert processed >= 100 and "questions answered" in summary
+    memory = next(ln for ln in r.stdout.splitlines() if ln.startswith("resident memory"))
+    print(summary, memory, sep="\n")
+    assert "at frame 50" in memory and "at frame 5000" in memory
