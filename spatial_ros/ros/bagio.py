@@ -193,18 +193,27 @@ def replay(node: Node, path: str | pathlib.Path, *, rate: float = 1.0, start: fl
             have = ", ".join(sorted({c.topic for c in reader.connections})) or "none"
             raise BagError(f"{path}: no topic to replay (bag topics: {have})")
         pubs = {}
+        skipped: list[str] = []
         for c in conns:
             try:
                 cls = msg_class(c.msgtype)
             except BagError as exc:
                 node.get_logger().warning(f"{path}: skipping topic {c.topic}: {exc}")
+                skipped.append(f"{c.topic} ({c.msgtype})")
                 continue
             qos = qos_profile_sensor_data if c.topic in _SENSOR else QoSProfile(depth=20)
             pubs[c.topic] = node.create_publisher(cls, c.topic, qos)
         if not pubs:
-            raise BagError(f"{path}: none of the bag's message types is importable")
+            raise BagError(f"{path}: none of the bag's message types is importable: "
+                           + ", ".join(skipped))
         clock_pub = node.create_publisher(Clock, "/clock", 10) if clock else None
         time.sleep(0.5)  # let subscribers match
+        unheard = sorted(t for t, p in pubs.items() if p.get_subscription_count() == 0)
+        if unheard:
+            node.get_logger().warning(
+                f"{path}: no node listens to {', '.join(unheard)}"
+                + (" (none of the bag's topics has a subscriber)"
+                   if len(unheard) == len(pubs) else ""))
         t0 = reader.start_time + int(start * 1e9)
         stop = stop or threading.Event()
         while True:

@@ -194,3 +194,31 @@ def test_a_looping_replay_keeps_the_graph_coming(ros, bag):
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+def test_unknown_message_types_are_named(tmp_path):
+    """A bag of a type that is not importable here: nothing to replay, exit 2 naming the type."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    store = get_typestore(Stores.ROS2_JAZZY)
+    store.register(get_types_from_msg("int32 value\n", "acme_msgs/msg/Widget"))
+    path = tmp_path / "alien"
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        conn = writer.add_connection("/widgets", "acme_msgs/msg/Widget", typestore=store)
+        msg = store.types["acme_msgs/msg/Widget"](value=3)
+        writer.write(conn, 1, store.serialize_cdr(msg, "acme_msgs/msg/Widget"))
+    r = _cli("replay", str(path))
+    assert r.returncode == 2
+    assert "acme_msgs/msg/Widget" in r.stderr and "/widgets" in r.stderr and "alien" in r.stderr
+
+
+def test_topics_nobody_listens_to_are_warned_about(ros, bag):
+    node = ros.add(__import__("rclpy").create_node("player6", **ros.node_kwargs))
+    from rcl_interfaces.msg import Log
+
+    logs = ros.inbox(Log, "/rosout")
+    sent = replay(node, bag, rate=20.0, topics={"/camera/pose"})
+    assert sent["/camera/pose"] >= 10
+    logs.wait(lambda m: "no node listens to /camera/pose" in m.msg
+              and "none of the bag's topics has a subscriber" in m.msg, timeout=10)
