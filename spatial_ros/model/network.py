@@ -1,0 +1,187 @@
+"""The depth-aware spatial reasoning network (torch, ROS-free).
+
+Patch encoder over RGB (plus depth as a fourth channel when ``depth_input``), 2D factorised sine
+positional encodings (or 1D for the baseline), transformer blocks whose attention logits get a
+depth-aware bias: the relative depth between every pair of patches, quantised into buckets, one
+learned bias per bucket and head (a last bucket for pairs where a patch has no depth). The bias
+is a float ``attn_mask`` of ``F.scaled_dot_product_attention``, built with tensor ops (no Python
+loop over tokens). A dense depth head predicts per-patch log depth (so RGB-only input still has
+depth); a region-pair head pools token features inside each object's mask, adds geometry tokens,
+and predicts multi-label predicate logits for every ordered pair in one batch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812 (the conventional name)
+from torch import nn
+
+__all__ = ["ModelConfig", "SpatialNet", "depth_buckets", "sine_2d", "sine_1d"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    image_height: int = 96
+    image_width: int = 128
+    patch: int = 8
+    dim: int = 96
+    layers: int = 4
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    depth_bins: int = 16  #: buckets of relative depth (one more for "no depth")
+    max_relative_depth: float = 1.0  #: metres; larger differences share the end buckets
+    positions: str = "2d"  #: "2d" (factorised sine) or "1d" (baseline)
+    depth_bias: bool = True  #: the depth-aware attention bias
+    depth_input: bool = True  #: depth as a fourth input channel
+    depth_head: bool = True  #: predict dense depth
+    predicates: int = 15
+    geometry: int = 8  #: per-object geometry features given to the relation head
+
+    def __post_init__(self) -> None:
+        if self.image_height % self.patch or self.image_width % self.patch:
+            raise ValueError(f"image {self.image_width}x{self.image_height} is not a multiple "
+                             f"of the patch size {self.patch}")
+        if self.dim % self.heads or self.dim % 4:
+            raise ValueError(f"dim {self.dim} must divide by heads {self.heads} and by 4")
+        if self.positions not in ("1d", "2d"):
+            raise ValueError(f"positions {self.positions!r}: expected '1d' or '2d'")
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return self.image_height // self.patch, self.image_width // self.patch
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sine_1d(n: int, dim: int) -> torch.Tensor:
+    """(n, dim) sine/cosine encodings of positions 0..n-1."""
+    pos = torch.arange(n, dtype=torch.float32)[:, None]
+    freq = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+    out = torch.zeros(n, dim)
+    out[:, 0::2] = torch.sin(pos * freq)
+    out[:, 1::2] = torch.cos(pos * freq)
+    return out
+
+
+def sine_2d(h: int, w: int, dim: int) -> torch.Tensor:
+    """(h*w, dim) factorised encodings: half the channels encode the row, half the column."""
+    rows = sine_1d(h, dim // 2)[:, None, :].expand(h, w, dim // 2)
+    cols = sine_1d(w, dim // 2)[None, :, :].expand(h, w, dim // 2)
+    return torch.cat([rows, cols], dim=-1).reshape(h * w, dim)
+
+
+def depth_buckets(patch_depth: torch.Tensor, bins: int, max_relative: float) -> torch.Tensor:
+    """Bucket index (B, N, N) of the relative depth d_j - d_i between every pair of patches.
+
+    ``bins`` uniform buckets over [-max_relative, max_relative] (clamped at the ends); pairs
+    where either patch has no depth (NaN) get bucket ``bins``.
+    """
+    rel = patch_depth[:, None, :] - patch_depth[:, :, None]  # (B, N, N): d_j - d_i
+    missing = torch.isnan(rel)
+    scaled = (rel.nan_to_num(0.0).clamp(-max_relative, max_relative) + max_relative) \
+        / (2 * max_relative) * bins
+    idx = scaled.floor().long().clamp(0, bins - 1)
+    return torch.where(missing, torch.full_like(idx, bins), idx)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.heads = cfg.heads
+        self.norm1 = nn.LayerNorm(cfg.dim)
+        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
+        self.proj = nn.Linear(cfg.dim, cfg.dim)
+        self.norm2 = nn.LayerNorm(cfg.dim)
+        hidden = int(cfg.dim * cfg.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(cfg.dim, hidden), nn.GELU(), nn.Linear(hidden, cfg.dim))
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads) \
+            .permute(2, 0, 3, 1, 4)
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        x = x + self.proj(att.transpose(1, 2).reshape(b, n, d))
+        return x + self.mlp(self.norm2(x))
+
+
+class SpatialNet(nn.Module):
+    """Images and object masks in, per-pair predicate logits and dense depth out."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        gh, gw = cfg.grid
+        self.embed = nn.Conv2d(4 if cfg.depth_input else 3, cfg.dim, cfg.patch, cfg.patch)
+        pos = sine_2d(gh, gw, cfg.dim) if cfg.positions == "2d" else sine_1d(gh * gw, cfg.dim)
+        self.register_buffer("pos", pos, persistent=False)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        # one learned bias per (bucket, head); the last bucket is "no depth"
+        self.depth_bias = nn.Embedding(cfg.depth_bins + 1, cfg.heads) if cfg.depth_bias else None
+        if self.depth_bias is not None:
+            nn.init.zeros_(self.depth_bias.weight)
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.depth_out = nn.Linear(cfg.dim, 1) if cfg.depth_head else None
+        self.geo = nn.Linear(cfg.geometry, cfg.dim)
+        self.pair = nn.Sequential(nn.Linear(4 * cfg.dim, 2 * cfg.dim), nn.GELU(),
+                                  nn.Linear(2 * cfg.dim, cfg.predicates))
+
+    def patch_depth(self, depth: torch.Tensor) -> torch.Tensor:
+        """Mean valid depth per patch (B, N); NaN where a patch has no reading."""
+        p = self.cfg.patch
+        valid = torch.isfinite(depth) & (depth > 0)
+        total = F.avg_pool2d(torch.where(valid, depth, 0.0)[:, None], p)
+        share = F.avg_pool2d(valid.float()[:, None], p)
+        mean = total / share.clamp_min(1e-6)
+        return torch.where(share > 0, mean, torch.nan).flatten(1)
+
+    def attention_bias(self, patch_depth: torch.Tensor) -> torch.Tensor | None:
+        """(B, heads, N, N) float mask: the learned bias of each pair's depth bucket."""
+        if self.depth_bias is None:
+            return None
+        idx = depth_buckets(patch_depth, self.cfg.depth_bins, self.cfg.max_relative_depth)
+        return self.depth_bias(idx).permute(0, 3, 1, 2)
+
+    def encode(self, rgb: torch.Tensor, depth: torch.Tensor | None
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Tokens (B, N, dim) and predicted per-patch log depth (B, N) or None."""
+        b, _, h, w = rgb.shape
+        if (h, w) != (self.cfg.image_height, self.cfg.image_width):
+            raise ValueError(f"image is {w}x{h}; this model takes "
+                             f"{self.cfg.image_width}x{self.cfg.image_height}")
+        if depth is None:
+            depth = torch.full((b, h, w), torch.nan, device=rgb.device)
+        pd = self.patch_depth(depth)
+        x = rgb
+        if self.cfg.depth_input:
+            x = torch.cat([rgb, torch.nan_to_num(depth, nan=0.0)[:, None]], dim=1)
+        tokens = self.embed(x).flatten(2).transpose(1, 2) + self.pos
+        bias = self.attention_bias(pd)
+        for block in self.blocks:
+            tokens = block(tokens, bias)
+        tokens = self.norm(tokens)
+        log_depth = self.depth_out(tokens).squeeze(-1) if self.depth_out is not None else None
+        return tokens, log_depth
+
+    def forward(self, rgb: torch.Tensor, depth: torch.Tensor | None, masks: torch.Tensor,
+                geometry: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Args:
+            rgb: (B, 3, H, W) in [0, 1]; depth: (B, H, W) metres, NaN = none, or None.
+            masks: (B, K, H, W) object masks (0/1); geometry: (B, K, geometry) features.
+        Returns ``pair_logits`` (B, K, K, predicates) and ``log_depth`` (B, N) if predicted.
+        """
+        tokens, log_depth = self.encode(rgb, depth)
+        p = self.cfg.patch
+        b, k = masks.shape[:2]
+        if k == 0:
+            return {"pair_logits": tokens.new_zeros(b, 0, 0, self.cfg.predicates),
+                    "log_depth": log_depth}
+        weights = F.avg_pool2d(masks.float(), p).flatten(2)  # (B, K, N) share of each patch
+        weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-6)
+        objects = weights @ tokens + self.geo(geometry)  # (B, K, dim)
+        a = objects[:, :, None].expand(b, k, k, -1)
+        c = objects[:, None, :].expand(b, k, k, -1)
+        pair = torch.cat([a, c, a * c, a - c], dim=-1)
+        return {"pair_logits": self.pair(pair), "log_depth": log_depth}

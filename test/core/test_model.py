@@ -1,0 +1,92 @@
+"""The depth-aware network: shapes, the depth bias on a hand-checkable case, gradients,
+a few training steps; CPU always, CUDA where a GPU is present."""
+import math
+
+import pytest
+import torch
+
+from spatial_ros.model.network import ModelConfig, SpatialNet, depth_buckets, sine_2d
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)"))]
+SMALL = ModelConfig(image_height=32, image_width=48, patch=8, dim=32, layers=2, heads=2)
+
+
+def _batch(cfg, b=2, k=3, device="cpu"):
+    g = torch.Generator().manual_seed(0)
+    rgb = torch.rand(b, 3, cfg.image_height, cfg.image_width, generator=g)
+    depth = 0.5 + torch.rand(b, cfg.image_height, cfg.image_width, generator=g)
+    depth[:, :8, :8] = torch.nan  # a patch with no reading
+    masks = torch.zeros(b, k, cfg.image_height, cfg.image_width)
+    for i in range(k):
+        masks[:, i, :, 8 * i:8 * i + 16] = 1
+    geometry = torch.rand(b, k, cfg.geometry, generator=g)
+    return [t.to(device) for t in (rgb, depth, masks, geometry)]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_output_shapes(device):
+    net = SpatialNet(SMALL).to(device)
+    out = net(*_batch(SMALL, device=device))
+    n = SMALL.grid[0] * SMALL.grid[1]
+    assert out["pair_logits"].shape == (2, 3, 3, 15) and out["log_depth"].shape == (2, n)
+    assert torch.isfinite(out["pair_logits"]).all()
+
+
+def test_depth_bias_is_the_learned_bucket_bias_of_each_pair():
+    cfg = ModelConfig(image_height=8, image_width=24, patch=8, dim=32, layers=1, heads=2,
+                      depth_bins=4, max_relative_depth=1.0)
+    net = SpatialNet(cfg)
+    with torch.no_grad():
+        net.depth_bias.weight.copy_(torch.arange(10, dtype=torch.float32).reshape(5, 2))
+    depth = torch.tensor([[1.0] * 8 + [1.6] * 8 + [math.nan] * 8] * 8)[None]  # 3 patches
+    pd = net.patch_depth(depth)
+    assert torch.allclose(pd[0, :2], torch.tensor([1.0, 1.6])) and torch.isnan(pd[0, 2])
+    bias = net.attention_bias(pd)  # (1, heads, 3, 3)
+    # d_j - d_i = +0.6 -> bucket floor((0.6 + 1) / 2 * 4) = 3; -0.6 -> 0; 0 -> 2; NaN -> 4
+    expected_bucket = torch.tensor([[2, 3, 4], [0, 2, 4], [4, 4, 4]])
+    for h in range(2):
+        assert torch.equal(bias[0, h], net.depth_bias.weight[expected_bucket, h])
+    assert torch.equal(depth_buckets(pd, 4, 1.0)[0], expected_bucket)
+
+
+def test_gradients_reach_every_parameter():
+    net = SpatialNet(SMALL)
+    out = net(*_batch(SMALL))
+    (out["pair_logits"].sum() + out["log_depth"].sum()).backward()
+    missing = [n for n, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+    assert not missing, missing
+
+
+def test_a_few_steps_reduce_the_loss():
+    torch.manual_seed(0)
+    net = SpatialNet(SMALL)
+    rgb, depth, masks, geometry = _batch(SMALL)
+    target = (torch.rand(2, 3, 3, 15) > 0.5).float()
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            net(rgb, depth, masks, geometry)["pair_logits"], target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_baselines_and_bad_input():
+    base = SpatialNet(ModelConfig(image_height=32, image_width=48, dim=32, layers=1, heads=2,
+                                  positions="1d", depth_bias=False, depth_input=False,
+                                  depth_head=False))
+    rgb, _depth, masks, geometry = _batch(SMALL)
+    out = base(rgb, None, masks, geometry)  # RGB only
+    assert out["log_depth"] is None and out["pair_logits"].shape == (2, 3, 3, 15)
+    assert base.attention_bias(torch.zeros(1, 24)) is None
+    empty = base(rgb, None, masks[:, :0], geometry[:, :0])
+    assert empty["pair_logits"].shape == (2, 0, 0, 15)
+    with pytest.raises(ValueError, match="this model takes 48x32"):
+        base(torch.rand(1, 3, 40, 48), None, masks[:1], geometry[:1])
+    with pytest.raises(ValueError, match="not a multiple of the patch size"):
+        ModelConfig(image_height=30)
+    assert sine_2d(4, 6, 32).shape == (24, 32)
