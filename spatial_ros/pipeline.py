@@ -66,6 +66,7 @@ class FrameResult:
     graph: SceneGraph
     report: FrameReport
     detections: list[tuple[Track, Detection]]
+    occlusion: dict[tuple[int, int], float] = field(default_factory=dict)  # (a, b) -> share
     timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
 
 
@@ -106,7 +107,7 @@ class SceneGraphBuilder:
         t3 = time.perf_counter()
         graph = SceneGraph(objects=objects, relations=rels, stamp=stamp,
                            frame_id=self.world_frame)
-        return FrameResult(graph=graph, report=report, detections=pairs, timings={
+        return FrameResult(graph=graph, report=report, detections=pairs, occlusion=occ, timings={
             "perception": (t1 - t0) * 1e3, "tracking": (t2 - t1) * 1e3,
             "relations": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3})
 

@@ -17,17 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spatial_ros.bench.generate import SPLITS, _questions, generate_scene
-from spatial_ros.bench.relations import _drift, match_detections
+from spatial_ros.bench.generate import SPLITS, _questions
+from spatial_ros.bench.relations import match_detections, scene_frames
 from spatial_ros.language import QuestionError, answer_question
-from spatial_ros.perception import PerceptionConfig
-from spatial_ros.pipeline import SceneGraphBuilder
 from spatial_ros.placement import PlacementError, place_relative
 from spatial_ros.relations import Body, RelationConfig, pair_margins
 from spatial_ros.scene import OrientedBox
 from spatial_ros.sim.groundtruth import ground_truth
-from spatial_ros.sim.render import Renderer
-from spatial_ros.sim.sensors import apply_sensor, get_sensor
 from spatial_ros.vocabulary import Frame
 
 __all__ = ["QaScores", "run_qa_bench", "format_qa_table"]
@@ -92,21 +88,11 @@ def run_qa_bench(*, split: str = "test", n: int = 50, seed: int = 0,
 
     out = {s: QaScores() for s in sensors}
     for sensor in sensors:
-        model = get_sensor(sensor)
         sc = out[sensor]
         for i in tqdm(range(n), desc=f"qa {split} {sensor}", unit="scene", disable=not progress):
-            world, pose0 = generate_scene(split, seed, i, width=width, height=height)
-            renderer = Renderer(world)
-            builder = SceneGraphBuilder(PerceptionConfig(noise_quadratic=model.sigma_quadratic),
-                                        relations=RelationConfig(
-                                            noise_quadratic=model.sigma_quadratic))
-            for k in range(frames):
-                pose = _drift(pose0, k, 0.01)
-                fr = renderer.render(pose)
-                depth = apply_sensor(fr.depth, fr.rgb, model,
-                                     np.random.default_rng([SPLITS[split], seed, i, k, 3]))
-                res = builder.process(fr.rgb, depth, fr.intrinsics, pose, stamp=k / 10.0,
-                                      mask=fr.mask)
+            *_, sf = scene_frames(split, seed, i, sensor, frames=frames, width=width,
+                                  height=height)  # the graph of the last frame answers
+            world, renderer, pose, fr, res = sf.world, sf.renderer, sf.pose, sf.frame, sf.result
             truth = ground_truth(world, renderer, pose)
             graph = res.graph
             rng = np.random.default_rng([SPLITS[split], seed, i, 9])

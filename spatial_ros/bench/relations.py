@@ -23,7 +23,7 @@ import numpy as np
 
 from spatial_ros.geometry import Pose
 from spatial_ros.perception import PerceptionConfig
-from spatial_ros.pipeline import SceneGraphBuilder, sensed_occlusion
+from spatial_ros.pipeline import SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
 from spatial_ros.scene import SceneGraph
 from spatial_ros.sim.groundtruth import ground_truth
@@ -162,12 +162,46 @@ def graph_agreement(graph: SceneGraph, truth: SceneGraph, *, tolerance: float = 
     return match, agree, total, wrong
 
 
-def _drift(pose: Pose, k: int, amount: float) -> Pose:
+def drift(pose: Pose, k: int, amount: float) -> Pose:
     """The camera moved a little: a small rotation about world z around the table centre."""
     a = amount * k
     c, s = math.cos(a), math.sin(a)
     rz = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
     return Pose(rotation=rz @ pose.rotation, translation=rz @ pose.translation)
+
+
+@dataclass
+class SceneFrame:
+    """One frame of a benchmark sequence and what the pipeline made of it."""
+
+    world: object
+    renderer: Renderer
+    builder: SceneGraphBuilder
+    pose: Pose
+    frame: object  # RenderedFrame
+    result: object  # FrameResult
+
+
+def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int, width: int,
+                 height: int, use_mask: bool = True):
+    """Scene ``index`` of a SpatialBench split, rendered ``frames`` times while the camera
+    drifts, with the sensor's noise drawn afresh per frame, through a fresh pipeline; yields a
+    SceneFrame per frame."""
+    from spatial_ros.bench.generate import SPLITS, generate_scene
+
+    model = get_sensor(sensor)
+    world, pose0 = generate_scene(split, seed, index, width=width, height=height)
+    renderer = Renderer(world)
+    builder = SceneGraphBuilder(PerceptionConfig(noise_quadratic=model.sigma_quadratic),
+                                relations=RelationConfig(noise_quadratic=model.sigma_quadratic))
+    for k in range(frames):
+        pose = drift(pose0, k, 0.01)
+        fr = renderer.render(pose)
+        depth = apply_sensor(fr.depth, fr.rgb, model,
+                             np.random.default_rng([SPLITS[split], seed, index, k, 3]))
+        res = builder.process(fr.rgb, depth, fr.intrinsics, pose, stamp=k / 10.0,
+                              mask=fr.mask if use_mask else None)
+        yield SceneFrame(world, renderer, builder, pose, fr, res)
 
 
 def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
@@ -177,43 +211,29 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
                         progress: bool = True) -> dict[str, RelationScores]:
     from tqdm import tqdm
 
-    from spatial_ros.bench.generate import SPLITS, generate_scene
-
     results = {s: RelationScores() for s in sensors}
     for sensor in sensors:
-        model = get_sensor(sensor)
-        noise = model.sigma_quadratic
         for i in tqdm(range(n), desc=f"relations {split} {sensor}", unit="scene",
                       disable=not progress):
-            world, pose0 = generate_scene(split, seed, i, width=width, height=height)
-            renderer = Renderer(world)
-            builder = SceneGraphBuilder(
-                PerceptionConfig(noise_quadratic=noise),
-                relations=RelationConfig(noise_quadratic=noise))
             sc = RelationScores()
             last_ids: dict[int, int] = {}
-            for k in range(frames):
-                pose = _drift(pose0, k, 0.01)
-                fr = renderer.render(pose)
-                depth = apply_sensor(fr.depth, fr.rgb, model,
-                                     np.random.default_rng([SPLITS[split], seed, i, k, 3]))
-                res = builder.process(fr.rgb, depth, fr.intrinsics, pose, stamp=k / 10.0,
-                                      mask=fr.mask if use_mask else None)
-                sc.ms.append(res.timings["total"])
-                match = match_detections(res, fr.mask)
+            for sf in scene_frames(split, seed, i, sensor, frames=frames, width=width,
+                                   height=height, use_mask=use_mask):
+                sc.ms.append(sf.result.timings["total"])
+                match = match_detections(sf.result, sf.frame.mask)
                 for g, t in match.items():
                     if g in last_ids:
                         sc.transitions += 1
                         sc.kept_id += int(last_ids[g] == t)
                     last_ids[g] = t
-            counts = np.bincount(fr.mask.ravel(), minlength=256)
-            truth = ground_truth(world, renderer, pose)
+            counts = np.bincount(sf.frame.mask.ravel(), minlength=256)
+            truth = ground_truth(sf.world, sf.renderer, sf.pose)
             visible = [o.id for o in truth.objects if counts[o.id] >= visible_pixels]
             sc.visible = len(visible)
             sc.recalled = sum(1 for g in visible if g in match)
             sc.frames = frames
-            occ = sensed_occlusion(res.detections, fr.intrinsics, pose)
-            evaluate_frame(builder, res.graph, truth, match, pose, occ, sc)
+            evaluate_frame(sf.builder, sf.result.graph, truth, match, sf.pose,
+                           sf.result.occlusion, sc)
             results[sensor].add(sc)
     return results
 

@@ -20,7 +20,7 @@ import numpy as np
 import psutil
 
 from spatial_ros.bench.generate import generate_scene
-from spatial_ros.bench.relations import _drift
+from spatial_ros.bench.relations import drift
 from spatial_ros.pipeline import SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
 from spatial_ros.ros import conversions as conv
@@ -42,7 +42,7 @@ def eight_object_frames(n: int = 10, *, objects: int = 8, width: int = 640, heig
             break
     out = []
     for k in range(n):
-        pose = _drift(pose0, k, 0.004)
+        pose = drift(pose0, k, 0.004)
         fr = renderer.render(pose)
         depth = apply_sensor(fr.depth, fr.rgb, "realsense_d435", np.random.default_rng(k))
         out.append((fr.rgb, depth, fr.mask, fr.intrinsics, pose))
