@@ -50,23 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--world", default="tabletop")
     render.add_argument("--frames", type=int, default=50)
     render.set_defaults(func=_bench_render)
-    rel = bench_sub.add_parser("relations", help="scene-graph relations vs ground truth")
-    rel.add_argument("--split", default="test", help="train, val, test or shift")
-    rel.add_argument("--n", type=int, default=50, help="scenes per sensor preset")
-    rel.add_argument("--seed", type=int, default=0)
-    rel.add_argument("--sensors", default="ideal,realsense_d435,kinect",
-                     help="comma-separated depth presets")
+    rel = _scene_bench(bench_sub, "relations", "scene-graph relations vs ground truth",
+                       sensors="ideal,realsense_d435,kinect")
     rel.add_argument("--frames", type=int, default=3, help="frames per scene (camera drifts)")
     rel.add_argument("--segmentation", choices=("mask", "agnostic", "both"), default="both")
-    rel.add_argument("--out", default="bench_results", help="folder for the .md and .png")
     rel.set_defaults(func=_bench_relations)
-    qa = bench_sub.add_parser("qa", help="SpatialBench questions and placements, sensed graph")
-    qa.add_argument("--split", default="test", help="train, val, test or shift")
-    qa.add_argument("--n", type=int, default=50, help="scenes per sensor preset")
-    qa.add_argument("--seed", type=int, default=0)
-    qa.add_argument("--sensors", default="ideal,realsense_d435",
-                    help="comma-separated depth presets")
-    qa.add_argument("--out", default="bench_results", help="folder for the .md and .png")
+    qa = _scene_bench(bench_sub, "qa", "SpatialBench questions and placements, sensed graph",
+                      sensors="ideal,realsense_d435")
     qa.set_defaults(func=_bench_qa)
     rpb = bench_sub.add_parser("replay", help="long replay through the live nodes, RSS")
     rpb.add_argument("--bag", default="", help="bag (default: the tabletop regression bag)")
@@ -80,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     lat.add_argument("--live", type=float, default=0.0, metavar="S",
                      help="also run S seconds over live DDS topics at 30 Hz")
     lat.set_defaults(func=_bench_latency)
+    return parser
+
+
+def _scene_bench(sub, name: str, help_text: str, *, sensors: str) -> argparse.ArgumentParser:
+    """A benchmark over SpatialBench scenes: the arguments every such benchmark takes."""
+    parser = sub.add_parser(name, help=help_text)
+    parser.add_argument("--split", default="test", help="train, val, test or shift")
+    parser.add_argument("--n", type=int, default=50, help="scenes per sensor preset")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sensors", default=sensors, help="comma-separated depth presets")
+    parser.add_argument("--out", default="bench_results", help="folder for the .md and .png")
     return parser
 
 
