@@ -110,40 +110,39 @@ class PlannerNode(Node):
         return response
 
     def _place(self, goal: str):
+        """Plan ``goal`` on the latest graph, publish the target; (placement, PoseStamped)."""
         graph, camera = self._snapshot()
         if graph is None:
             raise PlacementError("no scene graph has arrived yet")
         if camera is None:
             raise PlacementError("the camera pose is not known yet")
         obj, pred, ref, frame = parse_goal(goal)
-        return graph, place_relative(graph, obj, pred, ref, camera_pose=camera, frame=frame,
-                                     margin=self.margin, clearance=self.clearance,
-                                     radius=self.radius, max_age=self.max_age)
+        p = place_relative(graph, obj, pred, ref, camera_pose=camera, frame=frame,
+                           margin=self.margin, clearance=self.clearance, radius=self.radius,
+                           max_age=self.max_age)
+        msg = conv.pose_to_msg(p.pose, stamp=conv.seconds_to_stamp(graph.stamp),
+                               frame_id=graph.frame_id or "world")
+        self.target_pub.publish(msg)
+        return p, msg
 
     def _on_place(self, request, response):
         try:
-            graph, p = self._place(request.goal)
+            p, msg = self._place(request.goal)
         except PlacementError as exc:
             response.success, response.error_message = False, str(exc)
             self.get_logger().info(f"goal refused: {exc}")
             return response
-        msg = conv.pose_to_msg(p.pose, stamp=conv.seconds_to_stamp(graph.stamp),
-                               frame_id=graph.frame_id or "world")
         response.success = True
         response.object_id, response.reference_id = p.object_id, p.reference_id
         response.predicate, response.margin, response.pose = p.predicate, float(p.margin), msg
-        self.target_pub.publish(msg)
         return response
 
     def _on_goal(self, msg: String) -> None:
         try:
-            graph, p = self._place(msg.data)
+            p, _target = self._place(msg.data)
         except PlacementError as exc:
             self.get_logger().warning(f"goal {msg.data!r} refused: {exc}")
             return
-        self.target_pub.publish(conv.pose_to_msg(p.pose,
-                                                 stamp=conv.seconds_to_stamp(graph.stamp),
-                                                 frame_id=graph.frame_id or "world"))
         self.get_logger().info(f"goal {msg.data!r}: target at "
                                f"{np.round(p.pose.translation, 3).tolist()}")
 
