@@ -144,14 +144,8 @@ def test_scene_graph_node_restart_mid_replay(ros, bag):
     client = ros.node.create_client(QuerySpatial, "/spatial/query")
 
     def ask():
-        assert client.wait_for_service(timeout_sec=10)
-        fut = client.call_async(QuerySpatial.Request(
-            question="is the green box on top of the blue box?"))
-        deadline = time.monotonic() + 10
-        while not fut.done():
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        return fut.result()
+        return ros.call(client, QuerySpatial.Request(
+            question="is the green box on top of the blue box?"), timeout=10)
 
     try:
         out.wait(lambda m: len(m.objects) == 7, timeout=30)

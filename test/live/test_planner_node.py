@@ -13,17 +13,6 @@ from spatial_ros.srv import PlaceRelative, QuerySpatial
 from spatial_ros.vocabulary import Frame
 
 
-def _call(ros, client, request, timeout=20.0):
-    assert client.wait_for_service(timeout_sec=timeout), f"{client.srv_name} not available"
-    future = client.call_async(request)
-    import time
-    deadline = time.monotonic() + timeout
-    while not future.done():
-        assert time.monotonic() < deadline, "service call timed out"
-        time.sleep(0.02)
-    return future.result()
-
-
 def test_questions_and_goals_over_services(ros):
     from geometry_msgs.msg import PoseStamped
 
@@ -31,7 +20,7 @@ def test_questions_and_goals_over_services(ros):
     query = ros.node.create_client(QuerySpatial, "/spatial/query")
     place = ros.node.create_client(PlaceRelative, "/spatial/place")
     # before any graph: a clear refusal, and the node keeps serving
-    r = _call(ros, query, QuerySpatial.Request(question="is the red box left of the blue box?"))
+    r = ros.call(query, QuerySpatial.Request(question="is the red box left of the blue box?"))
     assert not r.success and r.error_message == "no scene graph has arrived yet"
     graphs = ros.inbox(SceneGraph, "/spatial/scene_graph")
     truth = ros.inbox(SceneGraph, "/sim/ground_truth")
@@ -50,19 +39,19 @@ def test_questions_and_goals_over_services(ros):
                              ("is the blue box on top of the green box?", "no"),
                              ("which is closer to the camera, the red box or the purple "
                               "sphere?", "red box")]:
-        r = _call(ros, query, QuerySpatial.Request(question=question))
+        r = ros.call(query, QuerySpatial.Request(question=question))
         assert r.success and r.answer == answer, (question, r.error_message, r.answer)
-    r = _call(ros, query, QuerySpatial.Request(question="what is on top of the blue box?"))
+    r = ros.call(query, QuerySpatial.Request(question="what is on top of the blue box?"))
     assert r.success and r.answer.startswith("green box")
-    r = _call(ros, query, QuerySpatial.Request(question="what is inside the grey box?"))
+    r = ros.call(query, QuerySpatial.Request(question="what is inside the grey box?"))
     assert r.success and r.answer.startswith("orange sphere"), r.answer
     for bad, reason in [("", "empty question"), ("x" * 400, "limit is 300"),
                         ("what is left of the magenta box?", "unknown colour"),
                         ("sing a song", "cannot parse")]:
-        r = _call(ros, query, QuerySpatial.Request(question=bad))
+        r = ros.call(query, QuerySpatial.Request(question=bad))
         assert not r.success and reason in r.error_message
     # a relation goal: the pose must check out against the exact ground truth
-    r = _call(ros, place, PlaceRelative.Request(goal="place the red box left of the blue box"))
+    r = ros.call(place, PlaceRelative.Request(goal="place the red box left of the blue box"))
     assert r.success, r.error_message
     sensed = {o.id: o for o in planner.graph.objects}
     red = next(o for o in gt.objects if o.color == "red")
@@ -81,7 +70,7 @@ def test_questions_and_goals_over_services(ros):
             olo, ohi = o.box.aabb()
             assert not (np.all(hi > olo) and np.all(ohi > lo)), f"collides with {o.description}"
     assert targets.wait(timeout=10)
-    r = _call(ros, place, PlaceRelative.Request(goal="place the red box on the blue box"))
+    r = ros.call(place, PlaceRelative.Request(goal="place the red box on the blue box"))
     assert not r.success and "no collision-free place" in r.error_message
     # fire-and-forget goals on the topic
     pub = ros.publisher(String, "/spatial/place_goal")

@@ -9,21 +9,11 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import Marker, MarkerArray
 
-from spatial_ros.bench.relations import decision_keys
+from spatial_ros.bench.relations import graph_agreement
 from spatial_ros.msg import SceneGraph, SpatialRelationArray
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.scene_graph_node import SceneGraphNode
 from spatial_ros.ros.sim_camera_node import SimCameraNode
-
-
-def _match(graph, truth, tol=0.05):
-    """Ground-truth id -> tracked id, by box centre (each within ``tol`` metres)."""
-    out = {}
-    for g in truth.objects:
-        best = min(graph.objects, key=lambda o: np.linalg.norm(o.box.center - g.box.center))
-        if np.linalg.norm(best.box.center - g.box.center) < tol:
-            out[g.id] = best.id
-    return out
 
 
 @pytest.mark.parametrize("mask", [True, False], ids=["mask", "class_agnostic"])
@@ -41,25 +31,11 @@ def test_tabletop_relations_match_ground_truth(ros, mask):
     graphs = sensed.wait(lambda m: len(m.objects) >= 7, count=3, timeout=60)
     graph = conv.scene_graph_from_msg(graphs[-1])
     truth = conv.scene_graph_from_msg(gt.wait(timeout=30)[-1])
-    match = _match(graph, truth)
+    match, agree, total, wrong = graph_agreement(graph, truth)
     assert len(match) == 7, f"matched {sorted(match)} of 7 objects"
     ids = [conv.scene_graph_from_msg(g) for g in graphs]
     assert all({o.id for o in g.objects} == {o.id for o in ids[0].objects} for g in ids), \
         "track ids changed while nothing moved"
-    holds = {(r.subject, r.predicate, r.object, r.frame) for r in truth.relations}
-    said = {(r.subject, r.predicate, r.object, r.frame) for r in graph.relations}
-    agree = total = 0
-    wrong = []
-    for ga, ta in match.items():
-        for gb, tb in match.items():
-            if ga == gb:
-                continue
-            for p, f in decision_keys():
-                total += 1
-                t, s = (ga, p, gb, f) in holds, (ta, p, tb, f) in said
-                agree += t == s
-                if t != s:
-                    wrong.append((ga, p, gb, f.name, "missed" if t else "extra"))
     assert agree / total >= 0.95, f"{agree}/{total} agree; wrong: {wrong}"
     names = {o.id: f"{o.color} {o.label}" for o in graph.objects}
     facts = {(names[r.subject], r.predicate, names[r.object]) for r in graph.relations}
