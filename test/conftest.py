@@ -115,15 +115,9 @@ class RosHarness:
 
     def call(self, client: Any, request: Any, timeout: float = 20.0) -> Any:
         """Call a service through ``client`` (created on ``self.node``) and wait for the reply."""
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise AssertionError(f"service {client.srv_name} not available in {timeout} s")
-        future = client.call_async(request)
-        deadline = time.monotonic() + timeout
-        while not future.done():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"service {client.srv_name} did not answer in {timeout} s")
-            time.sleep(0.01)
-        return future.result()
+        from spatial_ros.ros.runner import call_service
+
+        return call_service(client, request, timeout)
 
     def wait_for_subscribers(self, pub: Any, count: int = 1, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -20,6 +20,7 @@ from spatial_ros.bench.relations import graph_agreement
 from spatial_ros.msg import SceneGraph
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.planner_node import PlannerNode
+from spatial_ros.ros.runner import call_service
 from spatial_ros.ros.scene_graph_node import SceneGraphNode
 from spatial_ros.ros.sim_camera_node import SimCameraNode
 from spatial_ros.scene import SceneGraph as CoreGraph
@@ -34,18 +35,6 @@ QUESTIONS = ("is the green box on top of the blue box?", "what is left of the bl
              "what is inside the grey box?", "which object is closest to the camera?",
              "how far is the red box from the blue box?", "is the box left of the sphere?")
 GOALS = ("place the red box left of the yellow cylinder", "place the red box on the blue box")
-
-
-def _call(client, request, timeout: float = 10.0):
-    if not client.wait_for_service(timeout_sec=timeout):
-        raise RuntimeError(f"service {client.srv_name} is not available")
-    future = client.call_async(request)
-    deadline = time.monotonic() + timeout
-    while not future.done():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"service {client.srv_name} did not answer in {timeout:g} s")
-        time.sleep(0.01)
-    return future.result()
 
 
 def annotate(rgb: np.ndarray, graph: CoreGraph, path: str) -> None:
@@ -159,12 +148,12 @@ def run(*, world: str = "tabletop", timeout: float = 40.0, out: str = "demo_outp
         annotate(conv.image_to_rgb(frame), graph, str(out_dir / "scene.png"))
         print("questions (planner_node, /spatial/query):")
         for q in QUESTIONS:
-            r = _call(query, QuerySpatial.Request(question=q))
+            r = call_service(query, QuerySpatial.Request(question=q))
             print(f"  {q} -> " + (f"{r.answer} (confidence {r.confidence:.2f})" if r.success
                                    else f"refused: {r.error_message}"))
         print("goals (planner_node, /spatial/place):")
         for g in GOALS:
-            r = _call(place, PlaceRelative.Request(goal=g))
+            r = call_service(place, PlaceRelative.Request(goal=g))
             if r.success:
                 p = r.pose.pose.position
                 print(f"  {g} -> target ({p.x:+.3f}, {p.y:+.3f}, {p.z:+.3f}) m in "
