@@ -1,6 +1,7 @@
 """`spatial-ros record` and `spatial-ros replay`."""
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -61,7 +62,11 @@ def run_record(*, out: str, storage: str = "mcap", duration: float = 10.0,
     print()
     for topic, n in recorder.counts.items():
         print(f"  {topic}: {n} messages")
-    return 0 if any(recorder.counts.values()) else 1
+    if not any(recorder.counts.values()):
+        print(f"spatial-ros record: no message arrived on {', '.join(recorder.topics)}",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_replay(*, bag: str, rate: float = 1.0, start: float = 0.0, loop: bool = False,

@@ -136,7 +136,12 @@ class Recorder:
                 writer.close()
                 return
             topic, t, data = item
-            writer.write(conns[topic], t, data)
+            try:
+                writer.write(conns[topic], t, data)
+            except Exception as exc:  # noqa: BLE001 - reported by close()
+                self._error = exc
+                writer.close()
+                return
             self.counts[topic] += 1
 
     def _callback(self, topic: str) -> Callable[[bytes], None]:
@@ -156,6 +161,8 @@ class Recorder:
             self._closed = True
             self._queue.put(None)
             self._thread.join(timeout=60.0)
+            if self._error is not None:
+                raise BagError(f"{self.path}: writing failed: {self._error}")
 
 
 def replay(node: Node, path: str | pathlib.Path, *, rate: float = 1.0, start: float = 0.0,

@@ -31,7 +31,7 @@ def bag(tmp_path_factory, ros_domain_id):
     r = subprocess.run([sys.executable, "-m", "spatial_ros.cli", "record", "--out", str(path),
                         "--duration", "4", "--sim", "tabletop"], capture_output=True, text=True,
                        timeout=120, env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, r.stdout[-1000:] + r.stderr[-2000:]
     return path
 
 
