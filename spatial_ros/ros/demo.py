@@ -171,7 +171,3 @@ def run(*, world: str = "tabletop", timeout: float = 40.0, out: str = "demo_outp
         for node in (camera, graph_node, planner, listener):
             node.destroy_node()
         rclpy.try_shutdown()
-        camera.renderer = None  # free Open3D's tensors before exit (else it reports them)
-        import gc
-
-        gc.collect()

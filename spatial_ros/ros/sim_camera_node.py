@@ -102,5 +102,16 @@ class SimCameraNode(Node):
         self.frame += 1
 
 
+    def destroy_node(self) -> None:
+        # Open3D checks its tensor memory at interpreter exit and reports (and intermittently
+        # exits 1 on) tensors still alive then: release the renderer's with the node
+        self.renderer = None
+        self._gt_cache = None
+        import gc
+
+        gc.collect()
+        super().destroy_node()
+
+
 def main(args: list[str] | None = None) -> None:
     run_node(SimCameraNode, args)
