@@ -10,7 +10,6 @@ Bad frames are logged with the reason and dropped or degraded; the node keeps ru
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter, deque
 
@@ -32,6 +31,7 @@ from spatial_ros.ros.markers import scene_graph_markers
 from spatial_ros.ros.params import declare
 from spatial_ros.ros.rgbd_input import RgbdFrame, RgbdInput
 from spatial_ros.ros.runner import run_node
+from spatial_ros.ros.worker import LatestOnlyWorker
 from spatial_ros.sim.sensors import PRESETS
 from spatial_ros.tracking import TrackerConfig
 from spatial_ros.vocabulary import Frame
@@ -129,13 +129,8 @@ class SceneGraphNode(Node):
         self._latency: deque[float] = deque(maxlen=200)
         self._age: deque[float] = deque(maxlen=200)
         self._last_stamp = -np.inf
-        self._slot: RgbdFrame | None = None
-        self._cv = threading.Condition()
-        self._stop = False
-        self._worker = threading.Thread(target=self._work, name="scene_graph_worker",
-                                        daemon=True)
-        if self.threaded:
-            self._worker.start()
+        self._worker = LatestOnlyWorker("scene_graph_worker", self._safe_process,
+                                        self._count_stale) if self.threaded else None
         self._diag = DiagnosticsPublisher(self)
         self._t_report, self._n_report = time.monotonic(), 0
         self.create_timer(period, self._report)
@@ -148,11 +143,10 @@ class SceneGraphNode(Node):
         if not self.threaded:
             self._safe_process(frame)
             return
-        with self._cv:
-            if self._slot is not None:
-                self.dropped["stale"] += 1
-            self._slot = frame
-            self._cv.notify()
+        self._worker.submit(frame)
+
+    def _count_stale(self) -> None:
+        self.dropped["stale"] += 1
 
     def _drop(self, reason: str, message: str) -> None:
         self.dropped[reason] += 1
@@ -160,16 +154,6 @@ class SceneGraphNode(Node):
         self.get_logger().warning(f"frame dropped: {message}", throttle_duration_sec=5.0)
 
     # -- worker thread ------------------------------------------------------------------------
-    def _work(self) -> None:
-        while True:
-            with self._cv:
-                while self._slot is None and not self._stop:
-                    self._cv.wait(0.5)
-                if self._stop:
-                    return
-                frame, self._slot = self._slot, None
-            self._safe_process(frame)
-
     def _safe_process(self, frame: RgbdFrame) -> None:
         try:
             self._process(frame)
@@ -235,11 +219,8 @@ class SceneGraphNode(Node):
         self._diag.publish(values, message="dropped frames" if dropped else "ok", level=level)
 
     def destroy_node(self) -> None:
-        with self._cv:
-            self._stop = True
-            self._cv.notify()
-        if self._worker.is_alive():
-            self._worker.join(timeout=5.0)
+        if self._worker is not None:
+            self._worker.stop()
         super().destroy_node()
 
 
