@@ -31,6 +31,27 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--no-clock", action="store_true", help="do not publish /clock")
     rep.set_defaults(func=_replay)
 
+    trn = sub.add_parser("train", help="train the spatial reasoning model on SpatialBench")
+    trn.add_argument("--config", required=True, help="YAML with model: and train: sections "
+                     "(spatial_ros/model/configs/small.yaml is the shipped one)")
+    trn.add_argument("--out", required=True, help="folder for last.pt (resumable) and model.pt")
+    trn.add_argument("--resume", default=None, help="continue from this last.pt")
+    trn.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    trn.set_defaults(func=_train)
+
+    exp = sub.add_parser("export", help="export the model: onnx, or ship trained weights")
+    exp_sub = exp.add_subparsers(dest="export_command", required=True)
+    onnx = exp_sub.add_parser("onnx", help="ONNX for onnxruntime / TensorRT, with a parity check")
+    onnx.add_argument("--weights", default=None, help="checkpoint (default: the shipped one)")
+    onnx.add_argument("--out", default="spatial_net.onnx")
+    onnx.add_argument("--tolerance", type=float, default=1e-4,
+                      help="largest |onnxruntime - torch| accepted")
+    onnx.set_defaults(func=_export_onnx)
+    shipw = exp_sub.add_parser("weights", help="copy a run's model.pt into the package")
+    shipw.add_argument("checkpoint", help="a training run's model.pt")
+    shipw.add_argument("--fusion", default=None, help="fusion.json from `bench model`")
+    shipw.set_defaults(func=_export_weights)
+
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     codec = bench_sub.add_parser("codec", help="image decode time per 640x480 frame")
@@ -57,12 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
     rel.set_defaults(func=_bench_relations)
     qa = _scene_bench(bench_sub, "qa", "SpatialBench questions and placements, sensed graph",
                       sensors="ideal,realsense_d435")
+    qa.add_argument("--relations", default="geometry", choices=("geometry", "fused"),
+                    help="answer from the geometric relations or those fused with the shipped "
+                    "model (as planner_node does with reasoning_node)")
     qa.set_defaults(func=_bench_qa)
     rpb = bench_sub.add_parser("replay", help="long replay through the live nodes, RSS")
     rpb.add_argument("--bag", default="", help="bag (default: the tabletop regression bag)")
     rpb.add_argument("--frames", type=int, default=5000)
     rpb.add_argument("--rate", type=float, default=10.0, help="playback rate factor")
     rpb.set_defaults(func=_bench_replay)
+    mod = _scene_bench(bench_sub, "model", "the ablation table: model variants, geometry, fused",
+                       sensors="realsense_d435,rgb_only")
+    mod.set_defaults(split="test,shift")
+    mod.add_argument("--runs", default="~/.cache/spatial_ros/runs",
+                     help="folder with baseline/, pos2d/, depthbias/ model.pt of the ablation")
+    mod.add_argument("--weights", default=None, help="full model (default: the shipped weights)")
+    mod.add_argument("--n-val", type=int, default=60, help="val scenes per preset to fit fusion")
+    mod.add_argument("--frames", type=int, default=2)
+    mod.set_defaults(func=_bench_model)
     lat = bench_sub.add_parser("latency", help="scene-graph time per stage, 640x480, 8 objects")
     lat.add_argument("--frames", type=int, default=500,
                      help="offline frames (5000 for the memory check)")
@@ -122,6 +155,38 @@ def _bench_relations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_model(args: argparse.Namespace) -> int:
+    import pathlib
+
+    from spatial_ros.bench.generate import SPLITS
+    from spatial_ros.bench.model import format_model_table, run_model_bench
+    from spatial_ros.bench.report import save_table
+    from spatial_ros.errors import BenchError
+    from spatial_ros.sim.sensors import get_sensor
+
+    splits = tuple(s.strip() for s in args.split.split(",") if s.strip())
+    sensors = tuple(s.strip() for s in args.sensors.split(",") if s.strip())
+    for s in splits:
+        if s not in SPLITS:
+            raise BenchError(f"unknown split {s!r}; expected one of {', '.join(SPLITS)}")
+    for s in sensors:
+        get_sensor(s)
+    if args.n < 1 or args.n_val < 1:
+        raise BenchError("--n and --n-val must be at least 1")
+    out = pathlib.Path(args.out)
+    res = run_model_bench(runs=args.runs, weights=args.weights, splits=splits, sensors=sensors,
+                          n=args.n, n_val=args.n_val, seed=args.seed, frames=args.frames,
+                          out=out)
+    for (split, sensor), (rows, meta, scenes) in res["tables"].items():
+        title = f"model ablation: {split} split, {sensor}, {scenes} scenes"
+        table = format_model_table(rows, meta)
+        print(f"\n## {title}\n{table}")
+        md, png = save_table(table, out / f"model_{split}_{sensor}", title=title)
+        print(f"saved {md} and {png}")
+    print(f"fusion weights (fitted on val): {out / 'fusion.json'}")
+    return 0
+
+
 def _check_bench_args(args: argparse.Namespace) -> tuple[str, ...]:
     from spatial_ros.bench.generate import SPLITS
     from spatial_ros.errors import BenchError
@@ -147,11 +212,13 @@ def _bench_qa(args: argparse.Namespace) -> int:
     from spatial_ros.bench.report import save_table
 
     sensors = _check_bench_args(args)
-    res = run_qa_bench(split=args.split, n=args.n, seed=args.seed, sensors=sensors)
+    res = run_qa_bench(split=args.split, n=args.n, seed=args.seed, sensors=sensors,
+                       fused=args.relations == "fused")
     table = format_qa_table(res)
     print(table)
-    title = f"SpatialBench QA, {args.split}, {args.n} scenes, sensed scene graph"
-    md, png = save_table(table, pathlib.Path(args.out) / f"qa_{args.split}", title=title)
+    title = f"SpatialBench QA, {args.split}, {args.n} scenes, {args.relations} relations"
+    suffix = "" if args.relations == "geometry" else "_fused"
+    md, png = save_table(table, pathlib.Path(args.out) / f"qa_{args.split}{suffix}", title=title)
     print(f"saved {md} and {png}")
     return 0
 
@@ -210,6 +277,45 @@ def _replay(args: argparse.Namespace) -> int:
 
     return run_replay(bag=args.bag, rate=args.rate, start=args.start, loop=args.loop,
                       clock=not args.no_clock)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import pathlib
+
+    from spatial_ros.model.train import load_config, train
+
+    model_cfg, trn = load_config(args.config)
+    final = train(model_cfg, trn, args.out, resume=args.resume, device=args.device,
+                  config_text=pathlib.Path(args.config).read_text())
+    print(f"val accuracy {100 * final.get('accuracy', float('nan')):.2f}%, depth AbsRel "
+          f"{final.get('depth_absrel', float('nan')):.3f}; weights in {args.out}/model.pt")
+    return 0
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from spatial_ros.errors import SpatialRosError
+    from spatial_ros.model.export import check_parity, export_onnx
+    from spatial_ros.model.infer import SHIPPED_WEIGHTS
+
+    weights = args.weights or SHIPPED_WEIGHTS
+    path = export_onnx(weights, args.out)
+    worst = check_parity(weights, path)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB); onnxruntime vs torch: largest "
+          f"difference {worst:.2e} (tolerance {args.tolerance:.0e})")
+    if worst > args.tolerance:
+        raise SpatialRosError(f"ONNX parity {worst:.2e} exceeds {args.tolerance:.0e}")
+    return 0
+
+
+def _export_weights(args: argparse.Namespace) -> int:
+    import json
+
+    from spatial_ros.model.export import ship_weights
+    from spatial_ros.model.infer import SHIPPED_WEIGHTS
+
+    stated = ship_weights(args.checkpoint, SHIPPED_WEIGHTS, args.fusion)
+    print(json.dumps(stated, indent=1))
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

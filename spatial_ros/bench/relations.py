@@ -180,6 +180,7 @@ class SceneFrame:
     pose: Pose
     frame: object  # RenderedFrame
     result: object  # FrameResult
+    depth: np.ndarray | None = None  # the sensor's depth the pipeline got
 
 
 def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int, width: int,
@@ -201,7 +202,7 @@ def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int,
                              np.random.default_rng([SPLITS[split], seed, index, k, 3]))
         res = builder.process(fr.rgb, depth, fr.intrinsics, pose, stamp=k / 10.0,
                               mask=fr.mask if use_mask else None)
-        yield SceneFrame(world, renderer, builder, pose, fr, res)
+        yield SceneFrame(world, renderer, builder, pose, fr, res, depth)
 
 
 def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,

@@ -36,8 +36,8 @@ class ModelConfig:
     depth_bias: bool = True  #: the depth-aware attention bias
     depth_input: bool = True  #: depth as a fourth input channel
     depth_head: bool = True  #: predict dense depth
-    predicates: int = 15
-    geometry: int = 8  #: per-object geometry features given to the relation head
+    predicates: int = 21  #: outputs per ordered pair: spatial_ros.model.data.DECISION_KEYS
+    geometry: int = 14  #: per-object geometry features (spatial_ros.model.data.object_inputs)
 
     def __post_init__(self) -> None:
         if self.image_height % self.patch or self.image_width % self.patch:
@@ -103,7 +103,7 @@ class Block(nn.Module):
         q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads) \
             .permute(2, 0, 3, 1, 4)
         att = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-        x = x + self.proj(att.transpose(1, 2).reshape(b, n, d))
+        x = x + self.proj(att.transpose(1, 2).contiguous().reshape(b, n, d))
         return x + self.mlp(self.norm2(x))
 
 

@@ -29,7 +29,7 @@ def test_output_shapes(device):
     net = SpatialNet(SMALL).to(device)
     out = net(*_batch(SMALL, device=device))
     n = SMALL.grid[0] * SMALL.grid[1]
-    assert out["pair_logits"].shape == (2, 3, 3, 15) and out["log_depth"].shape == (2, n)
+    assert out["pair_logits"].shape == (2, 3, 3, 21) and out["log_depth"].shape == (2, n)
     assert torch.isfinite(out["pair_logits"]).all()
 
 
@@ -62,10 +62,10 @@ def test_a_few_steps_reduce_the_loss():
     torch.manual_seed(0)
     net = SpatialNet(SMALL)
     rgb, depth, masks, geometry = _batch(SMALL)
-    target = (torch.rand(2, 3, 3, 15) > 0.5).float()
+    target = (torch.rand(2, 3, 3, 21) > 0.5).float()
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
     losses = []
-    for _ in range(30):
+    for _ in range(60):
         loss = torch.nn.functional.binary_cross_entropy_with_logits(
             net(rgb, depth, masks, geometry)["pair_logits"], target)
         opt.zero_grad()
@@ -81,10 +81,10 @@ def test_baselines_and_bad_input():
                                   depth_head=False))
     rgb, _depth, masks, geometry = _batch(SMALL)
     out = base(rgb, None, masks, geometry)  # RGB only
-    assert out["log_depth"] is None and out["pair_logits"].shape == (2, 3, 3, 15)
+    assert out["log_depth"] is None and out["pair_logits"].shape == (2, 3, 3, 21)
     assert base.attention_bias(torch.zeros(1, 24)) is None
     empty = base(rgb, None, masks[:, :0], geometry[:, :0])
-    assert empty["pair_logits"].shape == (2, 0, 0, 15)
+    assert empty["pair_logits"].shape == (2, 0, 0, 21)
     with pytest.raises(ValueError, match="this model takes 48x32"):
         base(torch.rand(1, 3, 40, 48), None, masks[:1], geometry[:1])
     with pytest.raises(ValueError, match="not a multiple of the patch size"):

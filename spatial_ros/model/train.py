@@ -1,0 +1,280 @@
+"""`spatial-ros train --config CONFIG.yaml`: train SpatialNet on SpatialBench (ROS-free).
+
+The config (YAML) has a ``model:`` section (ModelConfig fields) and a ``train:`` section
+(TrainConfig fields). The training and validation sets are built from the SpatialBench train and
+val splits on first use and cached as .npz under ``data_dir``. Every epoch writes ``last.pt``
+(model, optimiser, schedule, RNG: ``--resume`` continues from it exactly); the end writes
+``model.pt`` (weights, config, data seed, validation figures, training time) that the reasoning
+node and ``bench model`` load. Mixed precision runs on CUDA (bf16 where supported, else fp16 with
+a gradient scaler).
+
+Losses: binary cross-entropy over every decision of every ordered pair of visible objects, and
+L1 on per-patch log depth against the clean render (where the depth head exists). Each sample's
+object regions are its instance masks or, for half of them, the masks' 2D boxes, so that the
+node can run on the scene graph's boxes as well.
+"""
+from __future__ import annotations
+
+import math
+import pathlib
+import time
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from spatial_ros.errors import SpatialRosError
+from spatial_ros.model.checkpoint import read_checkpoint, save_checkpoint
+from spatial_ros.model.data import (
+    DECISION_KEYS,
+    GEOMETRY_FEATURES,
+    MAX_OBJECTS,
+    build_dataset,
+    load_dataset,
+)
+from spatial_ros.model.network import ModelConfig, SpatialNet
+
+__all__ = ["TrainConfig", "load_config", "train", "batch_tensors", "region_masks"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    train_samples: int = 6000
+    val_samples: int = 400
+    data_seed: int = 0  #: SpatialBench seed of the scenes (and of the sensor draws)
+    seed: int = 0  #: initialisation and batch order
+    epochs: int = 8
+    batch: int = 32
+    lr: float = 1.5e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 200
+    depth_weight: float = 0.5
+    box_regions: float = 0.5  #: share of samples whose regions are 2D boxes, not masks
+    data_dir: str = "~/.cache/spatial_ros/data"
+    workers: int = 2  #: processes that render the data set
+    threads: int = 0  #: torch CPU threads (0 = torch's default)
+
+
+def load_config(path: str | pathlib.Path) -> tuple[ModelConfig, TrainConfig]:
+    import yaml
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise SpatialRosError(f"config {path} does not exist")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict) or set(raw) - {"model", "train"}:
+        raise SpatialRosError(f"{path}: expected top-level sections 'model' and 'train', got "
+                              f"{sorted(raw) if isinstance(raw, dict) else type(raw).__name__}")
+    out = []
+    for section, cls in (("model", ModelConfig), ("train", TrainConfig)):
+        values = raw.get(section) or {}
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(values) - known)
+        if bad:
+            raise SpatialRosError(f"{path}: unknown {section} field(s) {', '.join(bad)}; known: "
+                                  f"{', '.join(sorted(known))}")
+        try:
+            out.append(cls(**values))
+        except (TypeError, ValueError) as e:
+            raise SpatialRosError(f"{path}: {section}: {e}") from e
+    model, trn = out
+    if model.predicates != len(DECISION_KEYS) or model.geometry != GEOMETRY_FEATURES:
+        raise SpatialRosError(f"{path}: model.predicates must be {len(DECISION_KEYS)} and "
+                              f"model.geometry {GEOMETRY_FEATURES} (the data's layout)")
+    return model, trn
+
+
+def dataset_path(trn: TrainConfig, split: str, n: int, size: tuple[int, int]) -> pathlib.Path:
+    root = pathlib.Path(trn.data_dir).expanduser()
+    return root / f"spatialbench_{split}_n{n}_seed{trn.data_seed}_{size[0]}x{size[1]}.npz"
+
+
+def get_dataset(trn: TrainConfig, split: str, n: int, size: tuple[int, int],
+                progress: bool = True) -> dict[str, np.ndarray]:
+    path = dataset_path(trn, split, n, size)
+    if path.exists():
+        return load_dataset(path)
+    return build_dataset(split, n, seed=trn.data_seed, size=size, out=path,
+                         workers=trn.workers, progress=progress)
+
+
+def region_masks(mask: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Instance masks (B, K, H, W) of ids 1..K from ``mask`` (B, H, W); where ``boxes`` (B,) is
+    true, each region is its mask's 2D box instead. Also returns the (B, K, 4) pixel boxes."""
+    ids = torch.arange(1, MAX_OBJECTS + 1, device=mask.device)
+    m = mask[:, None] == ids[None, :, None, None]  # (B, K, H, W)
+    rows, cols = m.any(-1), m.any(-2)  # (B, K, H), (B, K, W)
+
+    def span(x):
+        return (x.cumsum(-1) > 0) & (x.flip(-1).cumsum(-1).flip(-1) > 0)
+
+    box = span(rows)[..., :, None] & span(cols)[..., None, :]
+    m = torch.where(boxes[:, None, None, None], box, m)
+    h, w = mask.shape[1:]
+    ar_h = torch.arange(h, device=mask.device)
+    ar_w = torch.arange(w, device=mask.device)
+    big = 10 ** 6
+    v0 = torch.where(rows, ar_h, big).amin(-1)
+    v1 = torch.where(rows, ar_h + 1, 0).amax(-1)
+    u0 = torch.where(cols, ar_w, big).amin(-1)
+    u1 = torch.where(cols, ar_w + 1, 0).amax(-1)
+    present = rows.any(-1)
+    xyxy = torch.stack([u0, v0, u1, v1], -1).float() * present[..., None]
+    return m.float(), xyxy
+
+
+def batch_tensors(data: dict[str, np.ndarray], idx: np.ndarray, box_share: float,
+                  rng: np.random.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    """One batch: model inputs and targets on ``device``."""
+    mask = torch.from_numpy(data["mask"][idx]).to(device)
+    b, h, w = mask.shape
+    use_boxes = torch.from_numpy(rng.random(len(idx)) < box_share).to(device)
+    masks, xyxy = region_masks(mask, use_boxes)
+    geo = torch.zeros(b, MAX_OBJECTS, GEOMETRY_FEATURES, device=device)
+    geo[..., 0:4] = xyxy / torch.tensor([w, h, w, h], device=device, dtype=torch.float32)
+    geo[..., 4] = masks.flatten(2).mean(-1).sqrt()
+    geo[..., 5:14] = torch.from_numpy(data["rotation"][idx]).to(device)[:, None, :]
+    valid = torch.from_numpy(data["valid"][idx]).to(device)
+    pair_ok = valid[:, :, None] & valid[:, None, :] & \
+        ~torch.eye(MAX_OBJECTS, dtype=torch.bool, device=device)[None]
+    return {
+        "rgb": torch.from_numpy(data["rgb"][idx]).to(device).permute(0, 3, 1, 2).float() / 255,
+        "depth": torch.from_numpy(data["depth"][idx].astype(np.float32)).to(device),
+        "gt_depth": torch.from_numpy(data["gt_depth"][idx].astype(np.float32)).to(device),
+        "masks": masks, "geometry": geo, "pair_ok": pair_ok,
+        "target": torch.from_numpy(data["target"][idx]).to(device).float(),
+    }
+
+
+def losses(net: SpatialNet, bt: dict[str, torch.Tensor], depth_weight: float
+           ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+    out = net(bt["rgb"], bt["depth"], bt["masks"], bt["geometry"])
+    logits = out["pair_logits"].float()
+    ok = bt["pair_ok"]
+    bce = F.binary_cross_entropy_with_logits(logits[ok], bt["target"][ok])
+    total = bce
+    parts = {"bce": float(bce.detach())}
+    if out["log_depth"] is not None:
+        gt = net.patch_depth(bt["gt_depth"])
+        have = torch.isfinite(gt)
+        l1 = (out["log_depth"].float()[have] - gt[have].log()).abs().mean()
+        total = total + depth_weight * l1
+        parts["depth_l1"] = float(l1.detach())
+    return total, parts, logits
+
+
+@torch.no_grad()
+def evaluate(net: SpatialNet, data: dict[str, np.ndarray], device: torch.device,
+             batch: int = 64) -> dict[str, float]:
+    """Decision accuracy over every visible ordered pair (masks as regions), and the depth head's
+    AbsRel per patch against the clean depth."""
+    net.eval()
+    rng = np.random.default_rng(0)
+    correct = total = 0
+    absrel, patches = 0.0, 0
+    for s in range(0, len(data["rgb"]), batch):
+        idx = np.arange(s, min(s + batch, len(data["rgb"])))
+        bt = batch_tensors(data, idx, 0.0, rng, device)
+        out = net(bt["rgb"], bt["depth"], bt["masks"], bt["geometry"])
+        ok = bt["pair_ok"]
+        guess = out["pair_logits"].float()[ok] > 0
+        correct += int((guess == (bt["target"][ok] > 0.5)).sum())
+        total += guess.numel()
+        if out["log_depth"] is not None:
+            gt = net.patch_depth(bt["gt_depth"])
+            have = torch.isfinite(gt)
+            pred = out["log_depth"].float()[have].exp()
+            absrel += float(((pred - gt[have]).abs() / gt[have]).sum())
+            patches += int(have.sum())
+    net.train()
+    return {"accuracy": correct / max(total, 1),
+            "depth_absrel": absrel / patches if patches else float("nan")}
+
+
+def _lr(step: int, total: int, trn: TrainConfig) -> float:
+    if step < trn.warmup_steps:
+        return trn.lr * (step + 1) / trn.warmup_steps
+    t = (step - trn.warmup_steps) / max(total - trn.warmup_steps, 1)
+    return trn.lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def train(model_cfg: ModelConfig, trn: TrainConfig, out: str | pathlib.Path, *,
+          resume: str | pathlib.Path | None = None, device: str = "auto",
+          progress: bool = True, config_text: str = "") -> dict:
+    """Train, writing checkpoints to ``out``; returns the final validation figures."""
+    from tqdm import tqdm
+
+    out = pathlib.Path(out)
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
+                       else ("cpu" if device == "auto" else device))
+    if trn.threads:
+        torch.set_num_threads(trn.threads)
+    size = (model_cfg.image_width, model_cfg.image_height)
+    t_data = time.perf_counter()
+    data = get_dataset(trn, "train", trn.train_samples, size, progress)
+    val = get_dataset(trn, "val", trn.val_samples, size, progress)
+    t_data = time.perf_counter() - t_data
+    torch.manual_seed(trn.seed)
+    net = SpatialNet(model_cfg).to(dev)
+    opt = torch.optim.AdamW(net.parameters(), lr=trn.lr, weight_decay=trn.weight_decay)
+    use_amp = dev.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    n = len(data["rgb"])
+    steps_per_epoch = n // trn.batch
+    total_steps = steps_per_epoch * trn.epochs
+    start_epoch, step, history, train_seconds = 0, 0, [], 0.0
+    if resume is not None:
+        ck = read_checkpoint(resume)
+        if ck.get("config") != model_cfg.to_dict() or ck.get("train") != asdict(trn):
+            raise SpatialRosError(f"{resume} was written with another config; resume with the "
+                                  f"config that started it")
+        net.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(ck["optimizer"])
+        start_epoch, step = int(ck["epoch"]), int(ck["step"])
+        history, train_seconds = list(ck["history"]), float(ck["train_seconds"])
+        torch.set_rng_state(ck["torch_rng"])
+    net.train()
+    for epoch in range(start_epoch, trn.epochs):
+        rng = np.random.default_rng([trn.seed, epoch])
+        order = rng.permutation(n)
+        t0 = time.perf_counter()
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{trn.epochs}",
+                   unit="batch", disable=not progress)
+        running = None
+        for i in bar:
+            idx = np.sort(order[i * trn.batch:(i + 1) * trn.batch])
+            bt = batch_tensors(data, idx, trn.box_regions, rng, dev)
+            for g in opt.param_groups:
+                g["lr"] = _lr(step, total_steps, trn)
+            with torch.autocast(dev.type, dtype=amp_dtype, enabled=use_amp):
+                loss, parts, _ = losses(net, bt, trn.depth_weight)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            scaler.step(opt)
+            scaler.update()
+            step += 1
+            running = parts if running is None else {k: 0.95 * running.get(k, v) + 0.05 * v
+                                                     for k, v in parts.items()}
+            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()})
+        train_seconds += time.perf_counter() - t0
+        figures = evaluate(net, val, dev)
+        history.append({"epoch": epoch + 1, "step": step, "seconds": train_seconds,
+                        **{k: float(v) for k, v in running.items()}, **figures})
+        if progress:
+            print(f"epoch {epoch + 1}: val accuracy {100 * figures['accuracy']:.2f}%, depth "
+                  f"AbsRel {figures['depth_absrel']:.3f}, {train_seconds / 60:.1f} min",
+                  flush=True)
+        save_checkpoint(out / "last.pt", net, train=asdict(trn), optimizer=opt.state_dict(),
+                        epoch=epoch + 1, step=step, history=history,
+                        train_seconds=train_seconds, torch_rng=torch.get_rng_state())
+    final = history[-1] if history else {}
+    save_checkpoint(out / "model.pt", net, train=asdict(trn), history=history,
+                    train_seconds=train_seconds, data_seconds=t_data,
+                    val_accuracy=float(final.get("accuracy", float("nan"))),
+                    val_depth_absrel=float(final.get("depth_absrel", float("nan"))),
+                    config_text=config_text, device=str(dev))
+    return final
