@@ -1,4 +1,4 @@
-"""spatial_ros on a robot: an RGB-D camera driver's topics -> scene graph -> planner.
+"""spatial_ros on a robot: an RGB-D camera driver's topics -> scene graph -> reasoning -> planner.
 
     ros2 launch spatial_ros robot.launch.py
     ros2 launch spatial_ros robot.launch.py namespace:=arm_cam world_frame:=map \\
@@ -8,13 +8,17 @@
 Topic defaults are those of realsense2_camera 4.x with `align_depth.enable:=true`. The camera
 pose comes from tf2 (world_frame <- the image's optical frame); set use_tf:=false and
 camera_pose_topic:=... to take it from a PoseStamped topic instead. Every other parameter is in
-config/scene_graph.yaml and config/planner.yaml (params_file overrides the scene graph's).
+config/scene_graph.yaml, config/reasoning.yaml and config/planner.yaml (params_file overrides
+the scene graph's). reasoning:=false leaves the model out; the planner then answers from the
+geometric relations alone. device:=cuda (or auto) runs the model on a Jetson's or desktop's GPU
+in fp16.
 """
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition, UnlessCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -30,6 +34,8 @@ ARGS = {
     "camera_pose_topic": ("", "PoseStamped of the optical frame when use_tf is false"),
     "depth_noise_model": ("realsense_d435", "expected depth noise: ideal, realsense_d435, kinect"),
     "params_file": ("", "a YAML with scene_graph parameters ('' = config/scene_graph.yaml)"),
+    "reasoning": ("true", "run the depth-aware model and fuse its relations"),
+    "device": ("auto", "model device: auto (CUDA when available), cpu, cuda"),
 }
 
 
@@ -46,11 +52,21 @@ def generate_launch_description():
             "world_frame": cfg["world_frame"], "use_tf": cfg["use_tf"],
             "camera_pose_topic": cfg["camera_pose_topic"],
             "depth_noise_model": cfg["depth_noise_model"]}])
-    planner = Node(
+    reasoning = Node(
+        package="spatial_ros", executable="reasoning_node", name="reasoning",
+        namespace=cfg["namespace"], condition=IfCondition(cfg["reasoning"]),
+        parameters=[os.path.join(share, "config", "reasoning.yaml"), {
+            "color_topic": cfg["color_topic"], "depth_topic": cfg["depth_topic"],
+            "camera_info_topic": cfg["camera_info_topic"], "world_frame": cfg["world_frame"],
+            "use_tf": cfg["use_tf"], "camera_pose_topic": cfg["camera_pose_topic"],
+            "depth_noise_model": cfg["depth_noise_model"], "device": cfg["device"]}])
+    planners = [Node(
         package="spatial_ros", executable="planner_node", name="planner",
-        namespace=cfg["namespace"],
+        namespace=cfg["namespace"], condition=cond(cfg["reasoning"]),
         parameters=[os.path.join(share, "config", "planner.yaml"),
-                    {"camera_pose_topic": cfg["camera_pose_topic"]}])
+                    {"camera_pose_topic": cfg["camera_pose_topic"],
+                     "relations_topic": topic}])
+        for cond, topic in ((IfCondition, "/spatial/fused_relations"), (UnlessCondition, ""))]
     monitor = Node(
         package="spatial_ros", executable="rgbd_monitor_node", name="rgbd_monitor",
         namespace=cfg["namespace"],
@@ -58,4 +74,4 @@ def generate_launch_description():
                      "camera_info_topic": cfg["camera_info_topic"]}])
     return LaunchDescription(
         [DeclareLaunchArgument(k, default_value=v, description=d) for k, (v, d) in ARGS.items()]
-        + [scene_graph, planner, monitor])
+        + [scene_graph, reasoning, *planners, monitor])

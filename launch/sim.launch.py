@@ -30,6 +30,8 @@ def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument("world", default_value="tabletop",
                               description="world in sim/worlds: tabletop, shelf or room"),
+        DeclareLaunchArgument("device", default_value="auto",
+                              description="reasoning model device: auto, cpu, cuda"),
         gz, bridge, monitor, OpaqueFunction(function=_nodes_for_world),
     ])
 
@@ -50,7 +52,13 @@ def _nodes_for_world(context):
         parameters=[os.path.join(share, "config", "scene_graph.yaml"), {
             "use_sim_time": True, "camera_pose": fixed, "depth_noise_model": "ideal",
             "mask_topic": "/camera/segmentation/labels"}])
+    reasoning = Node(
+        package="spatial_ros", executable="reasoning_node", name="reasoning",
+        parameters=[os.path.join(share, "config", "reasoning.yaml"), {
+            "use_sim_time": True, "camera_pose": fixed, "depth_noise_model": "ideal",
+            "device": LaunchConfiguration("device")}])
     planner = Node(package="spatial_ros", executable="planner_node", name="planner",
                    parameters=[os.path.join(share, "config", "planner.yaml"),
-                               {"use_sim_time": True}])
-    return [scene_graph, planner]
+                               {"use_sim_time": True,
+                                "relations_topic": "/spatial/fused_relations"}])
+    return [scene_graph, reasoning, planner]

@@ -83,8 +83,21 @@ def _placement_ok(truth, gt_a, gt_b, target, predicate, camera) -> bool:
 def run_qa_bench(*, split: str = "test", n: int = 50, seed: int = 0,
                  sensors: tuple[str, ...] = ("ideal", "realsense_d435"), frames: int = 3,
                  width: int = 640, height: int = 480, metric_tolerance: float = 0.05,
-                 progress: bool = True) -> dict[str, QaScores]:
+                 progress: bool = True, fused: bool = False) -> dict[str, QaScores]:
+    """``fused``: replace the graph's relations by those fused with the shipped model (what
+    planner_node answers from when reasoning_node runs)."""
+    from dataclasses import replace
+
     from tqdm import tqdm
+
+    reasoner = fusion = None
+    if fused:
+        from spatial_ros.model.fusion import Fusion
+        from spatial_ros.model.infer import SHIPPED_WEIGHTS, SpatialReasoner
+        from spatial_ros.model.reason import reason_frame
+
+        reasoner = SpatialReasoner(SHIPPED_WEIGHTS, device="cpu")
+        fusion = Fusion.load(SHIPPED_WEIGHTS.with_suffix(".fusion.json"))
 
     out = {s: QaScores() for s in sensors}
     for sensor in sensors:
@@ -95,6 +108,10 @@ def run_qa_bench(*, split: str = "test", n: int = 50, seed: int = 0,
             world, renderer, pose, fr, res = sf.world, sf.renderer, sf.pose, sf.frame, sf.result
             truth = ground_truth(world, renderer, pose)
             graph = res.graph
+            if reasoner is not None:
+                rels, _ = reason_frame(reasoner, fusion, graph, fr.rgb, sf.depth, pose,
+                                       graph.stamp)
+                graph = replace(graph, relations=rels)
             rng = np.random.default_rng([SPLITS[split], seed, i, 9])
             for q in _questions(truth, rng, pose):
                 sc.total[q["level"]] += 1

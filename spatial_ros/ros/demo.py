@@ -2,8 +2,10 @@
 
 The sim camera renders the tabletop world with RealSense D435 depth noise and publishes the
 topics a Gazebo bridge would; scene_graph_node turns them into tracked objects and graded
-relations; a listener prints the sensed scene graph, how well it agrees with the simulator's
-exact ground truth; planner_node then answers spatial questions through its QuerySpatial
+relations; reasoning_node runs the shipped depth-aware model (CPU here) over every object pair
+and publishes relations fused with the geometry; a listener prints the sensed scene graph and how
+well the geometric and the fused relations agree with the simulator's exact ground truth;
+planner_node, fed the fused relations, then answers spatial questions through its QuerySpatial
 service and turns a relation goal into a target pose through PlaceRelative, all over DDS.
 """
 from __future__ import annotations
@@ -17,9 +19,10 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
 from spatial_ros.bench.relations import graph_agreement
-from spatial_ros.msg import SceneGraph
+from spatial_ros.msg import SceneGraph, SpatialRelationArray
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.planner_node import PlannerNode
+from spatial_ros.ros.reasoning_node import ReasoningNode
 from spatial_ros.ros.runner import call_service
 from spatial_ros.ros.scene_graph_node import SceneGraphNode
 from spatial_ros.ros.sim_camera_node import SimCameraNode
@@ -97,7 +100,9 @@ def run(*, world: str = "tabletop", timeout: float = 40.0, out: str = "demo_outp
                                                 Parameter("rate", value=5.0)])
     graph_node = SceneGraphNode(parameter_overrides=[
         Parameter("mask_topic", value="/camera/segmentation/labels")])
-    planner = PlannerNode()
+    reasoning = ReasoningNode(parameter_overrides=[Parameter("device", value="cpu")])
+    planner = PlannerNode(parameter_overrides=[
+        Parameter("relations_topic", value="/spatial/fused_relations")])
     listener = rclpy.create_node("demo_listener")
     query = listener.create_client(QuerySpatial, "/spatial/query")
     place = listener.create_client(PlaceRelative, "/spatial/place")
@@ -105,17 +110,21 @@ def run(*, world: str = "tabletop", timeout: float = 40.0, out: str = "demo_outp
     truth: list = []
     listener.create_subscription(SceneGraph, "/spatial/scene_graph", sensed.append, 10)
     listener.create_subscription(SceneGraph, "/sim/ground_truth", truth.append, 10)
+    fused: list = []
+    listener.create_subscription(SpatialRelationArray, "/spatial/fused_relations", fused.append,
+                                 10)
     images: list = []
     listener.create_subscription(Image, "/camera/color/image_raw", images.append,
                                  qos_profile_sensor_data)
     recorder = Recorder(listener, out_dir / "bag")
     executor = SingleThreadedExecutor()
-    for node in (camera, graph_node, planner, listener):
+    for node in (camera, graph_node, reasoning, planner, listener):
         executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
     t0 = time.monotonic()
     try:
-        while (len(sensed) < 5 or not truth or planner.camera is None) \
+        while (len(sensed) < 5 or len(fused) < 2 or not truth or planner.camera is None) \
                 and time.monotonic() - t0 < timeout:
             time.sleep(0.1)
         if not sensed or not truth:
@@ -143,6 +152,17 @@ def run(*, world: str = "tabletop", timeout: float = 40.0, out: str = "demo_outp
         print(f"against the simulator's ground truth: {matched}/{len(gt.objects)} objects "
               f"found, {agree}/{total} relation decisions agree "
               f"({100 * agree / max(total, 1):.1f}%)")
+        if fused:
+            arr = fused[-1]
+            frame_graph = next((conv.scene_graph_from_msg(m) for m in reversed(sensed)
+                                if m.header.stamp == arr.header.stamp), graph)
+            fused_graph = CoreGraph(objects=frame_graph.objects, stamp=frame_graph.stamp,
+                                    relations=[conv.relation_from_msg(r) for r in arr.relations])
+            _m, f_agree, f_total, _w = graph_agreement(fused_graph, gt)
+            print(f"fused with the model (reasoning_node, {reasoning.processed} frames, model "
+                  f"p50 {np.median(list(reasoning._model_ms)):.1f} ms on "
+                  f"{reasoning.reasoner.device}): {f_agree}/{f_total} decisions agree "
+                  f"({100 * f_agree / max(f_total, 1):.1f}%)")
         stamp = sensed[-1].header.stamp
         frame = next((m for m in reversed(images) if m.header.stamp == stamp), images[-1])
         annotate(conv.image_to_rgb(frame), graph, str(out_dir / "scene.png"))
@@ -168,6 +188,7 @@ def run(*, world: str = "tabletop", timeout: float = 40.0, out: str = "demo_outp
     finally:
         recorder.close()
         executor.shutdown()
-        for node in (camera, graph_node, planner, listener):
+        spinner.join(timeout=10.0)  # a callback still running must not meet a destroyed node
+        for node in (camera, graph_node, reasoning, planner, listener):
             node.destroy_node()
         rclpy.try_shutdown()

@@ -15,12 +15,13 @@ BUILTIN = {"use_sim_time", "start_type_description_service"}  # declared by rclp
 
 def _node_classes():
     from spatial_ros.ros.planner_node import PlannerNode
+    from spatial_ros.ros.reasoning_node import ReasoningNode
     from spatial_ros.ros.rgbd_monitor_node import RgbdMonitorNode
     from spatial_ros.ros.scene_graph_node import SceneGraphNode
     from spatial_ros.ros.sim_camera_node import SimCameraNode
 
     return {"scene_graph": SceneGraphNode, "planner": PlannerNode, "sim_camera": SimCameraNode,
-            "rgbd_monitor": RgbdMonitorNode}
+            "rgbd_monitor": RgbdMonitorNode, "reasoning": ReasoningNode}
 
 
 @pytest.fixture(scope="module")

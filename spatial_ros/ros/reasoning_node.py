@@ -1,0 +1,172 @@
+"""reasoning_node: the depth-aware model over every object pair, fused with the geometry.
+
+Subscribes colour, depth and CameraInfo (sensor-data QoS, approximate-time synchronised), the
+SceneGraph and the camera pose. Recent frames are kept by stamp; when the scene graph of a frame
+arrives, the pair (frame, graph) goes to a worker thread with a queue of one (a pair still
+waiting when the next arrives is dropped and counted as stale). The worker runs the model on the
+``device`` parameter (auto = CUDA when available, else CPU; fp16 on CUDA) over all ordered pairs
+of the objects seen in that frame, regions from their 2D boxes, in one batch, fuses with the
+geometric confidences (calibrated weights beside the model's) and publishes the fused
+SpatialRelationArray (source FUSED). Bad frames and graphs are logged and counted; the node keeps
+running. Rate, latency and drops go to /diagnostics.
+"""
+from __future__ import annotations
+
+import pathlib
+import time
+from collections import Counter, deque
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from std_msgs.msg import Header
+
+from spatial_ros.model.fusion import Fusion
+from spatial_ros.model.infer import SHIPPED_WEIGHTS, SpatialReasoner
+from spatial_ros.model.reason import reason_frame
+from spatial_ros.msg import SceneGraph, SpatialRelationArray
+from spatial_ros.relations import RelationConfig
+from spatial_ros.ros import conversions as conv
+from spatial_ros.ros.camera_pose import CameraPoseSource
+from spatial_ros.ros.diagnostics import DiagnosticsPublisher
+from spatial_ros.ros.params import declare
+from spatial_ros.ros.rgbd_input import RgbdFrame, RgbdInput
+from spatial_ros.ros.runner import run_node
+from spatial_ros.ros.worker import LatestOnlyWorker
+from spatial_ros.sim.sensors import PRESETS
+
+__all__ = ["ReasoningNode", "main"]
+
+
+class ReasoningNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("reasoning", **kwargs)
+        d = lambda *a: declare(self, *a)  # noqa: E731
+        color = d("color_topic", "/camera/color/image_raw", "colour image topic")
+        depth = d("depth_topic", "/camera/depth/image_raw", "depth image topic (16UC1 or 32FC1)")
+        info = d("camera_info_topic", "/camera/color/camera_info", "CameraInfo topic")
+        slop = d("sync_slop", 0.02, "approximate-time tolerance between colour and depth (s)")
+        graph_topic = d("scene_graph_topic", "/spatial/scene_graph", "SceneGraph input")
+        self.graph_slop = d("graph_slop", 0.02, "largest stamp gap between a graph and its "
+                            "frame (s)")
+        self.buffer = d("frame_buffer", 10, "recent frames kept to meet their scene graph")
+        fixed = d("camera_pose", [0.0], "fixed world pose of the optical frame [x y z qx qy qz "
+                  "qw]; [0.0] = not fixed")
+        pose_topic = d("camera_pose_topic", "/camera/pose",
+                       "PoseStamped of the optical frame in the world ('' = none)")
+        tf_topic = d("camera_transform_topic", "", "TransformStamped topic ('' = none)")
+        use_tf = d("use_tf", False, "look the camera pose up in tf2 (where installed)")
+        self.world_frame = d("world_frame", "world", "frame of the relations")
+        pose_slop = d("pose_slop", 0.05, "largest stamp gap between a frame and its pose (s)")
+        weights = d("weights", "", "model checkpoint ('' = the shipped weights)")
+        fusion = d("fusion", "", "fusion weights JSON ('' = <weights>.fusion.json beside them)")
+        device = d("device", "auto", "auto (CUDA when available, else CPU), cpu, cuda, cuda:N")
+        noise_model = d("depth_noise_model", "realsense_d435", "expected depth noise for the "
+                        "geometric confidences: ideal, realsense_d435, kinect")
+        self.min_confidence = d("min_confidence", 0.5, "publish fused relations above this")
+        out_topic = d("relations_topic", "/spatial/fused_relations", "fused relations output")
+        period = d("diagnostics_period", 1.0, "seconds between /diagnostics")
+        if noise_model not in PRESETS:
+            raise ValueError(f"depth_noise_model {noise_model!r}: expected one of "
+                             f"{', '.join(PRESETS)}")
+        weights_path = pathlib.Path(weights) if weights else SHIPPED_WEIGHTS
+        self.reasoner = SpatialReasoner(weights_path, device=device)
+        fusion_path = pathlib.Path(fusion) if fusion else weights_path.with_suffix(".fusion.json")
+        if fusion_path.exists():
+            self.fusion = Fusion.load(fusion_path)
+        else:
+            self.get_logger().warning(f"no fusion weights at {fusion_path}: using the "
+                                      "uncalibrated mean of the two logits")
+            self.fusion = Fusion.identity()
+        self.relation_config = RelationConfig(
+            noise_quadratic=PRESETS[noise_model].sigma_quadratic)
+        self.pose = CameraPoseSource(self, fixed=fixed if len(fixed) > 1 else [],
+                                     pose_topic=pose_topic, transform_topic=tf_topic,
+                                     use_tf=use_tf, world_frame=self.world_frame,
+                                     pose_slop=pose_slop)
+        self.pub = self.create_publisher(SpatialRelationArray, out_topic, QoSProfile(depth=5))
+        self.frames: deque[RgbdFrame] = deque(maxlen=max(1, int(self.buffer)))
+        self.input = RgbdInput(self, color_topic=color, depth_topic=depth, info_topic=info,
+                               slop=slop, callback=self.frames.append)
+        self.create_subscription(SceneGraph, graph_topic, self._on_graph, 5)
+        self.dropped: Counter[str] = Counter()
+        self.processed = 0
+        self.last_error = ""
+        self._latency: deque[float] = deque(maxlen=200)
+        self._model_ms: deque[float] = deque(maxlen=200)
+        self._worker = LatestOnlyWorker("reasoning_worker", self._safe_process,
+                                        self._count_stale)
+        self._diag = DiagnosticsPublisher(self)
+        self._t_report, self._n_report = time.monotonic(), 0
+        self.create_timer(period, self._report)
+        self.get_logger().info(f"reasoning: model {weights_path.name} on {self.reasoner.device}"
+                               f"{' (fp16)' if self.reasoner.half else ''}, fusion "
+                               f"{fusion_path.name if fusion_path.exists() else 'identity'}")
+
+    def _count_stale(self) -> None:
+        self.dropped["stale"] += 1
+
+    def _drop(self, reason: str, message: str) -> None:
+        self.dropped[reason] += 1
+        self.last_error = message
+        self.get_logger().warning(f"dropped: {message}", throttle_duration_sec=5.0)
+
+    def _on_graph(self, msg) -> None:
+        try:
+            graph = conv.scene_graph_from_msg(msg)
+        except Exception as exc:  # noqa: BLE001 - a bad message must never stop the node
+            self._drop("bad_graph", f"scene graph cannot be read: {exc}")
+            return
+        best = min(self.frames, key=lambda f: abs(f.stamp - graph.stamp), default=None)
+        if best is None or abs(best.stamp - graph.stamp) > self.graph_slop:
+            self._drop("no_frame_for_graph", f"no camera frame within {self.graph_slop} s of "
+                       f"the scene graph stamped {graph.stamp:.3f} s")
+            return
+        self._worker.submit((best, graph))
+
+    def _safe_process(self, item) -> None:
+        try:
+            self._process(*item)
+        except Exception as exc:  # noqa: BLE001 - a bad frame must never stop the node
+            self._drop("error", f"{type(exc).__name__}: {exc}")
+
+    def _process(self, frame: RgbdFrame, graph) -> None:
+        pose, why = self.pose.lookup(frame.stamp, frame.frame_id, wait=0.1)
+        if pose is None:
+            self._drop("no_camera_pose", why)
+            return
+        t0 = time.perf_counter()
+        rels, out = reason_frame(self.reasoner, self.fusion, graph, frame.rgb, frame.depth,
+                                 pose, frame.stamp, config=self.relation_config,
+                                 slop=self.graph_slop, min_confidence=self.min_confidence)
+        header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=self.world_frame)
+        self.pub.publish(SpatialRelationArray(header=header,
+                                              relations=[conv.relation_to_msg(r) for r in rels]))
+        self.processed += 1
+        self._latency.append((time.perf_counter() - t0) * 1e3)
+        self._model_ms.append(out.ms)
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        rate = (self.processed - self._n_report) / max(now - self._t_report, 1e-9)
+        self._t_report, self._n_report = now, self.processed
+        dropped = sum(self.dropped.values()) + sum(self.input.rejected.values())
+        lat = np.array(self._latency) if self._latency else np.array([np.nan])
+        model = np.array(self._model_ms) if self._model_ms else np.array([np.nan])
+        values = {"frames": self.processed, "rate_hz": f"{rate:.2f}",
+                  "latency_p50_ms": f"{np.median(lat):.1f}",
+                  "model_p50_ms": f"{np.median(model):.1f}", "device": str(self.reasoner.device),
+                  "dropped": dropped, "last_error": self.last_error or self.input.last_error}
+        values.update({f"dropped_{k}": v for k, v in self.dropped.items()})
+        values.update({f"dropped_{k}": v for k, v in self.input.rejected.items()})
+        level = DiagnosticStatus.WARN if dropped else DiagnosticStatus.OK
+        self._diag.publish(values, message="dropped" if dropped else "ok", level=level)
+
+    def destroy_node(self) -> None:
+        self._worker.stop()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    run_node(ReasoningNode, args)

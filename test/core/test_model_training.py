@@ -1,0 +1,202 @@
+"""Training, checkpoints, inference, fusion, ONNX export and the shipped weights (real torch,
+real SpatialBench renders; CPU, and CUDA where a GPU is present)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from spatial_ros.errors import SpatialRosError
+from spatial_ros.model.checkpoint import CheckpointError, load_model, save_checkpoint
+from spatial_ros.model.data import (
+    DECISION_KEYS,
+    GEOMETRY_FEATURES,
+    build_dataset,
+    object_inputs,
+    prepare_frame,
+)
+from spatial_ros.model.fusion import Fusion, expected_calibration_error, fit_fusion
+from spatial_ros.model.infer import SHIPPED_WEIGHTS, SpatialReasoner
+from spatial_ros.model.network import ModelConfig, SpatialNet
+from spatial_ros.model.train import TrainConfig, load_config, region_masks, train
+
+TINY = ModelConfig(image_height=32, image_width=48, patch=8, dim=32, layers=1, heads=2)
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)"))]
+
+
+def test_training_writes_resumable_checkpoints_and_learns(tmp_path):
+    trn = TrainConfig(train_samples=24, val_samples=8, epochs=2, batch=8, warmup_steps=2,
+                      lr=3e-3, data_dir=str(tmp_path / "data"), workers=1)
+    final = train(TINY, trn, tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "last.pt").exists() and (tmp_path / "run" / "model.pt").exists()
+    assert 0.5 < final["accuracy"] <= 1.0 and np.isfinite(final["depth_absrel"])
+    # model.pt loads with weights_only=True and names its training
+    ck = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert ck["train"]["data_seed"] == 0 and len(ck["history"]) == 2
+    # resume: one more epoch continues from the saved state, not from scratch
+    more = TrainConfig(**{**trn.__dict__, "epochs": 3})
+    with pytest.raises(SpatialRosError, match="another config"):
+        train(TINY, more, tmp_path / "run2", resume=tmp_path / "run" / "last.pt",
+              progress=False)
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert last["epoch"] == 2 and last["step"] == 2 * (24 // 8)
+    train(TINY, trn, tmp_path / "run", resume=tmp_path / "run" / "last.pt", progress=False)
+    again = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert again["epoch"] == 2 and again["step"] == last["step"]  # nothing left to do
+
+
+def test_config_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {dim: 32, heads: 2, colour: red}\n")
+    with pytest.raises(SpatialRosError, match="unknown model field.*colour"):
+        load_config(bad)
+    bad.write_text("model: {predicates: 15}\n")
+    with pytest.raises(SpatialRosError, match="predicates must be 21"):
+        load_config(bad)
+    with pytest.raises(SpatialRosError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    m, t = load_config(SHIPPED_WEIGHTS.parent.parent / "configs" / "small.yaml")
+    assert m.positions == "2d" and m.depth_bias and t.epochs > 0
+
+
+def test_checkpoint_errors_name_what_differs(tmp_path):
+    net = SpatialNet(TINY)
+    save_checkpoint(tmp_path / "a.pt", net)
+    loaded, _ = load_model(tmp_path / "a.pt", expect=TINY)
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
+                                                  loaded.state_dict().values()))
+    other = ModelConfig(image_height=32, image_width=48, patch=8, dim=64, layers=1, heads=2)
+    with pytest.raises(CheckpointError, match="another architecture: dim: checkpoint 32, "
+                                              "expected 64"):
+        load_model(tmp_path / "a.pt", expect=other)
+    # weights that do not fit the architecture the checkpoint states
+    ck = torch.load(tmp_path / "a.pt", weights_only=True)
+    ck["state_dict"]["geo.weight"] = torch.zeros(32, 9)
+    ck["state_dict"]["mystery"] = torch.zeros(1)
+    torch.save(ck, tmp_path / "b.pt")
+    with pytest.raises(CheckpointError, match=r"unexpected mystery.*geo.weight: checkpoint "
+                                              r"\(32, 9\), model \(32, 14\)"):
+        load_model(tmp_path / "b.pt")
+    ck["format"] = "spatial_ros.model/0"
+    torch.save(ck, tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match="format 'spatial_ros.model/0'"):
+        load_model(tmp_path / "c.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "d.pt")
+    with pytest.raises(CheckpointError, match="not a spatial_ros model checkpoint"):
+        load_model(tmp_path / "d.pt")
+    (tmp_path / "e.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_model(tmp_path / "e.pt")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_model(tmp_path / "nothing.pt")
+
+
+def test_region_masks_and_inputs():
+    mask = torch.zeros(1, 6, 8, dtype=torch.uint8)
+    mask[0, 1, 1] = mask[0, 3, 4] = 1  # two pixels of object 1
+    m, xyxy = region_masks(mask, torch.tensor([True]))
+    assert m[0, 0].sum() == 3 * 4 and xyxy[0, 0].tolist() == [1, 1, 5, 4]
+    m, _ = region_masks(mask, torch.tensor([False]))
+    assert m[0, 0].sum() == 2 and m[0, 1:].sum() == 0 and xyxy[0, 1].tolist() == [0, 0, 0, 0]
+    masks, geo = object_inputs((8, 6), np.eye(3), boxes=np.array([[1, 1, 5, 4]]))
+    assert masks[0].sum() == 12 and geo.shape == (1, GEOMETRY_FEATURES)
+    assert np.allclose(geo[0, :4], [1 / 8, 1 / 6, 5 / 8, 4 / 6])
+    raw = np.full((60, 80), 1.5, np.float32)
+    raw[:, :20], raw[:, 20:40], raw[:20, 40:] = 0.0, np.nan, -1.0
+    rgb, depth, _ = prepare_frame(np.zeros((60, 80, 3), np.uint8), raw, (8, 6))
+    assert rgb.shape == (6, 8, 3) and depth.shape == (6, 8)
+    assert np.isnan(depth[:, :4]).all() and np.isnan(depth[:2]).all()  # 0, NaN, <0: missing
+    assert (depth[2:, 4:] == 1.5).all()
+    with pytest.raises(SpatialRosError, match="depth is 8x6 but colour is 80x60"):
+        prepare_frame(np.zeros((60, 80, 3), np.uint8), np.zeros((6, 8)), (8, 6))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_reasoner_inputs_of_every_kind(device):
+    r = SpatialReasoner(SHIPPED_WEIGHTS, device=device)
+    assert r.half == (device == "cuda")
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)  # not the model's size: resized
+    depth = rng.uniform(0.5, 2, (480, 640)).astype(np.float32)
+    depth[:100] = np.nan  # NaN is missing depth
+    boxes = np.array([[10, 200, 60, 260], [300, 220, 360, 300], [500, 100, 600, 200]])
+    out = r.predict(rgb, depth, np.eye(3), boxes=boxes, ids=[4, 7, 9])
+    assert out.probs.shape == (3, 3, len(DECISION_KEYS)) and out.ids == [4, 7, 9]
+    assert np.isfinite(out.probs).all() and out.patch_depth.shape == r.cfg.grid
+    rgb_only = r.predict(rgb, None, np.eye(3), boxes=boxes)
+    assert np.isfinite(rgb_only.probs).all() and (rgb_only.patch_depth > 0).all()
+    for k in (0, 1):  # zero or one object: an empty result, not an exception
+        out = r.predict(rgb, depth, np.eye(3), boxes=boxes[:k])
+        assert out.probs.shape == (k, k, len(DECISION_KEYS))
+    mask = np.zeros((480, 640), np.uint8)
+    mask[200:260, 10:60], mask[220:300, 300:360] = 3, 5
+    out = r.predict(rgb, depth, np.eye(3), mask=mask)
+    assert out.ids == [3, 5] and out.probs.shape[:2] == (2, 2)
+    with pytest.raises(SpatialRosError, match="2 boxes but 3 ids"):
+        r.predict(rgb, depth, np.eye(3), boxes=boxes[:2], ids=[1, 2, 3])
+    with pytest.raises(SpatialRosError, match="needs a mask or boxes"):
+        r.predict(rgb, depth, np.eye(3))
+
+
+def test_cuda_request_without_gpu_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with pytest.raises(SpatialRosError, match="no CUDA GPU"):
+        SpatialReasoner(SHIPPED_WEIGHTS, device="cuda")
+
+
+def test_fusion_is_calibrated_and_falls_back_to_the_model():
+    rng = np.random.default_rng(0)
+    n, k = 4000, len(DECISION_KEYS)
+    truth = rng.random((n, k)) < 0.3
+    # geometry: sharp and mostly right; the model: right more often than not, overconfident
+    p_geo = np.where(truth, 0.97, 0.03)
+    flip = rng.random((n, k)) < 0.05
+    p_geo = np.where(flip, 1 - p_geo, p_geo)
+    p_model = np.where(truth ^ (rng.random((n, k)) < 0.2), 0.999, 0.001)
+    has = rng.random(n) < 0.7
+    fusion = fit_fusion(p_model, truth, p_geo, has)
+    fused = fusion.fuse(p_model, p_geo, has)
+    raw = np.where(has[:, None], p_geo, p_model)
+    assert expected_calibration_error(fused, truth) < 0.5 * expected_calibration_error(raw,
+                                                                                       truth)
+    assert ((fused >= 0.5) == truth).mean() >= ((raw >= 0.5) == truth).mean() - 1e-9
+    # no geometry: the model alone, recalibrated (same decisions, softer confidence)
+    alone = fusion.fuse(p_model, p_geo, np.zeros(n, bool))
+    assert np.array_equal(alone >= 0.5, p_model >= 0.5) and alone.max() < 0.999
+
+
+def test_onnx_export_matches_torch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from spatial_ros.model.export import check_parity, export_onnx
+
+    path = export_onnx(SHIPPED_WEIGHTS, tmp_path / "m.onnx")
+    worst = check_parity(SHIPPED_WEIGHTS, path, objects=(2, 7))  # K is a dynamic axis
+    assert worst < 1e-4, f"onnxruntime differs from torch by {worst:.2e}"
+
+
+def test_shipped_weights_reproduce_their_stated_figures():
+    from spatial_ros.model.export import subset_figures
+
+    stated = json.loads(SHIPPED_WEIGHTS.with_suffix(".json").read_text())
+    assert SHIPPED_WEIGHTS.stat().st_size <= 20e6
+    sub = stated["subset"]
+    got = subset_figures(SHIPPED_WEIGHTS, n=sub["n"], split=sub["split"], seed=sub["seed"])
+    assert abs(got["decision_accuracy"] - sub["decision_accuracy"]) <= 0.005, got
+    assert abs(got["depth_absrel"] - sub["depth_absrel"]) <= 0.005, got
+    assert sub["decision_accuracy"] >= 0.9  # what the README states of the shipped model
+    ck = torch.load(SHIPPED_WEIGHTS, weights_only=True)
+    assert ck["train"]["data_seed"] == stated["train"]["data_seed"]
+    Fusion.load(SHIPPED_WEIGHTS.with_suffix(".fusion.json"))
+
+
+def test_dataset_targets_are_the_ground_truth():
+    data = build_dataset("val", 3, size=(48, 32), progress=False)
+    assert data["rgb"].shape == (3, 32, 48, 3) and data["target"].shape[-1] == len(DECISION_KEYS)
+    j = DECISION_KEYS.index(("left_of", DECISION_KEYS[0][1]))
+    t = data["target"][..., j].astype(bool)
+    # left_of and right_of (same frame) are exact inverses in the ground truth
+    r = DECISION_KEYS.index(("right_of", DECISION_KEYS[0][1]))
+    assert np.array_equal(t, data["target"][..., r].astype(bool).transpose(0, 2, 1))
+    assert t.any()

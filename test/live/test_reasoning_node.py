@@ -1,0 +1,66 @@
+"""sim camera -> scene_graph_node -> reasoning_node (the shipped model, CPU) -> a subscriber."""
+import time
+
+from rclpy.parameter import Parameter
+
+from spatial_ros.bench.relations import graph_agreement
+from spatial_ros.msg import SceneGraph, SpatialRelationArray
+from spatial_ros.ros import conversions as conv
+from spatial_ros.ros.reasoning_node import ReasoningNode
+from spatial_ros.ros.scene_graph_node import SceneGraphNode
+from spatial_ros.ros.sim_camera_node import SimCameraNode
+from spatial_ros.scene import SceneGraph as CoreGraph
+from spatial_ros.vocabulary import Source
+
+
+def test_fused_relations_match_ground_truth_and_bad_graphs_are_survived(ros):
+    fused = ros.inbox(SpatialRelationArray, "/spatial/fused_relations")
+    sensed = ros.inbox(SceneGraph, "/spatial/scene_graph")
+    gt = ros.inbox(SceneGraph, "/sim/ground_truth")
+    ros.add(SimCameraNode(parameter_overrides=[
+        Parameter("world", value="tabletop"), Parameter("rate", value=5.0),
+        Parameter("sensor", value="realsense_d435")], **ros.node_kwargs))
+    scene = ros.add(SceneGraphNode(parameter_overrides=[
+        Parameter("mask_topic", value="/camera/segmentation/labels")], **ros.node_kwargs))
+    node = ros.add(ReasoningNode(parameter_overrides=[Parameter("device", value="cpu")],
+                                 **ros.node_kwargs))
+    arrays = fused.wait(lambda m: len(m.relations) > 0, count=3, timeout=90)
+    last = arrays[-1]
+    graphs = [m for m in sensed.wait(timeout=10) if m.header.stamp == last.header.stamp]
+    assert graphs, "no scene graph carries the stamp of the fused relations"
+    graph = conv.scene_graph_from_msg(graphs[-1])
+    truth = conv.scene_graph_from_msg(gt.wait(timeout=30)[-1])
+    rels = [conv.relation_from_msg(r) for r in last.relations]
+    assert all(r.source == Source.FUSED and 0.5 <= r.confidence < 1 for r in rels)
+    match, agree, total, wrong = graph_agreement(
+        CoreGraph(objects=graph.objects, relations=rels, stamp=graph.stamp), truth)
+    assert len(match) == 7, f"matched {sorted(match)} of 7 objects"
+    assert agree / total >= 0.93, f"{agree}/{total} fused decisions agree; wrong: {wrong[:10]}"
+    # bad and degenerate graphs, with the scene graph node gone
+    ros.remove(scene)
+    time.sleep(0.5)
+    stamp = node.frames[-1].stamp
+    pub = ros.publisher(SceneGraph, "/spatial/scene_graph")
+    ros.wait_for_subscribers(pub)
+    one = graphs[-1]
+    one.objects = one.objects[:1]
+    one.relations = []
+    one.header.stamp = conv.seconds_to_stamp(stamp)
+    n = len(fused.messages)
+    pub.publish(one)  # one object: an empty result, not an exception
+    empty = fused.wait(lambda m: conv.stamp_to_seconds(m.header.stamp) == stamp, count=1,
+                       timeout=10)
+    assert len(fused.messages) > n and not empty[-1].relations
+    before = node.dropped["no_frame_for_graph"]
+    one.header.stamp = conv.seconds_to_stamp(stamp - 1000.0)  # no frame that old
+    pub.publish(one)
+    deadline = time.monotonic() + 10
+    while node.dropped["no_frame_for_graph"] == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert node.dropped["no_frame_for_graph"] == before + 1
+    none = SceneGraph(header=one.header)  # zero objects
+    none.header.stamp = conv.seconds_to_stamp(node.frames[-1].stamp)
+    n = len(fused.messages)
+    pub.publish(none)
+    fused.wait(count=n + 1, timeout=10)
+    assert not fused.messages[-1].relations and node.dropped["error"] == 0
