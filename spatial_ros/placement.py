@@ -75,11 +75,47 @@ def _collides(box: OrientedBox, others: list[OrientedBox], clearance: float) -> 
     return False
 
 
+class MotionMonitor:
+    """Speeds of the graph's objects, from their centroids over successive graphs.
+
+    ``update`` with every graph; ``speed(id)`` is the centroid displacement over the last
+    ``window`` seconds of observations divided by their time span (None until an object has
+    been seen over at least ``min_span`` s). Ids that vanish are forgotten after ``window``.
+    """
+
+    def __init__(self, window: float = 1.0, min_span: float = 0.3) -> None:
+        self.window, self.min_span = window, min_span
+        self._seen: dict[int, list[tuple[float, np.ndarray]]] = {}
+
+    def update(self, graph: SceneGraph) -> None:
+        for o in graph.objects:
+            hist = self._seen.setdefault(o.id, [])
+            if hist and o.last_seen < hist[-1][0]:  # time went back (a bag looped): restart
+                hist.clear()
+            if not hist or o.last_seen > hist[-1][0]:
+                hist.append((o.last_seen, o.centroid.copy()))
+            while hist and hist[-1][0] - hist[0][0] > self.window:
+                hist.pop(0)
+        for i in [i for i, h in self._seen.items() if graph.stamp - h[-1][0] > self.window]:
+            del self._seen[i]
+
+    def speed(self, object_id: int) -> float | None:
+        hist = self._seen.get(object_id, [])
+        if len(hist) < 2 or hist[-1][0] - hist[0][0] < self.min_span:
+            return None
+        return float(np.linalg.norm(hist[-1][1] - hist[0][1]) / (hist[-1][0] - hist[0][0]))
+
+
 def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str | int, *,
                    camera_pose: Pose, frame: Frame = Frame.EGOCENTRIC, margin: float = 0.02,
                    clearance: float = 0.01, radius: float = 0.4, samples: int = 600,
-                   max_age: float = 2.0, seed: int = 0) -> Placement:
-    """A collision-free target pose for ``obj`` so that ``obj predicate ref`` holds."""
+                   max_age: float = 2.0, seed: int = 0, motion: MotionMonitor | None = None,
+                   max_speed: float = 0.05) -> Placement:
+    """A collision-free target pose for ``obj`` so that ``obj predicate ref`` holds.
+
+    With ``motion``, a goal naming an object that moves faster than ``max_speed`` (m/s) is
+    refused: a pose computed against a moving object is stale before it is reached.
+    """
     if predicate not in PLACEABLE:
         raise PlacementError(f"cannot place an object so that it is {predicate!r} another; "
                              f"placeable relations: {', '.join(PLACEABLE)}")
@@ -94,6 +130,10 @@ def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str |
         if graph.stamp - o.last_seen > max_age:
             raise PlacementError(f"{o.description} has not been seen for "
                                  f"{graph.stamp - o.last_seen:.1f} s; look at it first")
+        speed = motion.speed(o.id) if motion is not None else None
+        if speed is not None and speed > max_speed:
+            raise PlacementError(f"{o.description} is moving ({speed:.2f} m/s, limit "
+                                 f"{max_speed:.2f}); wait until it stops")
     config = RelationConfig()
     others = [o.box for o in graph.objects if o.id not in (a.id, b.id)]
     blo, bhi = b.box.aabb()

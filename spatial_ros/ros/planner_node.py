@@ -19,7 +19,7 @@ from std_msgs.msg import String
 
 from spatial_ros.language import QuestionError, answer_question
 from spatial_ros.msg import SceneGraph, SpatialRelationArray
-from spatial_ros.placement import PlacementError, parse_goal, place_relative
+from spatial_ros.placement import MotionMonitor, PlacementError, parse_goal, place_relative
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.params import declare
 from spatial_ros.ros.runner import run_node
@@ -42,6 +42,8 @@ class PlannerNode(Node):
         self.clearance = d("place_clearance", 0.01, "free space kept around placed objects (m)")
         self.radius = d("place_radius", 0.4, "search radius around the reference (m)")
         self.max_age = d("max_object_age", 2.0, "refuse goals on objects unseen this long (s)")
+        self.max_speed = d("max_object_speed", 0.05, "refuse goals on objects moving faster "
+                           "(m/s, from their centroids over the last second of graphs)")
         self.stale_after = d("stale_graph_warning", 2.0, "warn when answering from a graph this "
                              "old (s); answers carry graph_age")
         query_srv = d("query_service", "/spatial/query", "QuerySpatial service")
@@ -51,6 +53,7 @@ class PlannerNode(Node):
         self._lock = threading.Lock()
         self.graph = None
         self.graph_received = 0.0
+        self.motion = MotionMonitor()
         self.camera = None
         self.create_subscription(SceneGraph, graph_topic, self._on_graph, 5)
         if rel_topic:
@@ -68,6 +71,7 @@ class PlannerNode(Node):
         with self._lock:
             self.graph = graph
             self.graph_received = time.monotonic()
+            self.motion.update(graph)
 
     @property
     def graph_age(self) -> float:
@@ -119,7 +123,7 @@ class PlannerNode(Node):
         obj, pred, ref, frame = parse_goal(goal)
         p = place_relative(graph, obj, pred, ref, camera_pose=camera, frame=frame,
                            margin=self.margin, clearance=self.clearance, radius=self.radius,
-                           max_age=self.max_age)
+                           max_age=self.max_age, motion=self.motion, max_speed=self.max_speed)
         msg = conv.pose_to_msg(p.pose, stamp=conv.seconds_to_stamp(graph.stamp),
                                frame_id=graph.frame_id or "world")
         self.target_pub.publish(msg)

@@ -110,6 +110,37 @@ def test_unseen_objects_are_refused(scene):
         graph.stamp = 0.0
 
 
+def test_moving_objects_are_refused(scene):
+    import copy
+
+    from spatial_ros.placement import MotionMonitor
+
+    graph0, pose = scene
+    motion = MotionMonitor(window=1.0, min_span=0.3)
+    red = next(o.id for o in graph0.objects if o.color == "red")
+    for k in range(6):  # the red box slides 2 cm per 0.1 s (0.2 m/s); the rest stands still
+        g = copy.deepcopy(graph0)
+        g.stamp = 0.1 * k
+        for o in g.objects:
+            o.last_seen = g.stamp
+            if o.id == red:
+                o.centroid = o.centroid + np.array([0.02 * k, 0, 0])
+        motion.update(g)
+        if k == 1:
+            assert motion.speed(red) is None  # 0.1 s is too short to tell
+    assert motion.speed(red) == pytest.approx(0.2, abs=1e-6)
+    assert motion.speed(next(o.id for o in g.objects if o.color == "blue")) == 0.0
+    with pytest.raises(PlacementError, match=r"red box \(id 1\) is moving \(0.20 m/s, limit "
+                                             r"0.05\); wait until it stops"):
+        place_relative(g, "the red box", "left_of", "the blue box", camera_pose=pose,
+                       motion=motion)
+    with pytest.raises(PlacementError, match="red box .* is moving"):  # as the reference too
+        place_relative(g, "the yellow cylinder", "left_of", "the red box", camera_pose=pose,
+                       motion=motion)
+    place_relative(g, "the yellow cylinder", "left_of", "the blue box", camera_pose=pose,
+                   motion=motion)  # still objects are placed as before
+
+
 def test_another_objects_point_of_view(scene):
     graph, pose = scene
     q = "standing at the yellow cylinder and facing the blue box, is the red box left of " \

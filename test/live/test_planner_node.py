@@ -1,4 +1,6 @@
 """sim camera -> scene_graph_node -> planner_node; a service client asks and places."""
+import time
+
 import numpy as np
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
@@ -78,3 +80,58 @@ def test_questions_and_goals_over_services(ros):
     n = len(targets.messages)
     pub.publish(String(data="put the yellow cylinder in front of the blue box"))
     targets.wait(count=n + 1, timeout=10)
+
+
+def test_goals_on_moving_objects_are_refused_until_they_stop(ros):
+    """Graphs published by the test (the exact tabletop, the red box sliding at 0.2 m/s, then
+    still) into a real planner node over DDS."""
+    import copy
+
+    from geometry_msgs.msg import PoseStamped
+
+    from spatial_ros.sim.groundtruth import ground_truth
+    from spatial_ros.sim.paths import find_world
+    from spatial_ros.sim.render import Renderer
+    from spatial_ros.sim.sdf import load_world
+
+    world = load_world(find_world("tabletop"))
+    renderer = Renderer(world)
+    cam = renderer.camera.optical_pose
+    truth = ground_truth(world, renderer, cam)
+    planner = ros.add(PlannerNode(**ros.node_kwargs))
+    place = ros.node.create_client(PlaceRelative, "/spatial/place")
+    graphs = ros.publisher(SceneGraph, "/spatial/scene_graph")
+    poses = ros.publisher(PoseStamped, "/camera/pose")
+    ros.wait_for_subscribers(graphs)
+    ros.wait_for_subscribers(poses)
+    red = next(o.id for o in truth.objects if o.color == "red")
+
+    def publish(t, shift):
+        g = copy.deepcopy(truth)
+        g.stamp, g.frame_id = t, "world"
+        for o in g.objects:
+            o.last_seen = t
+            if o.id == red:
+                o.centroid = o.centroid + np.array([shift, 0.0, 0.0])
+        graphs.publish(conv.scene_graph_to_msg(g))
+        poses.publish(conv.pose_to_msg(cam, stamp=conv.seconds_to_stamp(t), frame_id="world"))
+
+    def settle(t):
+        deadline = time.monotonic() + 10
+        while (planner.graph is None or planner.graph.stamp < t - 1e-6) and \
+                time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert planner.graph is not None and planner.graph.stamp >= t - 1e-6
+
+    for k in range(7):  # 0.0 .. 0.6 s, 2 cm per 0.1 s
+        publish(0.1 * k, 0.02 * k)
+        settle(0.1 * k)
+    r = ros.call(place, PlaceRelative.Request(goal="place the red box left of the blue box"))
+    assert not r.success and "red box (id 1) is moving (0.20 m/s" in r.error_message
+    r = ros.call(place, PlaceRelative.Request(goal="place the yellow cylinder behind the red box"))
+    assert not r.success and "is moving" in r.error_message
+    for k in range(7, 20):  # it stops; a second later the goal is planned
+        publish(0.1 * k, 0.12)
+        settle(0.1 * k)
+    r = ros.call(place, PlaceRelative.Request(goal="place the red box left of the blue box"))
+    assert r.success, r.error_message
