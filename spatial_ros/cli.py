@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     trn.set_defaults(func=_train)
 
+    tsh = sub.add_parser("train-shapes", help="train the shape classifier perception uses")
+    tsh.add_argument("--n", type=int, default=400, help="SpatialBench train scenes")
+    tsh.add_argument("--n-val", type=int, default=100, help="val scenes for the accuracy")
+    tsh.add_argument("--out", default=None, help="JSON to write (default: the package's)")
+    tsh.set_defaults(func=_train_shapes)
+
     exp = sub.add_parser("export", help="export the model: onnx, or ship trained weights")
     exp_sub = exp.add_subparsers(dest="export_command", required=True)
     onnx = exp_sub.add_parser("onnx", help="ONNX for onnxruntime / TensorRT, with a parity check")
@@ -96,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     mod.add_argument("--n-val", type=int, default=60, help="val scenes per preset to fit fusion")
     mod.add_argument("--frames", type=int, default=2)
     mod.set_defaults(func=_bench_model)
+    rsn = bench_sub.add_parser("reasoning", help="model time per frame (640x480 in, N objects)")
+    rsn.add_argument("--objects", type=int, default=8)
+    rsn.add_argument("--repeats", type=int, default=100)
+    rsn.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    rsn.add_argument("--weights", default=None, help="checkpoint (default: the shipped one)")
+    rsn.set_defaults(func=_bench_reasoning)
     lat = bench_sub.add_parser("latency", help="scene-graph time per stage, 640x480, 8 objects")
     lat.add_argument("--frames", type=int, default=500,
                      help="offline frames (5000 for the memory check)")
@@ -184,6 +196,26 @@ def _bench_model(args: argparse.Namespace) -> int:
         md, png = save_table(table, out / f"model_{split}_{sensor}", title=title)
         print(f"saved {md} and {png}")
     print(f"fusion weights (fitted on val): {out / 'fusion.json'}")
+    return 0
+
+
+def _bench_reasoning(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from spatial_ros.bench.model import frame_times
+    from spatial_ros.errors import BenchError
+    from spatial_ros.model.infer import SHIPPED_WEIGHTS, SpatialReasoner
+
+    if args.objects < 0 or args.repeats < 1:
+        raise BenchError("--objects must be >= 0 and --repeats >= 1")
+    r = SpatialReasoner(args.weights or SHIPPED_WEIGHTS, device=args.device)
+    t = frame_times(r, args.objects, args.repeats)
+    print(f"{args.objects} objects ({args.objects * max(args.objects - 1, 0)} ordered pairs), "
+          f"640x480 frame resized to {r.size[0]}x{r.size[1]}, device {r.device}"
+          f"{' fp16' if r.half else ''}, {torch.get_num_threads()} torch threads: "
+          f"median {np.median(t):.1f} ms, p95 {np.percentile(t, 95):.1f} ms over {len(t)} "
+          f"frames")
     return 0
 
 
@@ -289,6 +321,35 @@ def _train(args: argparse.Namespace) -> int:
                   config_text=pathlib.Path(args.config).read_text())
     print(f"val accuracy {100 * final.get('accuracy', float('nan')):.2f}%, depth AbsRel "
           f"{final.get('depth_absrel', float('nan')):.3f}; weights in {args.out}/model.pt")
+    return 0
+
+
+def _train_shapes(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from spatial_ros.errors import SpatialRosError
+    from spatial_ros.shapes import DEFAULT_PATH, SHAPES, collect_shape_data, train_classifier
+
+    if args.n < 1 or args.n_val < 1:
+        raise SpatialRosError("--n and --n-val must be at least 1")
+    x, y = collect_shape_data("train", args.n)
+    xv, yv = collect_shape_data("val", args.n_val)
+    clf = train_classifier(x, y)
+    pred = clf.probabilities(xv).argmax(1)
+    clf.info.update({"val_objects": int(len(xv)), "val_accuracy": float((pred == yv).mean()),
+                     "scenes": {"train": args.n, "val": args.n_val},
+                     "sensors": ["ideal", "realsense_d435", "kinect"]})
+    out = args.out or DEFAULT_PATH
+    clf.save(out)
+    confusion = np.zeros((len(SHAPES), len(SHAPES)), int)
+    for t, p in zip(yv, pred):
+        confusion[t, p] += 1
+    print(f"{len(x)} train objects, {len(xv)} val objects; val accuracy "
+          f"{100 * clf.info['val_accuracy']:.1f}%")
+    print("confusion (rows true, columns predicted: " + ", ".join(SHAPES) + "):")
+    for name, row in zip(SHAPES, confusion):
+        print(f"  {name:<9} {row.tolist()}")
+    print(f"wrote {out}")
     return 0
 
 

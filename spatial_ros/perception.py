@@ -54,6 +54,7 @@ class PerceptionConfig:
     mask_supports: bool = True  #: with a mask, find support planes in the unlabelled pixels
     # shape guesses
     noise_quadratic: float = 0.0  #: expected depth noise sigma = noise_quadratic * z^2
+    shape_classifier: bool = True  #: name shapes with the learned classifier where it ships
     seed: int = 0  #: RANSAC sampling seed (same frame, same result)
 
 
@@ -70,6 +71,7 @@ class Detection:
     bbox2d: tuple[int, int, int, int]
     pixels: np.ndarray  # flat indices into the full-resolution image
     instance: int = 0  # mask id it came from (0 = class-agnostic)
+    shape_features: np.ndarray | None = None  # spatial_ros.shapes.FEATURES, None if too few points
 
     @property
     def point_count(self) -> int:
@@ -152,8 +154,16 @@ def _fit_sphere(p: np.ndarray, max_points: int = 500) -> tuple[np.ndarray, float
 
 
 def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
-              supports: list[float]) -> tuple[OrientedBox, str]:
-    """Amodal gravity-aligned box and shape guess of an object's world points."""
+              supports: list[float]) -> tuple[OrientedBox, str, np.ndarray | None]:
+    """Amodal gravity-aligned box, shape guess and shape features of an object's world points.
+
+    The shape comes from the learned classifier (spatial_ros.shapes) where it ships and
+    ``config.shape_classifier`` is on, else from the rules below; the amodal box follows the
+    shape where its fit supports it (a sphere from the sphere fit, a cylinder from the circle
+    around its top face) and is the footprint rectangle otherwise.
+    """
+    from spatial_ros.shapes import default_classifier, features
+
     z = p[:, 2]
     zmin, zmax = float(z.min()), float(z.max())
     rng = float(np.linalg.norm(p.mean(axis=0) - camera.translation))
@@ -161,41 +171,55 @@ def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
     xy = p[:, :2].astype(np.float32)
     (cx, cy), (w, h), angle = cv2.minAreaRect(xy)
     span = max(w, h, zmax - zmin)
-    shape = "unknown"
-    box = None
-    if len(p) >= 40 and span > 0:
+    rule = "unknown"
+    sphere = top_fit = None
+    feats = None
+    sphere_ok = False
+    if len(p) >= 20 and span > 0:  # the rules need 40 points; the classifier copes with 20
         centre, radius, rms = _fit_sphere(p.astype(np.float64))
-        plausible = 0.3 * span < radius < 0.8 * span and centre[2] - radius < zmin + 0.3 * radius
+        sphere = (centre, radius, rms)
+        sphere_ok = 0.3 * span < radius < 0.8 * span and centre[2] - radius < zmin + 0.3 * radius
         shape_rms = math.sqrt(max(rms ** 2 - sigma ** 2, 0.0))  # the noise's share removed
         footprint = 2 * radius / max(w, h, 1e-9)  # a sphere's footprint is its diameter
-        if plausible and shape_rms < 0.05 * radius and footprint > 0.85:
-            shape = "sphere"
-            box = OrientedBox(center=centre, size=np.full(3, 2 * radius))
-        if shape == "unknown":
-            top = xy[z > zmax - max(0.006, 2 * sigma)]
-            if len(top) >= 20:
-                (tcx, tcy), (tw, th), tang = cv2.minAreaRect(top)
-                hull = cv2.convexHull(top)
-                fill = cv2.contourArea(hull) / max(tw * th, 1e-12)
-                aspect = min(tw, th) / max(tw, th, 1e-12)
+        if len(p) >= 40 and sphere_ok and shape_rms < 0.05 * radius and footprint > 0.85:
+            rule = "sphere"
+        top = xy[z > zmax - max(0.006, 2 * sigma)]
+        if len(top) >= 5:
+            (tcx, tcy), (tw, th), tang = cv2.minAreaRect(top)
+            hull = cv2.convexHull(top)
+            fill = cv2.contourArea(hull) / max(tw * th, 1e-12)
+            aspect = min(tw, th) / max(tw, th, 1e-12)
+            top_fit = (len(top) / len(p), aspect, fill, max(tw, th), top)
+            if rule == "unknown" and len(top) >= 20 and len(p) >= 40:
                 if aspect > 0.75 and fill < 0.88 and min(w, h) > 0.5 * max(tw, th):
-                    shape = "cylinder"
-                    (ccx, ccy), r = cv2.minEnclosingCircle(top)
-                    box = OrientedBox(center=[ccx, ccy, (zmin + zmax) / 2],
-                                      size=[2 * r, 2 * r, zmax - zmin])
+                    rule = "cylinder"
                 elif fill >= 0.88 or aspect <= 0.75:
-                    shape = "box"
+                    rule = "box"
+        feats = features(p, w=w, h=h, span=span, sphere=sphere,
+                         top=None if top_fit is None else top_fit[:4], sigma=sigma,
+                         camera_position=camera.translation)
+    shape = rule
+    classifier = default_classifier() if config.shape_classifier else None
+    if classifier is not None and feats is not None:
+        shape = classifier.predict(feats)
+    box = None
+    if shape == "sphere" and sphere_ok:
+        centre, radius, _ = sphere
+        box = OrientedBox(center=centre, size=np.full(3, 2 * radius))
+    elif shape == "cylinder" and top_fit is not None and len(top_fit[4]) >= 20:
+        (ccx, ccy), r = cv2.minEnclosingCircle(top_fit[4])
+        box = OrientedBox(center=[ccx, ccy, (zmin + zmax) / 2], size=[2 * r, 2 * r, zmax - zmin])
     if box is None:
         box = OrientedBox(center=[cx, cy, (zmin + zmax) / 2], size=[w, h, zmax - zmin],
                           rotation=_yaw_rotation(math.radians(angle)))
     lo = float(box.center[2] - box.size[2] / 2)
     below = [s for s in supports if s <= lo + 1e-3 and lo - s < config.support_snap]
-    if below and shape != "sphere":
+    if below and not (shape == "sphere" and sphere_ok):
         new_lo = max(below)
         hi = float(box.center[2] + box.size[2] / 2)
         box = OrientedBox(center=[box.center[0], box.center[1], (new_lo + hi) / 2],
                           size=[box.size[0], box.size[1], hi - new_lo], rotation=box.rotation)
-    return box, shape
+    return box, shape, feats
 
 
 def _find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameReport,
@@ -353,7 +377,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         p = pts[idx].astype(np.float64)
         cells = vi[idx]
         rows, cols = np.divmod(cells, sw)
-        box, shape = _geometry(p, config, camera_pose, report.support_heights)
+        box, shape, feats = _geometry(p, config, camera_pose, report.support_heights)
         if float(np.max(box.size)) > config.max_object_size:
             continue
         px = rgb_flat[cells].astype(np.float32)
@@ -361,7 +385,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         colour = np.median(px[bright >= np.percentile(bright, 75)], axis=0) / 255.0
         dets.append(Detection(
             points=p, centroid=p.mean(axis=0), box=box, color=color_name(colour), rgb=colour,
-            shape=shape, pixels=(rows * s) * w + cols * s,
+            shape=shape, shape_features=feats, pixels=(rows * s) * w + cols * s,
             instance=inst if mask is not None else 0,
             bbox2d=(int(cols.min() * s), int(rows.min() * s), int(cols.max() * s + s - 1),
                     int(rows.max() * s + s - 1))))

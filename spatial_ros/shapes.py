@@ -1,0 +1,177 @@
+"""The shape guess of an object's points, learned (ROS-free, numpy inference).
+
+The hand-set rules of perception (sphere-fit residual, top-face fill and aspect) misname about a
+quarter of the small SpatialBench objects under RealSense noise. Here the same evidence, plus
+extents and viewing geometry, becomes a feature vector (``FEATURES``), and a small MLP trained
+on SpatialBench train scenes under several sensor presets (``spatial-ros train-shapes``) names
+the shape. The weights (a few KB of JSON) ship in ``spatial_ros/data/shape_classifier.json``;
+without them perception falls back to its rules.
+"""
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from spatial_ros.errors import SpatialRosError
+
+__all__ = ["SHAPES", "FEATURES", "ShapeClassifier", "default_classifier", "train_classifier",
+           "collect_shape_data", "DEFAULT_PATH"]
+
+SHAPES = ("box", "cylinder", "sphere")
+FEATURES = ("sphere_rms_rel", "sphere_noise_rel", "sphere_footprint", "sphere_radius_span",
+            "sphere_plausible", "sphere_bottom_gap", "top_share", "top_aspect", "top_fill",
+            "top_width_ratio", "has_top", "height_ratio", "footprint_aspect", "footprint_fill",
+            "log_span", "elevation", "log_range", "noise_span", "log_points")
+DEFAULT_PATH = pathlib.Path(__file__).parent / "data" / "shape_classifier.json"
+
+
+@dataclass
+class ShapeClassifier:
+    mean: np.ndarray
+    std: np.ndarray
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+    info: dict
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        x = (np.atleast_2d(features) - self.mean) / self.std
+        hidden = np.tanh(x @ self.w1 + self.b1)
+        z = hidden @ self.w2 + self.b2
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def predict(self, features: np.ndarray) -> str:
+        return SHAPES[int(np.argmax(self.probabilities(features)[0]))]
+
+    def save(self, path: str | pathlib.Path) -> None:
+        raw = {"features": list(FEATURES), "classes": list(SHAPES), "info": self.info,
+               **{k: np.round(getattr(self, k), 6).tolist()
+                  for k in ("mean", "std", "w1", "b1", "w2", "b2")}}
+        pathlib.Path(path).write_text(json.dumps(raw) + "\n")
+
+    @classmethod
+    def load(cls, path: str | pathlib.Path) -> ShapeClassifier:
+        raw = json.loads(pathlib.Path(path).read_text())
+        if raw.get("features") != list(FEATURES) or raw.get("classes") != list(SHAPES):
+            raise SpatialRosError(f"{path}: features or classes differ from this version's")
+        return cls(**{k: np.array(raw[k], float) for k in ("mean", "std", "w1", "b1", "w2",
+                                                           "b2")}, info=raw.get("info", {}))
+
+
+_DEFAULT: list = []
+
+
+def default_classifier() -> ShapeClassifier | None:
+    """The shipped classifier, loaded once (None when the package has none)."""
+    if not _DEFAULT:
+        _DEFAULT.append(ShapeClassifier.load(DEFAULT_PATH) if DEFAULT_PATH.exists() else None)
+    return _DEFAULT[0]
+
+
+def collect_shape_data(split: str, n: int, *, seed: int = 0,
+                       sensors: tuple[str, ...] = ("ideal", "realsense_d435", "kinect"),
+                       progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Features and true shape indices of every detected object (instance masks give the
+    identity) of ``n`` scenes of a split, each under every sensor preset, at 640x480."""
+    from tqdm import tqdm
+
+    from spatial_ros.bench.generate import SPLITS, generate_scene
+    from spatial_ros.perception import PerceptionConfig, detect_objects
+    from spatial_ros.sim.groundtruth import object_shape
+    from spatial_ros.sim.render import Renderer
+    from spatial_ros.sim.sensors import apply_sensor, get_sensor
+
+    xs, ys = [], []
+    for i in tqdm(range(n), desc=f"shape data {split}", unit="scene", disable=not progress):
+        world, pose = generate_scene(split, seed, i, width=640, height=480)
+        truth = {m.label: object_shape(m) for m in world.objects}
+        renderer = Renderer(world)
+        fr = renderer.render(pose)
+        for k, sensor in enumerate(sensors):
+            model = get_sensor(sensor)
+            depth = apply_sensor(fr.depth, fr.rgb, model,
+                                 np.random.default_rng([SPLITS[split], seed, i, k, 17]))
+            dets, _ = detect_objects(fr.rgb, depth, fr.intrinsics, pose, fr.mask,
+                                     PerceptionConfig(noise_quadratic=model.sigma_quadratic,
+                                                      shape_classifier=False))
+            for d in dets:
+                shape = truth.get(d.instance)
+                if d.shape_features is not None and shape in SHAPES:
+                    xs.append(d.shape_features)
+                    ys.append(SHAPES.index(shape))
+    return np.array(xs, float).reshape(-1, len(FEATURES)), np.array(ys, int)
+
+
+def train_classifier(x: np.ndarray, y: np.ndarray, *, hidden: int = 32, epochs: int = 600,
+                     seed: int = 0) -> ShapeClassifier:
+    """Fit the MLP (full-batch Adam, cross-entropy) on features ``x`` and labels ``y``."""
+    import torch
+
+    if len(x) < 10 or len(set(y.tolist())) < 2:
+        raise SpatialRosError(f"too little shape data to train on ({len(x)} objects)")
+    torch.manual_seed(seed)
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    xt = torch.tensor((x - mean) / std, dtype=torch.float32)
+    yt = torch.tensor(y)
+    net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.Tanh(),
+                              torch.nn.Linear(hidden, len(SHAPES)))
+    opt = torch.optim.Adam(net.parameters(), lr=0.01, weight_decay=1e-4)
+    for _ in range(epochs):
+        loss = torch.nn.functional.cross_entropy(net(xt), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    w1, b1 = net[0].weight.detach().numpy().T, net[0].bias.detach().numpy()
+    w2, b2 = net[2].weight.detach().numpy().T, net[2].bias.detach().numpy()
+    clf = ShapeClassifier(mean=mean, std=std, w1=w1, b1=b1, w2=w2, b2=b2, info={})
+    clf.info = {"train_objects": int(len(x)),
+                "train_accuracy": float((clf.probabilities(x).argmax(1) == y).mean())}
+    return clf
+
+
+def features(p: np.ndarray, *, w: float, h: float, span: float, sphere: tuple | None,
+             top: tuple | None, sigma: float, camera_position: np.ndarray) -> np.ndarray:
+    """The feature vector (``FEATURES``) of an object's world points ``p``.
+
+    Args:
+        w, h: footprint rectangle sides; span: largest of w, h and the height.
+        sphere: (centre, radius, rms) of the sphere fit, or None.
+        top: (share of points in the top slice, aspect, fill, top width) or None.
+    """
+    z = p[:, 2]
+    height = float(z.max() - z.min())
+    f = np.zeros(len(FEATURES))
+    if sphere is not None:
+        centre, radius, rms = sphere
+        shape_rms = math.sqrt(max(rms ** 2 - sigma ** 2, 0.0))
+        f[0] = min(shape_rms / max(radius, 1e-6), 1.0)
+        f[1] = min(rms / max(sigma, 1e-4), 20.0)
+        f[2] = min(2 * radius / max(w, h, 1e-9), 3.0)
+        f[3] = min(radius / max(span, 1e-9), 3.0)
+        f[4] = float(0.3 * span < radius < 0.8 * span and centre[2] - radius < z.min() + 0.3
+                     * radius)
+        f[5] = float(np.clip((centre[2] - radius - z.min()) / max(radius, 1e-6), -3, 3))
+    if top is not None:
+        f[6], f[7], f[8] = top[0], top[1], top[2]
+        f[9] = min(min(w, h) / max(top[3], 1e-9), 3.0)
+        f[10] = 1.0
+    f[11] = min(height / max(w, h, 1e-9), 5.0)
+    f[12] = min(w, h) / max(w, h, 1e-9)
+    xy = p[:, :2].astype(np.float32)
+    import cv2
+
+    f[13] = cv2.contourArea(cv2.convexHull(xy)) / max(w * h, 1e-12)
+    f[14] = math.log(max(span, 1e-3))
+    rel = camera_position - p.mean(axis=0)
+    rng = float(np.linalg.norm(rel))
+    f[15] = float(rel[2] / max(rng, 1e-9))
+    f[16] = math.log(max(rng, 1e-3))
+    f[17] = min(sigma / max(span, 1e-9), 1.0)
+    f[18] = math.log(len(p))
+    return f

@@ -1,0 +1,63 @@
+"""The learned shape classifier: trains on SpatialBench objects, beats the rules under noise,
+refuses weights of another layout."""
+import json
+
+import numpy as np
+import pytest
+
+from spatial_ros.errors import SpatialRosError
+from spatial_ros.perception import PerceptionConfig, detect_objects
+from spatial_ros.shapes import (
+    DEFAULT_PATH,
+    FEATURES,
+    SHAPES,
+    ShapeClassifier,
+    collect_shape_data,
+    default_classifier,
+    train_classifier,
+)
+
+
+def test_training_on_a_few_scenes_names_held_out_shapes():
+    x, y = collect_shape_data("train", 8, progress=False)
+    assert x.shape == (len(y), len(FEATURES)) and set(y.tolist()) == {0, 1, 2}
+    clf = train_classifier(x, y, epochs=300)
+    xv, yv = collect_shape_data("val", 4, progress=False)
+    assert (clf.probabilities(xv).argmax(1) == yv).mean() >= 0.85
+    with pytest.raises(SpatialRosError, match="too little shape data"):
+        train_classifier(x[:5], y[:5])
+
+
+def test_the_shipped_classifier_beats_the_rules_under_d435_noise():
+    from spatial_ros.bench.generate import generate_scene
+    from spatial_ros.sim.groundtruth import object_shape
+    from spatial_ros.sim.render import Renderer
+    from spatial_ros.sim.sensors import apply_sensor, get_sensor
+
+    assert default_classifier() is not None, f"no classifier shipped at {DEFAULT_PATH}"
+    d435 = get_sensor("realsense_d435")
+    right = {True: 0, False: 0}
+    total = 0
+    for i in range(8):  # test-split scenes: never trained on
+        world, pose = generate_scene("test", 0, i, width=640, height=480)
+        truth = {m.label: object_shape(m) for m in world.objects}
+        fr = Renderer(world).render(pose)
+        depth = apply_sensor(fr.depth, fr.rgb, d435, np.random.default_rng(i))
+        for learned in (True, False):
+            cfg = PerceptionConfig(noise_quadratic=d435.sigma_quadratic,
+                                   shape_classifier=learned)
+            dets, _ = detect_objects(fr.rgb, depth, fr.intrinsics, pose, fr.mask, cfg)
+            for d in dets:
+                if truth.get(d.instance) in SHAPES:
+                    right[learned] += int(d.shape == truth[d.instance])
+                    total += int(learned)
+    assert total >= 30
+    assert right[True] / total >= 0.9 and right[True] > right[False], (right, total)
+
+
+def test_weights_of_another_layout_are_refused(tmp_path):
+    raw = json.loads(DEFAULT_PATH.read_text())
+    raw["features"] = raw["features"][:-1]
+    (tmp_path / "bad.json").write_text(json.dumps(raw))
+    with pytest.raises(SpatialRosError, match="features or classes differ"):
+        ShapeClassifier.load(tmp_path / "bad.json")
