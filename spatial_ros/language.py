@@ -133,6 +133,10 @@ def _parse_ref(text: str) -> _Ref:
     return ref
 
 
+#: achromatic colours a shaded or lit surface may be read as instead
+_SHADES = {"grey": ("black", "white"), "black": ("grey",), "white": ("grey",)}
+
+
 def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame) -> list[int]:
     if ref.color is not None and ref.color not in PALETTE:
         raise QuestionError(f"unknown colour {ref.color!r}")
@@ -142,11 +146,21 @@ def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame) -> list[int]:
            and (ref.shape is None or o.label == ref.shape)]
     if not ids and ref.shape is not None and ref.color is not None:
         # shape guesses from noisy points are the least certain attribute: "the red box" still
-        # means the only red object when its shape was read as something else
-        same_colour = [o.id for o in graph.objects if o.color == ref.color
+        # means the red object whose shape could not be read, or the only red object
+        same_colour = [o for o in graph.objects if o.color == ref.color
                        and (ref.object_id is None or o.id == ref.object_id)]
-        if len(same_colour) == 1:
-            ids = same_colour
+        unread = [o.id for o in same_colour if o.label == "unknown"]
+        if len(unread) == 1:
+            ids = unread
+        elif len(same_colour) == 1:
+            ids = [same_colour[0].id]
+    if not ids and ref.color in _SHADES:
+        # achromatic names depend on lighting: a shaded grey box reads as black
+        ids = [o.id for o in graph.objects if o.color in _SHADES[ref.color]
+               and (ref.object_id is None or o.id == ref.object_id)
+               and (ref.shape is None or o.label == ref.shape)]
+        if len(ids) > 1:
+            ids = []
     if ref.relation is not None:
         pred, inner = ref.relation
         target = resolve(graph, inner, frame)

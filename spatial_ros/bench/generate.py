@@ -9,7 +9,8 @@ On-disk format, one folder per scene under ``OUT/<split>/scene_NNNNNN/``:
     scene.json  intrinsics, camera pose (world pose of the optical frame, 4x4 row-major),
                 objects (id, colour, shape, box centre / size / rotation), relations that hold
                 (subject, predicate, object, frame, confidence) and questions (level, text,
-                answer, kind, object ids)
+                answer, kind, object ids) about the objects in view (covering at least
+                0.05 % of the image; a camera cannot answer for what it does not see)
 
 ``OUT/<split>/index.jsonl`` lists the scenes. Splits are disjoint by seed: scene i of a split
 uses the seed sequence (split, seed, i). ``shift`` uses colours, a shape and camera heights that
@@ -122,12 +123,28 @@ def generate_scene(split: str, seed: int, index: int, *, width: int = 320,
                  models=models, cameras=[camera]), pose
 
 
-def _questions(graph, rng: np.random.Generator, camera: Pose) -> list[dict]:
-    objs = {o.id: o for o in graph.objects}
-    name = {o.id: f"{o.color} {o.label}" for o in graph.objects}
-    holds = {(r.subject, r.predicate, r.object, r.frame) for r in graph.relations}
+#: an object is in view when it covers at least this share of the image's pixels
+VISIBLE_SHARE = 0.0005
+
+
+def visible_ids(mask: np.ndarray, share: float = VISIBLE_SHARE) -> list[int]:
+    """Ids of the instance mask covering at least ``share`` of the image."""
+    counts = np.bincount(mask.ravel(), minlength=256)
+    return [int(i) for i in np.flatnonzero(counts >= share * mask.size) if i != 0]
+
+
+def _questions(graph, rng: np.random.Generator, camera: Pose,
+               visible: list[int] | None = None) -> list[dict]:
+    """The scene's questions, about (and answered over) the objects in view only: a camera
+    cannot answer for what it does not see."""
+    objs = {o.id: o for o in graph.objects if visible is None or o.id in visible}
+    name = {o.id: f"{o.color} {o.label}" for o in objs.values()}
+    holds = {(r.subject, r.predicate, r.object, r.frame) for r in graph.relations
+             if r.subject in objs and r.object in objs}
     ids = sorted(objs)
     qs: list[dict] = []
+    if len(ids) < 2:
+        return qs
 
     def true(a, p, b, frame=Frame.EGOCENTRIC):
         f = frame if p in EGO else (Frame.EGOCENTRIC if p == "occludes" else Frame.ALLOCENTRIC)
@@ -139,7 +156,8 @@ def _questions(graph, rng: np.random.Generator, camera: Pose) -> list[dict]:
 
     preds = list(PHRASES)
     facts = sorted((r.subject, r.predicate, r.object) for r in graph.relations
-                   if r.predicate != "occludes" and (r.predicate not in EGO
+                   if r.subject in objs and r.object in objs
+                   and r.predicate != "occludes" and (r.predicate not in EGO
                                                     or r.frame == Frame.EGOCENTRIC))
     for k in range(4):  # L1: yes/no, half of them true facts so that "no" is no free win
         if k % 2 == 0 and facts:
@@ -226,7 +244,7 @@ def write_scene(folder: pathlib.Path, world: World, pose: Pose, sensor: str, see
                        "frame": r.frame.name.lower(), "confidence": round(r.confidence, 4)}
                       for r in graph.relations],
         "questions": _questions(graph, np.random.default_rng([SPLITS[split], seed, index, 9]),
-                                pose),
+                                pose, visible_ids(frame.mask)),
     }
     (folder / "scene.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
     return meta

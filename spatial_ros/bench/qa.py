@@ -2,7 +2,8 @@
 scene graph, against ground truth.
 
 Per scene and sensor preset: the scene-graph pipeline runs over a few frames (as in
-`bench relations`), then every question of the scene (the generator's templates, L1-L5) is
+`bench relations`), then every question of the scene (the generator's templates, L1-L5, about
+the objects in view) is
 answered by spatial_ros.language from the sensed graph and compared with the ground-truth
 answer: yes/no exactly, object lists as sets of "colour shape" names, distances within
 ``metric_tolerance`` metres. A question the planner refuses (no object matches, ambiguous)
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spatial_ros.bench.generate import SPLITS, _questions
+from spatial_ros.bench.generate import SPLITS, _questions, visible_ids
 from spatial_ros.bench.relations import match_detections, scene_frames
 from spatial_ros.language import QuestionError, answer_question
 from spatial_ros.placement import PlacementError, place_relative
@@ -113,7 +114,7 @@ def run_qa_bench(*, split: str = "test", n: int = 50, seed: int = 0,
                                        graph.stamp)
                 graph = replace(graph, relations=rels)
             rng = np.random.default_rng([SPLITS[split], seed, i, 9])
-            for q in _questions(truth, rng, pose):
+            for q in _questions(truth, rng, pose, visible_ids(fr.mask)):
                 sc.total[q["level"]] += 1
                 try:
                     a = answer_question(graph, q["question"], viewpoint=pose.translation)

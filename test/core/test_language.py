@@ -157,3 +157,22 @@ def test_the_only_object_of_a_colour_is_found_despite_its_shape_guess(scene):
     graph, _ = scene
     a = answer_question(graph, "is the purple box behind the blue box?")  # it is a sphere
     assert a.object_ids == [4, 2]
+
+
+def test_unread_shapes_and_shaded_greys_are_still_found(scene):
+    import copy
+
+    graph, _ = scene
+    g = copy.deepcopy(graph)
+    objs = {o.id: o for o in g.objects}
+    objs[4].color = "yellow"  # now two yellow objects: the cylinder (5) and the sphere (4)
+    objs[5].label = "unknown"  # too few points to read the cylinder's shape
+    a = answer_question(g, "is the yellow cylinder right of the red box?")
+    assert a.object_ids == [5, 1]  # the yellow object whose shape is unread, not the sphere
+    with pytest.raises(QuestionError, match="no object matches 'the yellow box'"):
+        objs[4].label = "unknown"  # two unread yellow objects: no guess
+        answer_question(g, "is the yellow box right of the red box?")
+    grey = next(o for o in g.objects if o.color == "grey")
+    grey.color = "black"  # a shaded grey surface
+    a = answer_question(g, f"is the grey {grey.label} left of the red box?")
+    assert a.object_ids[0] == grey.id
