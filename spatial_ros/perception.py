@@ -72,6 +72,7 @@ class Detection:
     pixels: np.ndarray  # flat indices into the full-resolution image
     instance: int = 0  # mask id it came from (0 = class-agnostic)
     shape_features: np.ndarray | None = None  # spatial_ros.shapes.FEATURES, None if too few points
+    boxes: dict[str, OrientedBox] = field(default_factory=dict)  # amodal box per supported shape
 
     @property
     def point_count(self) -> int:
@@ -154,7 +155,8 @@ def _fit_sphere(p: np.ndarray, max_points: int = 500) -> tuple[np.ndarray, float
 
 
 def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
-              supports: list[float]) -> tuple[OrientedBox, str, np.ndarray | None]:
+              supports: list[float]
+              ) -> tuple[OrientedBox, str, np.ndarray | None, dict[str, OrientedBox]]:
     """Amodal gravity-aligned box, shape guess and shape features of an object's world points.
 
     The shape comes from the learned classifier (spatial_ros.shapes) where it ships and
@@ -202,24 +204,29 @@ def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
     classifier = default_classifier() if config.shape_classifier else None
     if classifier is not None and feats is not None:
         shape = classifier.predict(feats)
-    box = None
-    if shape == "sphere" and sphere_ok:
+    # amodal boxes for each shape the fits support; the tracker may pick another than this
+    # frame's guess when the object's shape over many frames says so
+    rect = OrientedBox(center=[cx, cy, (zmin + zmax) / 2], size=[w, h, zmax - zmin],
+                       rotation=_yaw_rotation(math.radians(angle)))
+    candidates = {"box": rect}
+    if sphere_ok:
         centre, radius, _ = sphere
-        box = OrientedBox(center=centre, size=np.full(3, 2 * radius))
-    elif shape == "cylinder" and top_fit is not None and len(top_fit[4]) >= 20:
+        candidates["sphere"] = OrientedBox(center=centre, size=np.full(3, 2 * radius))
+    if top_fit is not None and len(top_fit[4]) >= 20:
         (ccx, ccy), r = cv2.minEnclosingCircle(top_fit[4])
-        box = OrientedBox(center=[ccx, ccy, (zmin + zmax) / 2], size=[2 * r, 2 * r, zmax - zmin])
-    if box is None:
-        box = OrientedBox(center=[cx, cy, (zmin + zmax) / 2], size=[w, h, zmax - zmin],
-                          rotation=_yaw_rotation(math.radians(angle)))
-    lo = float(box.center[2] - box.size[2] / 2)
-    below = [s for s in supports if s <= lo + 1e-3 and lo - s < config.support_snap]
-    if below and not (shape == "sphere" and sphere_ok):
-        new_lo = max(below)
-        hi = float(box.center[2] + box.size[2] / 2)
-        box = OrientedBox(center=[box.center[0], box.center[1], (new_lo + hi) / 2],
-                          size=[box.size[0], box.size[1], hi - new_lo], rotation=box.rotation)
-    return box, shape, feats
+        candidates["cylinder"] = OrientedBox(center=[ccx, ccy, (zmin + zmax) / 2],
+                                             size=[2 * r, 2 * r, zmax - zmin])
+    for kind, b in candidates.items():
+        lo = float(b.center[2] - b.size[2] / 2)
+        below = [s for s in supports if s <= lo + 1e-3 and lo - s < config.support_snap]
+        if below and kind != "sphere":
+            new_lo = max(below)
+            hi = float(b.center[2] + b.size[2] / 2)
+            candidates[kind] = OrientedBox(center=[b.center[0], b.center[1], (new_lo + hi) / 2],
+                                           size=[b.size[0], b.size[1], hi - new_lo],
+                                           rotation=b.rotation)
+    box = candidates.get(shape, candidates["box"])
+    return box, shape, feats, candidates
 
 
 def _find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameReport,
@@ -377,7 +384,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         p = pts[idx].astype(np.float64)
         cells = vi[idx]
         rows, cols = np.divmod(cells, sw)
-        box, shape, feats = _geometry(p, config, camera_pose, report.support_heights)
+        box, shape, feats, boxes = _geometry(p, config, camera_pose,
+                                             report.support_heights)
         if float(np.max(box.size)) > config.max_object_size:
             continue
         px = rgb_flat[cells].astype(np.float32)
@@ -385,7 +393,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         colour = np.median(px[bright >= np.percentile(bright, 75)], axis=0) / 255.0
         dets.append(Detection(
             points=p, centroid=p.mean(axis=0), box=box, color=color_name(colour), rgb=colour,
-            shape=shape, shape_features=feats, pixels=(rows * s) * w + cols * s,
+            shape=shape, shape_features=feats, boxes=boxes, pixels=(rows * s) * w + cols * s,
             instance=inst if mask is not None else 0,
             bbox2d=(int(cols.min() * s), int(rows.min() * s), int(cols.max() * s + s - 1),
                     int(rows.max() * s + s - 1))))

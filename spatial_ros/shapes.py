@@ -25,7 +25,7 @@ SHAPES = ("box", "cylinder", "sphere")
 FEATURES = ("sphere_rms_rel", "sphere_noise_rel", "sphere_footprint", "sphere_radius_span",
             "sphere_plausible", "sphere_bottom_gap", "top_share", "top_aspect", "top_fill",
             "top_width_ratio", "has_top", "height_ratio", "footprint_aspect", "footprint_fill",
-            "log_span", "elevation", "log_range", "noise_span", "log_points")
+            "elevation", "noise_span", "log_points")
 DEFAULT_PATH = pathlib.Path(__file__).parent / "data" / "shape_classifier.json"
 
 
@@ -78,7 +78,12 @@ def collect_shape_data(split: str, n: int, *, seed: int = 0,
                        sensors: tuple[str, ...] = ("ideal", "realsense_d435", "kinect"),
                        progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Features and true shape indices of every detected object (instance masks give the
-    identity) of ``n`` scenes of a split, each under every sensor preset, at 640x480."""
+    identity) of ``n`` scenes of a split, each under every sensor preset, at 640x480.
+
+    The noise model perception is told is drawn at random from the presets, not always the
+    true one: a node configured for a RealSense may be fed ideal or Kinect depth (and the
+    features carry no absolute size or range, so larger objects further away read the same).
+    """
     from tqdm import tqdm
 
     from spatial_ros.bench.generate import SPLITS, generate_scene
@@ -95,10 +100,12 @@ def collect_shape_data(split: str, n: int, *, seed: int = 0,
         fr = renderer.render(pose)
         for k, sensor in enumerate(sensors):
             model = get_sensor(sensor)
-            depth = apply_sensor(fr.depth, fr.rgb, model,
-                                 np.random.default_rng([SPLITS[split], seed, i, k, 17]))
+            rng = np.random.default_rng([SPLITS[split], seed, i, k, 17])
+            depth = apply_sensor(fr.depth, fr.rgb, model, rng)
+            told = get_sensor(sensors[int(rng.integers(len(sensors)))]) \
+                if rng.random() < 0.5 else model
             dets, _ = detect_objects(fr.rgb, depth, fr.intrinsics, pose, fr.mask,
-                                     PerceptionConfig(noise_quadratic=model.sigma_quadratic,
+                                     PerceptionConfig(noise_quadratic=told.sigma_quadratic,
                                                       shape_classifier=False))
             for d in dets:
                 shape = truth.get(d.instance)
@@ -167,11 +174,8 @@ def features(p: np.ndarray, *, w: float, h: float, span: float, sphere: tuple | 
     import cv2
 
     f[13] = cv2.contourArea(cv2.convexHull(xy)) / max(w * h, 1e-12)
-    f[14] = math.log(max(span, 1e-3))
     rel = camera_position - p.mean(axis=0)
-    rng = float(np.linalg.norm(rel))
-    f[15] = float(rel[2] / max(rng, 1e-9))
-    f[16] = math.log(max(rng, 1e-3))
-    f[17] = min(sigma / max(span, 1e-9), 1.0)
-    f[18] = math.log(len(p))
+    f[14] = float(rel[2] / max(float(np.linalg.norm(rel)), 1e-9))
+    f[15] = min(sigma / max(span, 1e-9), 1.0)
+    f[16] = math.log(len(p))
     return f

@@ -141,12 +141,13 @@ class Tracker:
         c = self.config
         moved = float(np.linalg.norm(t.centroid - d.centroid)) > c.move_threshold
         a = 1.0 if moved else c.smoothing
-        t.centroid = (1 - a) * t.centroid + a * d.centroid
-        t.box = blend_boxes(t.box, d.box, a)
-        t.color = d.color
         t.shape_votes[d.shape] = t.shape_votes.get(d.shape, 0) + 1
         known = {k: v for k, v in t.shape_votes.items() if k != "unknown"}
         t.shape = max(known, key=known.get) if known else "unknown"
+        t.centroid = (1 - a) * t.centroid + a * d.centroid
+        # the amodal box of the shape the track has settled on, where this frame supports it
+        t.box = blend_boxes(t.box, d.boxes.get(t.shape, d.box), a)
+        t.color = d.color
         t.last_seen = now
         t.hits += 1
         t.point_count = d.point_count
