@@ -19,7 +19,7 @@ from spatial_ros.relations import Body, RelationConfig, compute_relations
 from spatial_ros.scene import Relation, SceneGraph
 from spatial_ros.vocabulary import Frame, Source
 
-__all__ = ["frame_objects", "geometric_probs", "reason_frame"]
+__all__ = ["frame_objects", "geometric_probs", "mask_objects", "reason_frame", "UNSENSED_ID_BASE"]
 
 _KEY_INDEX = {k: j for j, k in enumerate(DECISION_KEYS)}
 
@@ -60,17 +60,68 @@ def geometric_probs(graph: SceneGraph, ids: list[int], camera_pose: Pose,
     return probs, has
 
 
+#: ids given to mask instances that no scene-graph object covers (no depth): 10000 + instance
+UNSENSED_ID_BASE = 10000
+
+
+def mask_objects(graph: SceneGraph, mask: np.ndarray, stamp: float, slop: float = 0.02,
+                 min_iou: float = 0.5) -> tuple[list[int], list[int]]:
+    """Instances of an instance mask and the object id each stands for: the graph object seen
+    in this frame whose 2D box overlaps the instance's by ``min_iou`` (greedy, best first), or
+    ``UNSENSED_ID_BASE + instance`` for an instance the graph has no object for (no depth)."""
+    from spatial_ros.model.data import boxes_from_mask
+
+    instances = [int(i) for i in np.unique(mask) if i != 0]
+    ids, boxes = frame_objects(graph, stamp, slop)
+    inst_boxes = boxes_from_mask(mask, instances)
+    pairs = []
+    for a, ib in enumerate(inst_boxes):
+        for b, gb in enumerate(boxes):
+            iw = min(ib[2], gb[2]) - max(ib[0], gb[0])
+            ih = min(ib[3], gb[3]) - max(ib[1], gb[1])
+            inter = max(iw, 0) * max(ih, 0)
+            union = (ib[2] - ib[0]) * (ib[3] - ib[1]) + (gb[2] - gb[0]) * (gb[3] - gb[1]) - inter
+            iou = inter / union if union > 0 else 0.0
+            if iou >= min_iou:
+                pairs.append((iou, a, b))
+    taken_a, taken_b, owner = set(), set(), {}
+    for _iou, a, b in sorted(pairs, reverse=True):
+        if a not in taken_a and b not in taken_b:
+            taken_a.add(a)
+            taken_b.add(b)
+            owner[a] = ids[b]
+    return instances, [owner.get(a, UNSENSED_ID_BASE + inst) for a, inst in enumerate(instances)]
+
+
 def reason_frame(reasoner, fusion: Fusion, graph: SceneGraph, rgb: np.ndarray,
                  depth: np.ndarray | None, camera_pose: Pose, stamp: float, *,
                  config: RelationConfig | None = None, slop: float = 0.02,
-                 min_confidence: float = 0.5) -> tuple[list[Relation], object]:
-    """Fused relations (source FUSED, confidence >= ``min_confidence``) of the graph's objects
-    seen at ``stamp``, and the model's output. Fewer than two such objects: no relations."""
-    ids, boxes = frame_objects(graph, stamp, slop)
-    out = reasoner.predict(rgb, depth, camera_pose.rotation, boxes=boxes, ids=ids)
+                 min_confidence: float = 0.5, mask: np.ndarray | None = None
+                 ) -> tuple[list[Relation], object]:
+    """Fused relations (source FUSED, confidence >= ``min_confidence``) and the model's output.
+
+    Objects are the graph's objects seen at ``stamp`` (regions: their 2D boxes), or, with an
+    instance ``mask``, every instance (regions: the mask), named by the graph object it
+    matches; an instance without one (no valid depth) gets id ``UNSENSED_ID_BASE + instance``
+    and relations from the model alone. Fewer than two objects: no relations.
+    """
+    if mask is not None:
+        instances, ids = mask_objects(graph, mask, stamp, slop)
+        out = reasoner.predict(rgb, depth, camera_pose.rotation, mask=mask, ids=instances)
+        out.ids = ids
+    else:
+        ids, boxes = frame_objects(graph, stamp, slop)
+        out = reasoner.predict(rgb, depth, camera_pose.rotation, boxes=boxes, ids=ids)
     if len(ids) < 2:
         return [], out
-    geo, has = geometric_probs(graph, ids, camera_pose, config)
+    sensed = [i for i in ids if i < UNSENSED_ID_BASE]
+    geo = np.full((len(ids), len(ids), len(DECISION_KEYS)), 0.5, np.float32)
+    has = np.zeros(len(ids), bool)
+    if sensed:
+        g, h = geometric_probs(graph, sensed, camera_pose, config)
+        where = [ids.index(i) for i in sensed]
+        geo[np.ix_(where, where)] = g
+        has[where] = h
     if depth is None or not np.isfinite(depth).any():
         has[:] = False
     fused = fusion.fuse(out.probs, geo, has[:, None] & has[None, :])
@@ -80,7 +131,8 @@ def reason_frame(reasoner, fusion: Fusion, graph: SceneGraph, rgb: np.ndarray,
         for b, ib in enumerate(ids):
             if a == b:
                 continue
-            dist = float(np.linalg.norm(objs[ia].box.center - objs[ib].box.center))
+            dist = float(np.linalg.norm(objs[ia].box.center - objs[ib].box.center)) \
+                if ia in objs and ib in objs else float("nan")
             for j, (p, f) in enumerate(DECISION_KEYS):
                 c = float(np.clip(fused[a, b, j], 1e-3, 1 - 1e-3))
                 if c >= min_confidence:

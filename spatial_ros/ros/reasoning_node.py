@@ -7,7 +7,10 @@ waiting when the next arrives is dropped and counted as stale). The worker runs 
 ``device`` parameter (auto = CUDA when available, else CPU; fp16 on CUDA) over all ordered pairs
 of the objects seen in that frame, regions from their 2D boxes, in one batch, fuses with the
 geometric confidences (calibrated weights beside the model's) and publishes the fused
-SpatialRelationArray (source FUSED). Bad frames and graphs are logged and counted; the node keeps
+SpatialRelationArray (source FUSED). With ``mask_topic`` (an upstream instance segmenter), every
+instance is an object, regions from the mask; one the graph has no object for (no valid depth:
+a dark surface, out of range, an RGB-only camera) gets id 10000 + instance and the model's
+relations alone. Bad frames and graphs are logged and counted; the node keeps
 running. Rate, latency and drops go to /diagnostics.
 """
 from __future__ import annotations
@@ -46,6 +49,9 @@ class ReasoningNode(Node):
         color = d("color_topic", "/camera/color/image_raw", "colour image topic")
         depth = d("depth_topic", "/camera/depth/image_raw", "depth image topic (16UC1 or 32FC1)")
         info = d("camera_info_topic", "/camera/color/camera_info", "CameraInfo topic")
+        mask = d("mask_topic", "", "instance mask (mono8/16UC1 ids); with it every instance is "
+                 "reasoned about, those without depth by the model alone ('' = the graph's "
+                 "objects, regions from their 2D boxes)")
         slop = d("sync_slop", 0.02, "approximate-time tolerance between colour and depth (s)")
         graph_topic = d("scene_graph_topic", "/spatial/scene_graph", "SceneGraph input")
         self.graph_slop = d("graph_slop", 0.02, "largest stamp gap between a graph and its "
@@ -88,7 +94,7 @@ class ReasoningNode(Node):
         self.pub = self.create_publisher(SpatialRelationArray, out_topic, QoSProfile(depth=5))
         self.frames: deque[RgbdFrame] = deque(maxlen=max(1, int(self.buffer)))
         self.input = RgbdInput(self, color_topic=color, depth_topic=depth, info_topic=info,
-                               slop=slop, callback=self.frames.append)
+                               mask_topic=mask, slop=slop, callback=self.frames.append)
         self.create_subscription(SceneGraph, graph_topic, self._on_graph, 5)
         self.dropped: Counter[str] = Counter()
         self.processed = 0
@@ -139,7 +145,8 @@ class ReasoningNode(Node):
         t0 = time.perf_counter()
         rels, out = reason_frame(self.reasoner, self.fusion, graph, frame.rgb, frame.depth,
                                  pose, frame.stamp, config=self.relation_config,
-                                 slop=self.graph_slop, min_confidence=self.min_confidence)
+                                 slop=self.graph_slop, min_confidence=self.min_confidence,
+                                 mask=frame.mask)
         header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=self.world_frame)
         self.pub.publish(SpatialRelationArray(header=header,
                                               relations=[conv.relation_to_msg(r) for r in rels]))

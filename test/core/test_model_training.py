@@ -200,3 +200,19 @@ def test_dataset_targets_are_the_ground_truth():
     r = DECISION_KEYS.index(("right_of", DECISION_KEYS[0][1]))
     assert np.array_equal(t, data["target"][..., r].astype(bool).transpose(0, 2, 1))
     assert t.any()
+
+
+def test_mask_instances_are_named_by_the_graph_object_they_match():
+    from spatial_ros.model.reason import UNSENSED_ID_BASE, mask_objects
+    from spatial_ros.scene import OrientedBox, SceneGraph, SceneObject
+
+    mask = np.zeros((48, 64), np.uint8)
+    mask[10:20, 5:15] = 3  # matches graph object 7's 2D box
+    mask[30:40, 40:60] = 4  # no graph object: no depth there
+    box = OrientedBox(center=[0, 0, 0], size=[0.1, 0.1, 0.1])
+    graph = SceneGraph(objects=[
+        SceneObject(id=7, centroid=[0, 0, 0], box=box, bbox2d=(5, 10, 15, 20), last_seen=1.0),
+        SceneObject(id=8, centroid=[0, 0, 0], box=box, bbox2d=(5, 10, 15, 20), last_seen=0.5)],
+        stamp=1.0)
+    instances, ids = mask_objects(graph, mask, stamp=1.0)
+    assert instances == [3, 4] and ids == [7, UNSENSED_ID_BASE + 4]  # 8 is not in this frame

@@ -64,3 +64,34 @@ def test_fused_relations_match_ground_truth_and_bad_graphs_are_survived(ros):
     pub.publish(none)
     fused.wait(count=n + 1, timeout=10)
     assert not fused.messages[-1].relations and node.dropped["error"] == 0
+
+
+def test_rgb_only_camera_gets_the_models_relations(ros):
+    """No depth at all: the scene graph has no objects; with the instance mask the reasoning
+    node still relates every instance, by the model alone (ids 10000 + instance)."""
+    from spatial_ros.model.reason import UNSENSED_ID_BASE
+    from spatial_ros.vocabulary import Frame
+
+    fused = ros.inbox(SpatialRelationArray, "/spatial/fused_relations")
+    gt = ros.inbox(SceneGraph, "/sim/ground_truth")
+    ros.add(SimCameraNode(parameter_overrides=[
+        Parameter("world", value="tabletop"), Parameter("rate", value=5.0),
+        Parameter("sensor", value="rgb_only")], **ros.node_kwargs))
+    ros.add(SceneGraphNode(parameter_overrides=[
+        Parameter("mask_topic", value="/camera/segmentation/labels")], **ros.node_kwargs))
+    ros.add(ReasoningNode(parameter_overrides=[
+        Parameter("device", value="cpu"),
+        Parameter("mask_topic", value="/camera/segmentation/labels")], **ros.node_kwargs))
+    last = fused.wait(lambda m: len(m.relations) > 0, count=2, timeout=90)[-1]
+    truth = conv.scene_graph_from_msg(gt.wait(timeout=30)[-1])
+    rels = [conv.relation_from_msg(r) for r in last.relations]
+    assert all(r.subject >= UNSENSED_ID_BASE and r.object >= UNSENSED_ID_BASE for r in rels)
+    said = {(r.subject - UNSENSED_ID_BASE, r.predicate, r.object - UNSENSED_ID_BASE, r.frame)
+            for r in rels}
+    holds = {(r.subject, r.predicate, r.object, r.frame) for r in truth.relations}
+    ids = {o.id for o in truth.objects}
+    keys = [("left_of", Frame.EGOCENTRIC), ("in_front_of", Frame.EGOCENTRIC),
+            ("on_top_of", Frame.ALLOCENTRIC)]
+    decisions = [((a, p, b, f) in said) == ((a, p, b, f) in holds)
+                 for a in ids for b in ids if a != b for p, f in keys]
+    assert sum(decisions) / len(decisions) >= 0.85, f"{sum(decisions)}/{len(decisions)}"
