@@ -1,10 +1,15 @@
 """Helpers to publish node health on /diagnostics."""
 from __future__ import annotations
 
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+
+import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
-__all__ = ["DiagnosticsPublisher"]
+__all__ = ["DiagnosticsPublisher", "FrameHealth"]
 
 
 class DiagnosticsPublisher:
@@ -24,3 +29,52 @@ class DiagnosticsPublisher:
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self._node.get_clock().now().to_msg()
         self._pub.publish(msg)
+
+
+class FrameHealth:
+    """What a frame-processing node did: frames done, frames dropped by reason, latency, and
+    its RGB-D input's rejections, reported on /diagnostics every ``period`` seconds.
+
+    ``extra`` returns the node's own values for the report (output age, objects, device...).
+    """
+
+    def __init__(self, node: Node, rgbd_input, period: float,
+                 extra: Callable[[], dict[str, object]] = dict) -> None:
+        self._node, self.input, self._extra = node, rgbd_input, extra
+        self.dropped: Counter[str] = Counter()
+        self.processed = 0
+        self.last_error = ""
+        self.latency: deque[float] = deque(maxlen=200)
+        self._diag = DiagnosticsPublisher(node)
+        self._t_report, self._n_report = time.monotonic(), 0
+        node.create_timer(period, self.report)
+
+    def drop(self, reason: str, message: str, what: str = "frame dropped") -> None:
+        self.dropped[reason] += 1
+        self.last_error = message
+        self._node.get_logger().warning(f"{what}: {message}", throttle_duration_sec=5.0)
+
+    def stale(self) -> None:
+        """A waiting item was replaced by a newer one (the worker's queue of one)."""
+        self.dropped["stale"] += 1
+
+    def done(self, ms: float) -> None:
+        self.processed += 1
+        self.latency.append(ms)
+
+    def report(self) -> None:
+        now = time.monotonic()
+        rate = (self.processed - self._n_report) / max(now - self._t_report, 1e-9)
+        self._t_report, self._n_report = now, self.processed
+        dropped = sum(self.dropped.values()) + sum(self.input.rejected.values())
+        lat = np.array(self.latency) if self.latency else np.array([np.nan])
+        values: dict[str, object] = {
+            "frames": self.processed, "rate_hz": f"{rate:.2f}",
+            "latency_p50_ms": f"{np.median(lat):.1f}",
+            "latency_p95_ms": f"{np.percentile(lat, 95):.1f}", **self._extra(),
+            "dropped": dropped, "sync_dropped": self.input.sync_dropped,
+            "last_error": self.last_error or self.input.last_error}
+        values.update({f"dropped_{k}": v for k, v in self.dropped.items()})
+        values.update({f"dropped_{k}": v for k, v in self.input.rejected.items()})
+        level = DiagnosticStatus.WARN if dropped else DiagnosticStatus.OK
+        self._diag.publish(values, message="dropped frames" if dropped else "ok", level=level)

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import pathlib
 import time
-from collections import Counter, deque
+from collections import deque
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from std_msgs.msg import Header
@@ -32,7 +31,7 @@ from spatial_ros.msg import SceneGraph, SpatialRelationArray
 from spatial_ros.relations import RelationConfig
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.camera_pose import CameraPoseSource
-from spatial_ros.ros.diagnostics import DiagnosticsPublisher
+from spatial_ros.ros.diagnostics import FrameHealth
 from spatial_ros.ros.params import declare
 from spatial_ros.ros.rgbd_input import RgbdFrame, RgbdInput
 from spatial_ros.ros.runner import run_node
@@ -96,27 +95,23 @@ class ReasoningNode(Node):
         self.input = RgbdInput(self, color_topic=color, depth_topic=depth, info_topic=info,
                                mask_topic=mask, slop=slop, callback=self.frames.append)
         self.create_subscription(SceneGraph, graph_topic, self._on_graph, 5)
-        self.dropped: Counter[str] = Counter()
-        self.processed = 0
-        self.last_error = ""
-        self._latency: deque[float] = deque(maxlen=200)
         self._model_ms: deque[float] = deque(maxlen=200)
+        self.health = FrameHealth(self, self.input, period, extra=lambda: {
+            "model_p50_ms": f"{np.median(self._model_ms) if self._model_ms else np.nan:.1f}",
+            "device": str(self.reasoner.device)})
+        self.dropped = self.health.dropped
         self._worker = LatestOnlyWorker("reasoning_worker", self._safe_process,
-                                        self._count_stale)
-        self._diag = DiagnosticsPublisher(self)
-        self._t_report, self._n_report = time.monotonic(), 0
-        self.create_timer(period, self._report)
+                                        self.health.stale)
         self.get_logger().info(f"reasoning: model {weights_path.name} on {self.reasoner.device}"
                                f"{' (fp16)' if self.reasoner.half else ''}, fusion "
                                f"{fusion_path.name if fusion_path.exists() else 'identity'}")
 
-    def _count_stale(self) -> None:
-        self.dropped["stale"] += 1
+    @property
+    def processed(self) -> int:
+        return self.health.processed
 
     def _drop(self, reason: str, message: str) -> None:
-        self.dropped[reason] += 1
-        self.last_error = message
-        self.get_logger().warning(f"dropped: {message}", throttle_duration_sec=5.0)
+        self.health.drop(reason, message, "dropped")
 
     def _on_graph(self, msg) -> None:
         try:
@@ -150,25 +145,8 @@ class ReasoningNode(Node):
         header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=self.world_frame)
         self.pub.publish(SpatialRelationArray(header=header,
                                               relations=[conv.relation_to_msg(r) for r in rels]))
-        self.processed += 1
-        self._latency.append((time.perf_counter() - t0) * 1e3)
+        self.health.done((time.perf_counter() - t0) * 1e3)
         self._model_ms.append(out.ms)
-
-    def _report(self) -> None:
-        now = time.monotonic()
-        rate = (self.processed - self._n_report) / max(now - self._t_report, 1e-9)
-        self._t_report, self._n_report = now, self.processed
-        dropped = sum(self.dropped.values()) + sum(self.input.rejected.values())
-        lat = np.array(self._latency) if self._latency else np.array([np.nan])
-        model = np.array(self._model_ms) if self._model_ms else np.array([np.nan])
-        values = {"frames": self.processed, "rate_hz": f"{rate:.2f}",
-                  "latency_p50_ms": f"{np.median(lat):.1f}",
-                  "model_p50_ms": f"{np.median(model):.1f}", "device": str(self.reasoner.device),
-                  "dropped": dropped, "last_error": self.last_error or self.input.last_error}
-        values.update({f"dropped_{k}": v for k, v in self.dropped.items()})
-        values.update({f"dropped_{k}": v for k, v in self.input.rejected.items()})
-        level = DiagnosticStatus.WARN if dropped else DiagnosticStatus.OK
-        self._diag.publish(values, message="dropped" if dropped else "ok", level=level)
 
     def destroy_node(self) -> None:
         self._worker.stop()

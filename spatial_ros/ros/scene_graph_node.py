@@ -11,10 +11,9 @@ Bad frames are logged with the reason and dropped or degraded; the node keeps ru
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import deque
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from std_msgs.msg import Header
@@ -26,7 +25,7 @@ from spatial_ros.pipeline import SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.camera_pose import CameraPoseSource
-from spatial_ros.ros.diagnostics import DiagnosticsPublisher
+from spatial_ros.ros.diagnostics import FrameHealth
 from spatial_ros.ros.markers import scene_graph_markers
 from spatial_ros.ros.params import declare
 from spatial_ros.ros.rgbd_input import RgbdFrame, RgbdInput
@@ -123,17 +122,12 @@ class SceneGraphNode(Node):
         self.input = RgbdInput(self, color_topic=color, depth_topic=depth, info_topic=info,
                                mask_topic=mask, slop=slop, time_jump=self.time_jump,
                                callback=self._on_frame)
-        self.dropped: Counter[str] = Counter()
-        self.processed = 0
-        self.last_error = ""
-        self._latency: deque[float] = deque(maxlen=200)
         self._age: deque[float] = deque(maxlen=200)
         self._last_stamp = -np.inf
+        self.health = FrameHealth(self, self.input, period, extra=self._report_extra)
+        self.dropped = self.health.dropped
         self._worker = LatestOnlyWorker("scene_graph_worker", self._safe_process,
-                                        self._count_stale) if self.threaded else None
-        self._diag = DiagnosticsPublisher(self)
-        self._t_report, self._n_report = time.monotonic(), 0
-        self.create_timer(period, self._report)
+                                        self.health.stale) if self.threaded else None
         self.get_logger().info(f"scene graph: camera pose from {self.pose.kind}, segmentation "
                                f"{'by mask ' + mask if mask else 'class-agnostic'}, "
                                f"frames {frames}, noise model {noise_model}")
@@ -145,20 +139,16 @@ class SceneGraphNode(Node):
             return
         self._worker.submit(frame)
 
-    def _count_stale(self) -> None:
-        self.dropped["stale"] += 1
-
-    def _drop(self, reason: str, message: str) -> None:
-        self.dropped[reason] += 1
-        self.last_error = message
-        self.get_logger().warning(f"frame dropped: {message}", throttle_duration_sec=5.0)
+    @property
+    def processed(self) -> int:
+        return self.health.processed
 
     # -- worker thread ------------------------------------------------------------------------
     def _safe_process(self, frame: RgbdFrame) -> None:
         try:
             self._process(frame)
         except Exception as exc:  # noqa: BLE001 - a bad frame must never stop the node
-            self._drop("error", f"{type(exc).__name__}: {exc}")
+            self.health.drop("error", f"{type(exc).__name__}: {exc}")
 
     def _process(self, frame: RgbdFrame) -> None:
         if self._last_stamp - frame.stamp > self.time_jump:
@@ -168,7 +158,7 @@ class SceneGraphNode(Node):
             self.builder.tracker.tracks.clear()
             self._last_stamp = -np.inf
         if frame.stamp <= self._last_stamp:
-            self._drop("stamp_out_of_order", f"frame stamp {frame.stamp:.3f} s is not after "
+            self.health.drop("stamp_out_of_order", f"frame stamp {frame.stamp:.3f} s is not after "
                        f"the previous frame's {self._last_stamp:.3f} s")
             return
         if frame.stamp - self._last_stamp > self.max_stamp_gap and np.isfinite(self._last_stamp):
@@ -178,45 +168,28 @@ class SceneGraphNode(Node):
         pose, why = self.pose.lookup(frame.stamp, frame.frame_id,
                                      wait=self.pose_wait if self.threaded else 0.0)
         if pose is None:
-            self._drop("no_camera_pose", why)
+            self.health.drop("no_camera_pose", why)
             return
         t0 = time.perf_counter()
         result = self.builder.process(frame.rgb, frame.depth, frame.intrinsics, pose,
                                       frame.stamp, frame.mask)
         self._last_stamp = frame.stamp
         for warning in result.report.warnings:
-            self.dropped["degraded"] += 1
-            self.last_error = warning
-            self.get_logger().warning(f"frame degraded: {warning}", throttle_duration_sec=5.0)
+            self.health.drop("degraded", warning, "frame degraded")
         graph = result.graph
         header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=self.world_frame)
         self.graph_pub.publish(conv.scene_graph_to_msg(graph))
         self.rel_pub.publish(SpatialRelationArray(
             header=header, relations=[conv.relation_to_msg(r) for r in graph.relations]))
         self.marker_pub.publish(scene_graph_markers(graph))
-        self.processed += 1
-        self._latency.append((time.perf_counter() - t0) * 1e3)
+        self.health.done((time.perf_counter() - t0) * 1e3)
         now = self.get_clock().now().nanoseconds * 1e-9
         self._age.append((now - frame.stamp) * 1e3)
 
-    def _report(self) -> None:
-        now = time.monotonic()
-        rate = (self.processed - self._n_report) / max(now - self._t_report, 1e-9)
-        self._t_report, self._n_report = now, self.processed
-        dropped = sum(self.dropped.values()) + sum(self.input.rejected.values())
-        lat = np.array(self._latency) if self._latency else np.array([np.nan])
+    def _report_extra(self) -> dict[str, object]:
         age = np.array(self._age) if self._age else np.array([np.nan])
-        values = {"frames": self.processed, "rate_hz": f"{rate:.2f}",
-                  "latency_p50_ms": f"{np.median(lat):.1f}",
-                  "latency_p95_ms": f"{np.percentile(lat, 95):.1f}",
-                  "age_p50_ms": f"{np.median(age):.1f}",
-                  "objects": len(self.builder.tracker.tracks), "dropped": dropped,
-                  "sync_dropped": self.input.sync_dropped,
-                  "last_error": self.last_error or self.input.last_error}
-        values.update({f"dropped_{k}": v for k, v in self.dropped.items()})
-        values.update({f"dropped_{k}": v for k, v in self.input.rejected.items()})
-        level = DiagnosticStatus.WARN if dropped else DiagnosticStatus.OK
-        self._diag.publish(values, message="dropped frames" if dropped else "ok", level=level)
+        return {"age_p50_ms": f"{np.median(age):.1f}",
+                "objects": len(self.builder.tracker.tracks)}
 
     def destroy_node(self) -> None:
         if self._worker is not None:
