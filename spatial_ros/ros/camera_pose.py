@@ -114,3 +114,25 @@ class CameraPoseSource:
             return None, (f"nearest camera pose is {gap:.3f} s from the frame "
                           f"(pose_slop {self.slop:g} s)")
         return entries[best][1], ""
+
+
+def pose_source_from_parameters(node: Node) -> CameraPoseSource:
+    """Declare the camera-pose parameters every camera-consuming node shares (camera_pose,
+    camera_pose_topic, camera_transform_topic, use_tf, world_frame, pose_slop) and build the
+    source they describe."""
+    from spatial_ros.ros.params import declare
+
+    def d(*a):
+        return declare(node, *a)
+
+    fixed = d("camera_pose", [0.0], "fixed world pose of the optical frame [x y z qx qy qz "
+              "qw]; [0.0] = not fixed")
+    pose_topic = d("camera_pose_topic", "/camera/pose",
+                   "PoseStamped of the optical frame in the world ('' = none)")
+    tf_topic = d("camera_transform_topic", "", "TransformStamped topic ('' = none)")
+    use_tf = d("use_tf", False, "look the camera pose up in tf2 (where installed)")
+    world_frame = d("world_frame", "world", "fixed frame of the outputs")
+    pose_slop = d("pose_slop", 0.05, "largest stamp gap between a frame and its pose (s)")
+    return CameraPoseSource(node, fixed=fixed if len(fixed) > 1 else [], pose_topic=pose_topic,
+                            transform_topic=tf_topic, use_tf=use_tf, world_frame=world_frame,
+                            pose_slop=pose_slop)

@@ -30,7 +30,7 @@ from spatial_ros.model.reason import reason_frame
 from spatial_ros.msg import SceneGraph, SpatialRelationArray
 from spatial_ros.relations import RelationConfig
 from spatial_ros.ros import conversions as conv
-from spatial_ros.ros.camera_pose import CameraPoseSource
+from spatial_ros.ros.camera_pose import pose_source_from_parameters
 from spatial_ros.ros.diagnostics import FrameHealth
 from spatial_ros.ros.params import declare
 from spatial_ros.ros.rgbd_input import RgbdFrame, RgbdInput
@@ -52,18 +52,12 @@ class ReasoningNode(Node):
                  "reasoned about, those without depth by the model alone ('' = the graph's "
                  "objects, regions from their 2D boxes)")
         slop = d("sync_slop", 0.02, "approximate-time tolerance between colour and depth (s)")
+        self.pose = pose_source_from_parameters(self)
+        self.world_frame = self.pose.world_frame
         graph_topic = d("scene_graph_topic", "/spatial/scene_graph", "SceneGraph input")
         self.graph_slop = d("graph_slop", 0.02, "largest stamp gap between a graph and its "
                             "frame (s)")
         self.buffer = d("frame_buffer", 10, "recent frames kept to meet their scene graph")
-        fixed = d("camera_pose", [0.0], "fixed world pose of the optical frame [x y z qx qy qz "
-                  "qw]; [0.0] = not fixed")
-        pose_topic = d("camera_pose_topic", "/camera/pose",
-                       "PoseStamped of the optical frame in the world ('' = none)")
-        tf_topic = d("camera_transform_topic", "", "TransformStamped topic ('' = none)")
-        use_tf = d("use_tf", False, "look the camera pose up in tf2 (where installed)")
-        self.world_frame = d("world_frame", "world", "frame of the relations")
-        pose_slop = d("pose_slop", 0.05, "largest stamp gap between a frame and its pose (s)")
         weights = d("weights", "", "model checkpoint ('' = the shipped weights)")
         fusion = d("fusion", "", "fusion weights JSON ('' = <weights>.fusion.json beside them)")
         device = d("device", "auto", "auto (CUDA when available, else CPU), cpu, cuda, cuda:N")
@@ -86,10 +80,6 @@ class ReasoningNode(Node):
             self.fusion = Fusion.identity()
         self.relation_config = RelationConfig(
             noise_quadratic=PRESETS[noise_model].sigma_quadratic)
-        self.pose = CameraPoseSource(self, fixed=fixed if len(fixed) > 1 else [],
-                                     pose_topic=pose_topic, transform_topic=tf_topic,
-                                     use_tf=use_tf, world_frame=self.world_frame,
-                                     pose_slop=pose_slop)
         self.pub = self.create_publisher(SpatialRelationArray, out_topic, QoSProfile(depth=5))
         self.frames: deque[RgbdFrame] = deque(maxlen=max(1, int(self.buffer)))
         self.input = RgbdInput(self, color_topic=color, depth_topic=depth, info_topic=info,

@@ -24,7 +24,7 @@ from spatial_ros.perception import PerceptionConfig
 from spatial_ros.pipeline import SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
 from spatial_ros.ros import conversions as conv
-from spatial_ros.ros.camera_pose import CameraPoseSource
+from spatial_ros.ros.camera_pose import pose_source_from_parameters
 from spatial_ros.ros.diagnostics import FrameHealth
 from spatial_ros.ros.markers import scene_graph_markers
 from spatial_ros.ros.params import declare
@@ -54,14 +54,8 @@ class SceneGraphNode(Node):
         mask = d("mask_topic", "", "instance mask topic (mono8/16UC1 ids); '' = segment "
                  "class-agnostically")
         slop = d("sync_slop", 0.02, "approximate-time tolerance between colour and depth (s)")
-        fixed = d("camera_pose", [0.0], "fixed world pose of the optical frame [x y z qx qy qz "
-                  "qw]; [0.0] = not fixed")
-        pose_topic = d("camera_pose_topic", "/camera/pose",
-                       "PoseStamped of the optical frame in the world ('' = none)")
-        tf_topic = d("camera_transform_topic", "", "TransformStamped topic ('' = none)")
-        use_tf = d("use_tf", False, "look the camera pose up in tf2 (where installed)")
-        self.world_frame = d("world_frame", "world", "frame of the scene graph")
-        pose_slop = d("pose_slop", 0.05, "largest stamp gap between a frame and its pose (s)")
+        self.pose = pose_source_from_parameters(self)
+        self.world_frame = self.pose.world_frame
         self.pose_wait = d("pose_wait", 0.1, "wait this long for a frame's pose to arrive (s)")
         self.max_stamp_gap = d("max_frame_gap", 5.0, "a frame further than this from the "
                                "previous one (s) resets the tracker")
@@ -111,10 +105,6 @@ class SceneGraphNode(Node):
                              "gravity_aligned") from exc
         self.builder = SceneGraphBuilder(perception, tracker, relations, frames=frame_set,
                                          world_frame=self.world_frame)
-        self.pose = CameraPoseSource(self, fixed=fixed if len(fixed) > 1 else [],
-                                     pose_topic=pose_topic, transform_topic=tf_topic,
-                                     use_tf=use_tf, world_frame=self.world_frame,
-                                     pose_slop=pose_slop)
         reliable = QoSProfile(depth=5)
         self.graph_pub = self.create_publisher(SceneGraph, out["scene_graph"], reliable)
         self.rel_pub = self.create_publisher(SpatialRelationArray, out["relations"], reliable)
