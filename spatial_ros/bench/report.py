@@ -27,6 +27,7 @@ def save_table(markdown: str, stem: pathlib.Path, *, title: str = "") -> tuple[p
     table = ax.table(cellText=body, colLabels=header, loc="center", cellLoc="left")
     table.auto_set_font_size(False)
     table.set_fontsize(9)
+    table.auto_set_column_width(col=list(range(len(header))))  # long row names stay whole
     table.scale(1, 1.3)
     for (r, _c), cell in table.get_celld().items():
         if r == 0:

@@ -124,7 +124,7 @@ def run(*, world: str = "tabletop", timeout: float = 40.0, out: str = "demo_outp
     spinner.start()
     t0 = time.monotonic()
     try:
-        while (len(sensed) < 5 or len(fused) < 2 or not truth or planner.camera is None) \
+        while (len(sensed) < 5 or len(fused) < 4 or not truth or planner.camera is None) \
                 and time.monotonic() - t0 < timeout:
             time.sleep(0.1)
         if not sensed or not truth:
