@@ -28,11 +28,14 @@ _VALUE = np.array([max(v) for v in PALETTE.values()])
 def color_name(rgb: np.ndarray | tuple[float, float, float]) -> str:
     """Name of the palette colour nearest to ``rgb`` (floats in [0, 1]).
 
-    Compares chromaticity (rgb / sum) and brightness separately, so shading that darkens a
-    surface keeps its hue's name.
+    Compares chromaticity (rgb / sum) and brightness (as a ratio) separately, so shading that
+    darkens a surface keeps its hue's name.
     """
     c = np.asarray(rgb, dtype=float)
     chroma = c / max(c.sum(), 1e-6)
     value = c.max()
-    d = np.linalg.norm(_CHROMA - chroma, axis=1) * 3.0 + np.abs(_VALUE - value) * 0.6
+    # brightness on a ratio scale: shading scales a surface's value, so a shaded grey is
+    # nearer grey than black in log terms
+    d = np.linalg.norm(_CHROMA - chroma, axis=1) * 3.0 \
+        + np.abs(np.log(_VALUE) - np.log(max(value, 1e-3))) * 0.4
     return _NAMES[int(np.argmin(d))]
