@@ -170,21 +170,14 @@ def _bench_relations(args: argparse.Namespace) -> int:
 def _bench_model(args: argparse.Namespace) -> int:
     import pathlib
 
-    from spatial_ros.bench.generate import SPLITS
     from spatial_ros.bench.model import format_model_table, run_model_bench
     from spatial_ros.bench.report import save_table
     from spatial_ros.errors import BenchError
-    from spatial_ros.sim.sensors import get_sensor
 
-    splits = tuple(s.strip() for s in args.split.split(",") if s.strip())
-    sensors = tuple(s.strip() for s in args.sensors.split(",") if s.strip())
-    for s in splits:
-        if s not in SPLITS:
-            raise BenchError(f"unknown split {s!r}; expected one of {', '.join(SPLITS)}")
-    for s in sensors:
-        get_sensor(s)
-    if args.n < 1 or args.n_val < 1:
-        raise BenchError("--n and --n-val must be at least 1")
+    sensors = _check_bench_args(args, several_splits=True, depth_only=False)
+    splits = _csv(args.split)
+    if args.n_val < 1:
+        raise BenchError("--n-val must be at least 1")
     out = pathlib.Path(args.out)
     res = run_model_bench(runs=args.runs, weights=args.weights, splits=splits, sensors=sensors,
                           n=args.n, n_val=args.n_val, seed=args.seed, frames=args.frames,
@@ -219,20 +212,31 @@ def _bench_reasoning(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_bench_args(args: argparse.Namespace) -> tuple[str, ...]:
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _check_bench_args(args: argparse.Namespace, *, several_splits: bool = False,
+                      depth_only: bool = True) -> tuple[str, ...]:
+    """Check --split (one, or comma-separated with ``several_splits``), --n, --frames and
+    --sensors; return the sensor presets."""
     from spatial_ros.bench.generate import SPLITS
     from spatial_ros.errors import BenchError
     from spatial_ros.sim.sensors import get_sensor
 
-    if args.split not in SPLITS:
-        raise BenchError(f"unknown split {args.split!r}; expected one of {', '.join(SPLITS)}")
+    splits = _csv(args.split)
+    if len(splits) != 1 and not several_splits:
+        raise BenchError(f"--split takes one split, got {args.split!r}")
+    for split in splits:
+        if split not in SPLITS:
+            raise BenchError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if args.n <= 0 or getattr(args, "frames", 1) <= 0:
         raise BenchError(f"--n and --frames must be positive, got {args.n} and "
                          f"{getattr(args, 'frames', 1)}")
-    sensors = tuple(s.strip() for s in args.sensors.split(",") if s.strip())
+    sensors = _csv(args.sensors)
     for s in sensors:
         get_sensor(s)
-    if "rgb_only" in sensors:
+    if depth_only and "rgb_only" in sensors:
         raise BenchError("the geometric scene graph needs depth: rgb_only is for the model")
     return sensors
 

@@ -28,6 +28,7 @@ import numpy as np
 from spatial_ros.colors import color_name
 from spatial_ros.geometry import CameraIntrinsics, Pose
 from spatial_ros.scene import OrientedBox
+from spatial_ros.shapes import default_classifier, features
 
 __all__ = ["PerceptionConfig", "Detection", "FrameReport", "detect_objects", "hue_bins"]
 
@@ -164,8 +165,6 @@ def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
     shape where its fit supports it (a sphere from the sphere fit, a cylinder from the circle
     around its top face) and is the footprint rectangle otherwise.
     """
-    from spatial_ros.shapes import default_classifier, features
-
     z = p[:, 2]
     zmin, zmax = float(z.min()), float(z.max())
     rng = float(np.linalg.norm(p.mean(axis=0) - camera.translation))

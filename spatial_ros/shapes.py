@@ -9,11 +9,13 @@ without them perception falls back to its rules.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import pathlib
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from spatial_ros.errors import SpatialRosError
@@ -64,14 +66,10 @@ class ShapeClassifier:
                                                            "b2")}, info=raw.get("info", {}))
 
 
-_DEFAULT: list = []
-
-
+@functools.cache
 def default_classifier() -> ShapeClassifier | None:
     """The shipped classifier, loaded once (None when the package has none)."""
-    if not _DEFAULT:
-        _DEFAULT.append(ShapeClassifier.load(DEFAULT_PATH) if DEFAULT_PATH.exists() else None)
-    return _DEFAULT[0]
+    return ShapeClassifier.load(DEFAULT_PATH) if DEFAULT_PATH.exists() else None
 
 
 def collect_shape_data(split: str, n: int, *, seed: int = 0,
@@ -171,8 +169,6 @@ def features(p: np.ndarray, *, w: float, h: float, span: float, sphere: tuple | 
     f[11] = min(height / max(w, h, 1e-9), 5.0)
     f[12] = min(w, h) / max(w, h, 1e-9)
     xy = p[:, :2].astype(np.float32)
-    import cv2
-
     f[13] = cv2.contourArea(cv2.convexHull(xy)) / max(w * h, 1e-12)
     rel = camera_position - p.mean(axis=0)
     f[14] = float(rel[2] / max(float(np.linalg.norm(rel)), 1e-9))

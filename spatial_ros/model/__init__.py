@@ -1,2 +1,2 @@
-"""The depth-aware spatial reasoning model (torch, ROS-free). Work in progress (issue 5): the
-network and its tests are in; training, the shipped weights, fusion and the node are not."""
+"""The depth-aware spatial reasoning model (torch, ROS-free): the network, its training data and
+training, checkpoints, inference, calibrated fusion with the geometry, and ONNX export."""

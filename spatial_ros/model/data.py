@@ -21,7 +21,6 @@ import numpy as np
 
 from spatial_ros.bench.relations import decision_keys
 from spatial_ros.errors import SpatialRosError
-from spatial_ros.geometry import Pose
 from spatial_ros.vocabulary import DIRECTIONAL
 
 __all__ = ["DECISION_KEYS", "KEY_NAMES", "GEOMETRY_FEATURES", "MAX_OBJECTS", "prepare_frame",
@@ -190,6 +189,3 @@ def load_dataset(path: str | pathlib.Path) -> dict[str, np.ndarray]:
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
 
-
-def camera_rotation(pose: Pose) -> np.ndarray:
-    return pose.rotation.astype(np.float32).reshape(9)

@@ -8,8 +8,6 @@ supporting points) or frames without depth fall back to the model alone.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from spatial_ros.geometry import Pose
@@ -48,7 +46,7 @@ def geometric_probs(graph: SceneGraph, ids: list[int], camera_pose: Pose,
     probs = np.zeros((k, k, len(DECISION_KEYS)), np.float32)
     bodies = [Body.from_box(i, objs[i].box, camera_pose) for i, h in zip(ids, has) if h]
     index = {i: a for a, i in enumerate(ids)}
-    for r in compute_relations(bodies, replace(config, min_confidence=0.0), report_all=True):
+    for r in compute_relations(bodies, config, report_all=True):
         j = _KEY_INDEX.get((r.predicate, r.frame))
         if j is not None:
             probs[index[r.subject], index[r.object], j] = r.confidence

@@ -148,7 +148,7 @@ def batch_tensors(data: dict[str, np.ndarray], idx: np.ndarray, box_share: float
 
 
 def losses(net: SpatialNet, bt: dict[str, torch.Tensor], depth_weight: float
-           ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+           ) -> tuple[torch.Tensor, dict[str, float]]:
     out = net(bt["rgb"], bt["depth"], bt["masks"], bt["geometry"])
     logits = out["pair_logits"].float()
     ok = bt["pair_ok"]
@@ -161,7 +161,7 @@ def losses(net: SpatialNet, bt: dict[str, torch.Tensor], depth_weight: float
         l1 = (out["log_depth"].float()[have] - gt[have].log()).abs().mean()
         total = total + depth_weight * l1
         parts["depth_l1"] = float(l1.detach())
-    return total, parts, logits
+    return total, parts
 
 
 @torch.no_grad()
@@ -249,7 +249,7 @@ def train(model_cfg: ModelConfig, trn: TrainConfig, out: str | pathlib.Path, *,
             for g in opt.param_groups:
                 g["lr"] = _lr(step, total_steps, trn)
             with torch.autocast(dev.type, dtype=amp_dtype, enabled=use_amp):
-                loss, parts, _ = losses(net, bt, trn.depth_weight)
+                loss, parts = losses(net, bt, trn.depth_weight)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(opt)

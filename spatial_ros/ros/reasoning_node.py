@@ -32,11 +32,10 @@ from spatial_ros.relations import RelationConfig
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.camera_pose import pose_source_from_parameters
 from spatial_ros.ros.diagnostics import FrameHealth
-from spatial_ros.ros.params import declare
+from spatial_ros.ros.params import declare, depth_noise
 from spatial_ros.ros.rgbd_input import RgbdFrame, RgbdInput
 from spatial_ros.ros.runner import run_node
 from spatial_ros.ros.worker import LatestOnlyWorker
-from spatial_ros.sim.sensors import PRESETS
 
 __all__ = ["ReasoningNode", "main"]
 
@@ -66,9 +65,6 @@ class ReasoningNode(Node):
         self.min_confidence = d("min_confidence", 0.5, "publish fused relations above this")
         out_topic = d("relations_topic", "/spatial/fused_relations", "fused relations output")
         period = d("diagnostics_period", 1.0, "seconds between /diagnostics")
-        if noise_model not in PRESETS:
-            raise ValueError(f"depth_noise_model {noise_model!r}: expected one of "
-                             f"{', '.join(PRESETS)}")
         weights_path = pathlib.Path(weights) if weights else SHIPPED_WEIGHTS
         self.reasoner = SpatialReasoner(weights_path, device=device)
         fusion_path = pathlib.Path(fusion) if fusion else weights_path.with_suffix(".fusion.json")
@@ -79,7 +75,7 @@ class ReasoningNode(Node):
                                       "uncalibrated mean of the two logits")
             self.fusion = Fusion.identity()
         self.relation_config = RelationConfig(
-            noise_quadratic=PRESETS[noise_model].sigma_quadratic)
+            noise_quadratic=depth_noise(noise_model))
         self.pub = self.create_publisher(SpatialRelationArray, out_topic, QoSProfile(depth=5))
         self.frames: deque[RgbdFrame] = deque(maxlen=max(1, int(self.buffer)))
         self.input = RgbdInput(self, color_topic=color, depth_topic=depth, info_topic=info,

@@ -27,21 +27,14 @@ from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.camera_pose import pose_source_from_parameters
 from spatial_ros.ros.diagnostics import FrameHealth
 from spatial_ros.ros.markers import scene_graph_markers
-from spatial_ros.ros.params import declare
+from spatial_ros.ros.params import declare, depth_noise
 from spatial_ros.ros.rgbd_input import RgbdFrame, RgbdInput
 from spatial_ros.ros.runner import run_node
 from spatial_ros.ros.worker import LatestOnlyWorker
-from spatial_ros.sim.sensors import PRESETS
 from spatial_ros.tracking import TrackerConfig
 from spatial_ros.vocabulary import Frame
 
 __all__ = ["SceneGraphNode", "main"]
-
-
-def _noise(model: str) -> float:
-    if model not in PRESETS:
-        raise ValueError(f"depth_noise_model {model!r}: expected one of {', '.join(PRESETS)}")
-    return PRESETS[model].sigma_quadratic
 
 
 class SceneGraphNode(Node):
@@ -75,7 +68,7 @@ class SceneGraphNode(Node):
             max_object_size=d("max_object_size", pc.max_object_size, "largest object (m)"),
             plane_distance=d("plane_distance", pc.plane_distance, "RANSAC inlier distance (m)"),
             depth_jump=d("depth_jump", pc.depth_jump, "relative depth jump between segments"),
-            noise_quadratic=_noise(noise_model))
+            noise_quadratic=depth_noise(noise_model))
         tc = TrackerConfig()
         tracker = TrackerConfig(
             gate=d("track_gate", tc.gate, "association gate for a still object (m)"),
@@ -91,7 +84,7 @@ class SceneGraphNode(Node):
             occlusion_fraction=d("occlusion_fraction", rc.occlusion_fraction,
                                  "occludes: hidden share of the silhouette"),
             min_confidence=d("min_confidence", rc.min_confidence, "publish relations above"),
-            noise_quadratic=_noise(noise_model))
+            noise_quadratic=depth_noise(noise_model))
         out = {k: d(f"{k}_topic", v, f"output: {k}") for k, v in {
             "scene_graph": "/spatial/scene_graph", "relations": "/spatial/relations",
             "markers": "/spatial/markers"}.items()}

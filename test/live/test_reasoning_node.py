@@ -35,7 +35,6 @@ def test_fused_relations_match_ground_truth_and_bad_graphs_are_survived(ros):
     match, agree, total, wrong = graph_agreement(
         CoreGraph(objects=graph.objects, relations=rels, stamp=graph.stamp), truth)
     assert len(match) == 7, f"matched {sorted(match)} of 7 objects"
-    print(f"fused: {agree}/{total} decisions agree; wrong: {wrong[:12]}")
     assert agree / total >= 0.93, f"{agree}/{total} fused decisions agree; wrong: {wrong[:10]}"
     # bad and degenerate graphs, with the scene graph node gone
     ros.remove(scene)
