@@ -14,6 +14,12 @@ Objects are referred to by colour, shape ("box", "cube", "ball", "sphere", "cyli
 size words ("largest", "small") and id ("object 3", "id 3"), optionally followed by a relative
 clause ("the box left of the red ball"). A reference must pick exactly one object: ambiguity is
 answered, not guessed ("2 objects match 'the box': red box (id 3), blue box (id 5)").
+
+A relative clause never refers back to an object it names: "the object above the object in
+front of the yellow cylinder" is not the yellow cylinder itself, which the speaker would have
+named (SpatialBench's chains are built the same way). The objects a whole question is about
+may still be its answer: "what is left of the object below the orange sphere?" may be the
+orange sphere.
 """
 from __future__ import annotations
 
@@ -137,7 +143,8 @@ def _parse_ref(text: str) -> _Ref:
 _SHADES = {"grey": ("black", "white"), "black": ("grey",), "white": ("grey",)}
 
 
-def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame) -> list[int]:
+def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame) -> tuple[list[int], set[int]]:
+    """The objects ``ref`` may mean, and the objects its relative clauses name (the chain)."""
     if ref.color is not None and ref.color not in PALETTE:
         raise QuestionError(f"unknown colour {ref.color!r}")
     ids = [o.id for o in graph.objects
@@ -161,28 +168,35 @@ def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame) -> list[int]:
                and (ref.shape is None or o.label == ref.shape)]
         if len(ids) > 1:
             ids = []
+    named: set[int] = set()
     if ref.relation is not None:
         pred, inner = ref.relation
-        target = resolve(graph, inner, frame)
-        ids = Q.ids(*ids, frame=frame).that(pred, Q.ids(target.id)).evaluate(graph)
+        target, named = _resolve(graph, inner, frame)
+        named = named | {target.id}
+        ids = Q.ids(*(i for i in ids if i not in named), frame=frame).that(
+            pred, Q.ids(target.id)).evaluate(graph)
     if ref.size and len(ids) > 1:
         vol = {i: graph.object(i).box.volume for i in ids}
         ids = [min(ids, key=lambda i: ref.size * vol[i])]
-    return ids
+    return ids, named
 
 
-def resolve(graph: SceneGraph, ref: _Ref | str, frame: Frame = Frame.EGOCENTRIC) -> SceneObject:
-    """The one object a reference means, or a QuestionError that says why not."""
-    if isinstance(ref, str):
-        ref = _parse_ref(_normalise(ref))
-    ids = _candidates(graph, ref, frame)
+def _resolve(graph: SceneGraph, ref: _Ref, frame: Frame) -> tuple[SceneObject, set[int]]:
+    ids, named = _candidates(graph, ref, frame)
     if not ids:
         seen = ", ".join(o.description for o in graph.objects) or "nothing"
         raise QuestionError(f"no object matches {ref.text!r} (the scene has: {seen})")
     if len(ids) > 1:
         raise QuestionError(f"{len(ids)} objects match {ref.text!r}: "
                             + ", ".join(graph.object(i).description for i in ids))
-    return graph.object(ids[0])
+    return graph.object(ids[0]), named
+
+
+def resolve(graph: SceneGraph, ref: _Ref | str, frame: Frame = Frame.EGOCENTRIC) -> SceneObject:
+    """The one object a reference means, or a QuestionError that says why not."""
+    if isinstance(ref, str):
+        ref = _parse_ref(_normalise(ref))
+    return _resolve(graph, ref, frame)[0]
 
 
 def _split_binary(body: str) -> tuple[_Ref, str, _Ref]:
