@@ -16,6 +16,11 @@ name from its pixels, a shape guess (box, cylinder, sphere or unknown), the 2D b
 count. The box is amodal where a shape tells: a sphere is completed from a least-squares sphere
 fit, a cylinder from its top disk, a box from its footprint (the top face, which a camera above
 the support sees whole), and a bottom within ``support_snap`` of a support plane is extended to it.
+An object whose bottom edge is hidden (in most image columns under it, the next pixels belong to
+a nearer object or lie outside the image) stands on the highest surface below it that is known:
+a support plane or the top of another object under its centre; its box is extended down to that
+surface. Without this, a cylinder behind a box was its top cap alone, 2 cm tall instead of 16,
+and "above" in the camera frame came out wrong for it.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ import numpy as np
 from spatial_ros.colors import color_name
 from spatial_ros.geometry import CameraIntrinsics, Pose
 from spatial_ros.scene import OrientedBox
-from spatial_ros.shapes import default_classifier, features
+from spatial_ros.shapes import default_classifier, features, image_features
 
 __all__ = ["PerceptionConfig", "Detection", "FrameReport", "detect_objects", "hue_bins"]
 
@@ -52,6 +57,8 @@ class PerceptionConfig:
     depth_jump: float = 0.03  #: relative depth jump that separates neighbouring pixels
     color_split_fraction: float = 0.15  #: a hue holding this share of a region splits it off
     support_snap: float = 0.03  #: bottoms this close above a support plane are extended to it
+    occluded_bottom_share: float = 0.5  #: share of the bottom edge hidden for a hidden bottom
+    occluder_gap: float = 0.02  #: an occluder is at least this much nearer than the object
     mask_supports: bool = True  #: with a mask, find support planes in the unlabelled pixels
     # shape guesses
     noise_quadratic: float = 0.0  #: expected depth noise sigma = noise_quadratic * z^2
@@ -156,7 +163,7 @@ def _fit_sphere(p: np.ndarray, max_points: int = 500) -> tuple[np.ndarray, float
 
 
 def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
-              supports: list[float]
+              supports: list[float], image: np.ndarray | None = None
               ) -> tuple[OrientedBox, str, np.ndarray | None, dict[str, OrientedBox]]:
     """Amodal gravity-aligned box, shape guess and shape features of an object's world points.
 
@@ -198,7 +205,7 @@ def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
                     rule = "box"
         feats = features(p, w=w, h=h, span=span, sphere=sphere,
                          top=None if top_fit is None else top_fit[:4], sigma=sigma,
-                         camera_position=camera.translation)
+                         camera_position=camera.translation, image=image)
     shape = rule
     classifier = default_classifier() if config.shape_classifier else None
     if classifier is not None and feats is not None:
@@ -302,6 +309,64 @@ def _regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
     return out
 
 
+def _bottom_hidden(rows: np.ndarray, cols: np.ndarray, labels: np.ndarray, d: np.ndarray,
+                   inst: int, config: PerceptionConfig) -> bool:
+    """Whether the object's bottom edge is hidden: below the lowest pixel of each of its image
+    columns (strided grid), the next two pixels lie outside the image or show a nearer object.
+    Columns whose next pixels have no depth reading are not counted."""
+    sh = labels.shape[0]
+    order = np.lexsort((-rows, cols))  # per column, lowest pixel (largest row) first
+    c_sorted = cols[order]
+    first = np.ones(len(order), bool)
+    first[1:] = c_sorted[1:] != c_sorted[:-1]
+    br, bc = rows[order][first], c_sorted[first]
+    own = d[br, bc]
+    outside = br + 1 >= sh  # the object runs out of the image at the bottom
+    occluded = np.zeros(len(br), bool)
+    seen = outside.copy()
+    for step in (1, 2):
+        r = np.minimum(br + step, sh - 1)
+        below = d[r, bc]
+        has = ~outside & np.isfinite(below)
+        seen |= has
+        occluded |= has & (labels[r, bc] > 0) & (labels[r, bc] != inst) \
+            & (below < own - config.occluder_gap)
+    hidden = int((outside | occluded).sum())
+    counted = int(seen.sum())
+    return counted >= 3 and hidden >= config.occluded_bottom_share * counted
+
+
+def _extend_down(boxes: dict[str, OrientedBox], floor: float) -> dict[str, OrientedBox]:
+    """The boxes (but a sphere's, which its fit completes) with their bottoms lowered to
+    ``floor`` where they end above it."""
+    out = {}
+    for kind, b in boxes.items():
+        lo, hi = float(b.center[2] - b.size[2] / 2), float(b.center[2] + b.size[2] / 2)
+        if kind == "sphere" or floor >= lo or floor >= hi:
+            out[kind] = b
+            continue
+        out[kind] = OrientedBox(center=[b.center[0], b.center[1], (floor + hi) / 2],
+                                size=[b.size[0], b.size[1], hi - floor], rotation=b.rotation)
+    return out
+
+
+def _surface_below(det: Detection, others: list[Detection], supports: list[float],
+                   tolerance: float) -> float | None:
+    """The highest known surface under ``det``: a support plane below its bottom, or the top of
+    another object whose footprint holds its centre (and whose top is at most ``tolerance``
+    above det's bottom: sensed tops of stacked objects touch, give or take the noise)."""
+    lo = float(det.aabb[0][2])
+    cx, cy = float(det.box.center[0]), float(det.box.center[1])
+    heights = [s for s in supports if s <= lo + 1e-3]
+    for o in others:
+        if o is det:
+            continue
+        olo, ohi = o.aabb
+        if olo[0] <= cx <= ohi[0] and olo[1] <= cy <= ohi[1] and ohi[2] <= lo + tolerance:
+            heights.append(float(ohi[2]))
+    return max(heights) if heights else None
+
+
 def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrinsics,
                    camera_pose: Pose, mask: np.ndarray | None = None,
                    config: PerceptionConfig | None = None, *,
@@ -378,13 +443,26 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
                                f"{report.dropped_cap}")
         segments = segments[:config.max_objects]
     dets: list[Detection] = []
+    hidden_bottom: list[bool] = []
     rgb_flat = rgb_s.reshape(-1, 3)
+    labels = np.zeros(sh * sw, np.int32)
+    labels[vi] = lab
+    labels = labels.reshape(sh, sw)
+    dgrid = np.where(valid, d, np.nan)
     for inst, idx in segments:
         p = pts[idx].astype(np.float64)
         cells = vi[idx]
         rows, cols = np.divmod(cells, sw)
+        u0, v0, u1, v1 = (int(cols.min() * s), int(rows.min() * s),
+                          int(cols.max() * s + s - 1), int(rows.max() * s + s - 1))
+        if mask is not None:  # the full-resolution silhouette
+            sil = mask[v0:v1 + 1, u0:u1 + 1] == inst
+        else:  # the strided region, blown up to full resolution
+            sil = np.kron(labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst,
+                          np.ones((s, s), bool))[:v1 + 1 - v0, :u1 + 1 - u0]
+        image = image_features(sil, rgb[v0:v0 + sil.shape[0], u0:u0 + sil.shape[1]].max(axis=2))
         box, shape, feats, boxes = _geometry(p, config, camera_pose,
-                                             report.support_heights)
+                                             report.support_heights, image)
         if float(np.max(box.size)) > config.max_object_size:
             continue
         px = rgb_flat[cells].astype(np.float32)
@@ -394,6 +472,13 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             points=p, centroid=p.mean(axis=0), box=box, color=color_name(colour), rgb=colour,
             shape=shape, shape_features=feats, boxes=boxes, pixels=(rows * s) * w + cols * s,
             instance=inst if mask is not None else 0,
-            bbox2d=(int(cols.min() * s), int(rows.min() * s), int(cols.max() * s + s - 1),
-                    int(rows.max() * s + s - 1))))
+            bbox2d=(u0, v0, u1, v1)))
+        hidden_bottom.append(_bottom_hidden(rows, cols, labels, dgrid, inst, config))
+    for det, hidden in zip(dets, hidden_bottom):
+        if not hidden or det.shape == "sphere":
+            continue
+        floor = _surface_below(det, dets, report.support_heights, config.support_snap)
+        if floor is not None:
+            det.boxes = _extend_down(det.boxes, floor)
+            det.box = det.boxes.get(det.shape, det.boxes["box"])
     return dets, report

@@ -27,7 +27,10 @@ SHAPES = ("box", "cylinder", "sphere")
 FEATURES = ("sphere_rms_rel", "sphere_noise_rel", "sphere_footprint", "sphere_radius_span",
             "sphere_plausible", "sphere_bottom_gap", "top_share", "top_aspect", "top_fill",
             "top_width_ratio", "has_top", "height_ratio", "footprint_aspect", "footprint_fill",
-            "elevation", "noise_span", "log_points")
+            "elevation", "noise_span", "log_points",
+            # the image silhouette and shading, which depth noise does not touch
+            "sil_circle_fill", "sil_solidity", "sil_rect_aspect", "sil_rect_fill", "flat_share",
+            "log_pixels")
 DEFAULT_PATH = pathlib.Path(__file__).parent / "data" / "shape_classifier.json"
 
 
@@ -140,14 +143,46 @@ def train_classifier(x: np.ndarray, y: np.ndarray, *, hidden: int = 32, epochs: 
     return clf
 
 
+def image_features(silhouette: np.ndarray, brightness: np.ndarray) -> np.ndarray:
+    """The silhouette and shading features (the last 6 of ``FEATURES``) of an object's image
+    region: ``silhouette`` a boolean crop around it, ``brightness`` the same crop's grey levels
+    (0-255). A sphere's silhouette fills its enclosing circle and its shading changes from
+    every pixel to the next; a box shows flat faces of one shade each and corners."""
+    f = np.zeros(6)
+    sil = np.ascontiguousarray(silhouette, dtype=np.uint8)
+    area = float(sil.sum())
+    if area < 4:
+        return f
+    contours, _ = cv2.findContours(sil, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    pts = np.concatenate(contours).reshape(-1, 2).astype(np.float32)
+    _, r = cv2.minEnclosingCircle(pts)
+    hull = cv2.convexHull(pts)
+    (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
+    # pixel areas: the outline passes through pixel centres, so add half a pixel all round
+    f[0] = min(area / (math.pi * (r + 0.5) ** 2), 1.5)
+    f[1] = min(area / max(cv2.contourArea(hull) + 0.5 * cv2.arcLength(hull, True), 1.0), 1.5)
+    f[2] = min(rw, rh) / max(rw, rh, 1e-9)
+    f[3] = min(area / max((rw + 1) * (rh + 1), 1.0), 1.5)
+    b = brightness.astype(np.int16)
+    inside_h = silhouette[:, 1:] & silhouette[:, :-1]
+    inside_v = silhouette[1:, :] & silhouette[:-1, :]
+    flat = (np.abs(np.diff(b, axis=1)) <= 2)[inside_h].sum() \
+        + (np.abs(np.diff(b, axis=0)) <= 2)[inside_v].sum()
+    f[4] = float(flat) / max(float(inside_h.sum() + inside_v.sum()), 1.0)
+    f[5] = math.log(area)
+    return f
+
+
 def features(p: np.ndarray, *, w: float, h: float, span: float, sphere: tuple | None,
-             top: tuple | None, sigma: float, camera_position: np.ndarray) -> np.ndarray:
+             top: tuple | None, sigma: float, camera_position: np.ndarray,
+             image: np.ndarray | None = None) -> np.ndarray:
     """The feature vector (``FEATURES``) of an object's world points ``p``.
 
     Args:
         w, h: footprint rectangle sides; span: largest of w, h and the height.
         sphere: (centre, radius, rms) of the sphere fit, or None.
         top: (share of points in the top slice, aspect, fill, top width) or None.
+        image: the ``image_features`` of its image region (zeros when None).
     """
     z = p[:, 2]
     height = float(z.max() - z.min())
@@ -174,4 +209,6 @@ def features(p: np.ndarray, *, w: float, h: float, span: float, sphere: tuple | 
     f[14] = float(rel[2] / max(float(np.linalg.norm(rel)), 1e-9))
     f[15] = min(sigma / max(span, 1e-9), 1.0)
     f[16] = math.log(len(p))
+    if image is not None:
+        f[17:] = image
     return f

@@ -98,3 +98,27 @@ def test_mismatched_sizes_are_an_error(tabletop):
         detect_objects(frame.rgb[:100], frame.depth, frame.intrinsics, frame.camera_pose)
     with pytest.raises(ValueError, match="but the camera is"):
         detect_objects(frame.rgb[:100], frame.depth[:100], frame.intrinsics, frame.camera_pose)
+
+
+@pytest.mark.parametrize("scene, instance, what", [
+    (5, 9, "a grey cylinder whose lower part a nearer box hides: down to the table"),
+    (17, 3, "a yellow cylinder standing on a green box: down to the box, not the table"),
+])
+def test_hidden_bottoms_reach_the_surface_below(scene, instance, what):
+    from spatial_ros.bench.generate import generate_scene
+
+    world, pose = generate_scene("test", 0, scene, width=640, height=480)
+    renderer = Renderer(world)
+    fr = renderer.render(pose)
+    truth = ground_truth(world, renderer, pose).object(instance)
+    heights = {}
+    for share in (0.5, 2.0):  # 2.0: a bottom never counts as hidden (the old behaviour)
+        dets, _ = detect_objects(fr.rgb, fr.depth, fr.intrinsics, pose, fr.mask,
+                                 PerceptionConfig(occluded_bottom_share=share))
+        box = {d.instance: d for d in dets}[instance].box
+        heights[share] = box.size[2]
+        if share == 0.5:
+            assert abs(box.size[2] - truth.box.size[2]) < 0.01, what
+            assert abs(box.center[2] - truth.box.center[2]) < 0.01, what
+    if scene == 5:  # without the completion it was the top cap alone
+        assert heights[2.0] < 0.5 * truth.box.size[2]

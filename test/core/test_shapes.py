@@ -55,6 +55,24 @@ def test_the_shipped_classifier_beats_the_rules_under_d435_noise():
     assert right[True] / total >= 0.9 and right[True] > right[False], (right, total)
 
 
+def test_image_features_tell_a_disc_from_a_flat_square():
+    from spatial_ros.shapes import image_features
+
+    yy, xx = np.mgrid[:21, :21]
+    disc = (xx - 10) ** 2 + (yy - 10) ** 2 <= 100
+    square = np.zeros((21, 21), bool)
+    square[2:19, 2:19] = True
+    shaded = (60 + 6 * xx).astype(np.uint8)  # a sphere's shading changes at every pixel
+    flat = np.full((21, 21), 120, np.uint8)  # a box face is one shade
+    f_disc, f_square = image_features(disc, shaded), image_features(square, flat)
+    names = FEATURES[-6:]
+    d, s = dict(zip(names, f_disc)), dict(zip(names, f_square))
+    assert d["sil_circle_fill"] > 0.85 > 0.7 > s["sil_circle_fill"]
+    assert s["sil_rect_fill"] > 0.95 > 0.8 > d["sil_rect_fill"]
+    assert s["flat_share"] == 1.0 and d["flat_share"] <= 0.5
+    assert np.all(image_features(np.zeros((5, 5), bool), flat[:5, :5]) == 0)  # nothing seen
+
+
 def test_weights_of_another_layout_are_refused(tmp_path):
     raw = json.loads(DEFAULT_PATH.read_text())
     raw["features"] = raw["features"][:-1]
