@@ -4,8 +4,11 @@ Candidate placements are sampled on the support surface (the surface the referen
 stands on, or the reference's top for on_top_of), keeping the object's orientation. A candidate
 is kept when the relation holds with ``margin`` under the project's predicate definitions
 (spatial_ros.relations) and the object's box, grown by ``clearance``, overlaps no other object's
-box. The kept candidate nearest the reference wins. Goals that cannot be met are refused with
-the reason.
+box. Sensed boxes are off by a centimetre or two, so a kept candidate's *slack* counts: how far
+beyond the required margin the relation holds and how far beyond the clearance the nearest
+other box is. The candidate nearest the reference among those with at least ``slack`` to
+spare wins (the most slack where none has that much). Goals that cannot be met are refused
+with the reason.
 """
 from __future__ import annotations
 
@@ -65,14 +68,15 @@ def parse_goal(goal: str) -> tuple[str, str, str, Frame]:
     raise PlacementError(f"no relation found in goal {goal.strip()!r}")
 
 
-def _collides(box: OrientedBox, others: list[OrientedBox], clearance: float) -> bool:
+def _gap(box: OrientedBox, others: list[OrientedBox]) -> float:
+    """How far ``box``'s axis-aligned bounds stand apart from the nearest of ``others``', along
+    the axis that separates them most (negative: they overlap); inf without others."""
     lo, hi = box.aabb()
-    lo, hi = lo - clearance, hi + clearance
+    gap = np.inf
     for other in others:
         olo, ohi = other.aabb()
-        if np.all(hi > olo) and np.all(ohi > lo):
-            return True
-    return False
+        gap = min(gap, float(np.maximum(olo - hi, lo - ohi).max()))
+    return gap
 
 
 class MotionMonitor:
@@ -109,6 +113,7 @@ class MotionMonitor:
 def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str | int, *,
                    camera_pose: Pose, frame: Frame = Frame.EGOCENTRIC, margin: float = 0.02,
                    clearance: float = 0.01, radius: float = 0.4, samples: int = 600,
+                   slack: float = 0.03,
                    max_age: float = 2.0, seed: int = 0, motion: MotionMonitor | None = None,
                    max_speed: float = 0.05) -> Placement:
     """A collision-free target pose for ``obj`` so that ``obj predicate ref`` holds.
@@ -150,28 +155,32 @@ def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str |
         xy = b.box.center[:2] + rng.uniform(-radius, radius, (samples, 2))
     best, valid = None, 0
     check = frame if predicate in DIRECTIONAL else Frame.ALLOCENTRIC
+    required = margin if predicate != "inside" else 0.0
     for x, y in xy:
         box = OrientedBox(center=[x, y, z], size=a.box.size, rotation=a.box.rotation)
         # resting on the reference is contact, not collision: check that one from just above
         lifted = OrientedBox(center=[x, y, z + clearance + 1e-3], size=a.box.size,
                              rotation=a.box.rotation)
-        if _collides(box, others, clearance) or (predicate != "inside" and _collides(
-                lifted if predicate == "on_top_of" else box, [b.box], clearance)):
+        room = _gap(box, others)
+        if predicate != "inside":
+            room = min(room, _gap(lifted if predicate == "on_top_of" else box, [b.box]))
+        if room <= clearance:
             continue
         margins = pair_margins(Body.from_box(a.id, box, camera_pose),
                                Body.from_box(b.id, b.box, camera_pose), config, (check,))
         m = margins[(predicate, check)][0]
-        if m < (margin if predicate != "inside" else 0.0):
+        if m < required:
             continue
         valid += 1
+        spare = min(m - required, room - clearance, slack)
         dist = float(np.linalg.norm(np.array([x, y]) - b.box.center[:2]))
-        if best is None or dist < best[0]:
-            best = (dist, box, m)
+        if best is None or (-spare, dist) < (-best[3], best[0]):
+            best = (dist, box, m, spare)
     if best is None:
         raise PlacementError(f"no collision-free place puts {a.description} "
                              f"{predicate.replace('_', ' ')} {b.description} (tried {samples} "
                              f"places within {radius:.2f} m)")
-    _d, box, m = best
+    _d, box, m, _spare = best
     return Placement(object_id=a.id, reference_id=b.id, predicate=predicate, frame=frame,
                      pose=Pose(rotation=box.rotation, translation=box.center), box=box,
                      margin=m, candidates=samples, valid=valid)
