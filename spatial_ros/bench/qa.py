@@ -1,16 +1,16 @@
 """`spatial-ros bench qa`: SpatialBench questions and relation goals answered from the sensed
 scene graph, against ground truth.
 
-Per scene and sensor preset: the scene-graph pipeline runs over a few frames (as in
-`bench relations`), then every question of the scene (the generator's templates, L1-L5, about
-the objects in view) is
-answered by spatial_ros.language from the sensed graph and compared with the ground-truth
-answer: yes/no exactly, object lists as sets of "colour shape" names, distances within
-``metric_tolerance`` metres. A question the planner refuses (no object matches, ambiguous)
-counts as wrong. Placement: one random goal per scene ("place A P B", P among left/right/in front
-of/behind/on top of); it succeeds when the planner returns a pose at which A's exact box
-satisfies P against B's exact box and overlaps no other exact box, or when it refuses a goal
-that the same planner also refuses on the exact boxes (no room: something already stands on B).
+Per scene and sensor preset: the scene-graph pipeline runs over a few frames (as in `bench
+relations`), then every question of the scene (the generator's templates, L1-L5, about the
+objects in view) is answered by spatial_ros.language from the sensed graph and compared with the
+ground-truth answer: yes/no exactly, object lists as sets of "colour shape" names, distances
+within ``metric_tolerance`` metres. A question the planner refuses (no object matches,
+ambiguous) counts as wrong. Placement: one random goal per scene between two objects in view
+("place A P B", P among left/right/in front of/behind/on top of); it succeeds when the planner
+returns a pose at which A's exact box satisfies P against B's exact box and overlaps no other
+exact box, or when it refuses a goal that the same planner also refuses on the exact boxes (no
+room: something already stands on B).
 """
 from __future__ import annotations
 
@@ -117,7 +117,8 @@ def run_qa_bench(*, split: str = "test", n: int = 50, seed: int = 0,
                                        graph.stamp)
                 graph = replace(graph, relations=rels)
             rng = np.random.default_rng([SPLITS[split], seed, i, 9])
-            for q in _questions(truth, rng, pose, visible_ids(fr.mask)):
+            visible = visible_ids(fr.mask)
+            for q in _questions(truth, rng, pose, visible):
                 sc.total[q["level"]] += 1
                 try:
                     a = answer_question(graph, q["question"], viewpoint=pose.translation)
@@ -125,9 +126,9 @@ def run_qa_bench(*, split: str = "test", n: int = 50, seed: int = 0,
                     sc.refused += 1
                     continue
                 sc.correct[q["level"]] += int(_is_right(q, a.text, metric_tolerance))
-            # one relation goal per scene
+            # one relation goal per scene, between objects in view (as the questions are)
             grng = np.random.default_rng([SPLITS[split], seed, i, 11])
-            ids = [o.id for o in truth.objects]
+            ids = [o.id for o in truth.objects if o.id in visible]
             if len(ids) < 2:
                 continue
             ga, gb = (int(x) for x in grng.choice(ids, 2, replace=False))
