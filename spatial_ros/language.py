@@ -20,6 +20,12 @@ front of the yellow cylinder" is not the yellow cylinder itself, which the speak
 named (SpatialBench's chains are built the same way). The objects a whole question is about
 may still be its answer: "what is left of the object below the orange sphere?" may be the
 orange sphere.
+
+A definite reference presupposes its object. When no object meets a relative clause with
+``min_confidence`` but exactly one comes close (confidence at least ``ACCOMMODATE`` from the
+project's relation engine on the graph's boxes, seen from ``camera_pose``), that one is meant:
+"the object above the yellow box" is the one object nearly above it, not nothing. Two such
+objects are ambiguous, and said so. Without a camera pose there is no such fallback.
 """
 from __future__ import annotations
 
@@ -30,8 +36,9 @@ import numpy as np
 
 from spatial_ros.colors import PALETTE
 from spatial_ros.errors import SpatialRosError
-from spatial_ros.query import Q, distances, relation_confidence
-from spatial_ros.relations import viewer_relation
+from spatial_ros.geometry import Pose
+from spatial_ros.query import Q, _frame_for, distances, relation_confidence
+from spatial_ros.relations import Body, RelationConfig, pair_margins, sigmoid, viewer_relation
 from spatial_ros.scene import SceneGraph, SceneObject
 from spatial_ros.vocabulary import Frame
 
@@ -39,6 +46,8 @@ __all__ = ["Answer", "QuestionError", "answer_question", "parse_predicate", "res
            "MAX_QUESTION_LENGTH", "PREDICATE_PHRASES"]
 
 MAX_QUESTION_LENGTH = 300
+#: a relative clause no object meets is taken to mean the one object at least this likely
+ACCOMMODATE = 0.3
 
 #: phrase -> predicate; longer phrases are tried first
 PREDICATE_PHRASES: dict[str, str] = {
@@ -143,7 +152,26 @@ def _parse_ref(text: str) -> _Ref:
 _SHADES = {"grey": ("black", "white"), "black": ("grey",), "white": ("grey",)}
 
 
-def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame) -> tuple[list[int], set[int]]:
+def _nearly(graph: SceneGraph, ids: list[int], pred: str, target: SceneObject, frame: Frame,
+            camera: Pose) -> list[int]:
+    """Those of ``ids`` that stand in ``pred`` to ``target`` with at least ``ACCOMMODATE``
+    confidence, by the relation engine on the graph's boxes."""
+    f = _frame_for(pred, frame)
+    if pred == "occludes":  # needs the image, not boxes
+        return []
+    config = RelationConfig()
+    tb = Body.from_box(target.id, target.box, camera)
+    out = []
+    for i in ids:
+        m, scale = pair_margins(Body.from_box(i, graph.object(i).box, camera), tb, config,
+                                (f,))[(pred, f)]
+        if sigmoid(m / scale) >= ACCOMMODATE:
+            out.append(i)
+    return out
+
+
+def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame, camera: Pose | None = None
+                ) -> tuple[list[int], set[int]]:
     """The objects ``ref`` may mean, and the objects its relative clauses name (the chain)."""
     if ref.color is not None and ref.color not in PALETTE:
         raise QuestionError(f"unknown colour {ref.color!r}")
@@ -171,18 +199,21 @@ def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame) -> tuple[list[int], 
     named: set[int] = set()
     if ref.relation is not None:
         pred, inner = ref.relation
-        target, named = _resolve(graph, inner, frame)
+        target, named = _resolve(graph, inner, frame, camera)
         named = named | {target.id}
-        ids = Q.ids(*(i for i in ids if i not in named), frame=frame).that(
-            pred, Q.ids(target.id)).evaluate(graph)
+        pool = [i for i in ids if i not in named]
+        ids = Q.ids(*pool, frame=frame).that(pred, Q.ids(target.id)).evaluate(graph)
+        if not ids and camera is not None:
+            ids = _nearly(graph, pool, pred, target, frame, camera)  # several: ambiguous
     if ref.size and len(ids) > 1:
         vol = {i: graph.object(i).box.volume for i in ids}
         ids = [min(ids, key=lambda i: ref.size * vol[i])]
     return ids, named
 
 
-def _resolve(graph: SceneGraph, ref: _Ref, frame: Frame) -> tuple[SceneObject, set[int]]:
-    ids, named = _candidates(graph, ref, frame)
+def _resolve(graph: SceneGraph, ref: _Ref, frame: Frame, camera: Pose | None = None
+             ) -> tuple[SceneObject, set[int]]:
+    ids, named = _candidates(graph, ref, frame, camera)
     if not ids:
         seen = ", ".join(o.description for o in graph.objects) or "nothing"
         raise QuestionError(f"no object matches {ref.text!r} (the scene has: {seen})")
@@ -192,11 +223,12 @@ def _resolve(graph: SceneGraph, ref: _Ref, frame: Frame) -> tuple[SceneObject, s
     return graph.object(ids[0]), named
 
 
-def resolve(graph: SceneGraph, ref: _Ref | str, frame: Frame = Frame.EGOCENTRIC) -> SceneObject:
+def resolve(graph: SceneGraph, ref: _Ref | str, frame: Frame = Frame.EGOCENTRIC, *,
+            camera: Pose | None = None) -> SceneObject:
     """The one object a reference means, or a QuestionError that says why not."""
     if isinstance(ref, str):
         ref = _parse_ref(_normalise(ref))
-    return _resolve(graph, ref, frame)[0]
+    return _resolve(graph, ref, frame, camera)[0]
 
 
 def _split_binary(body: str) -> tuple[_Ref, str, _Ref]:
@@ -220,15 +252,20 @@ def _names(graph: SceneGraph, ids: list[int]) -> str:
 
 
 def answer_question(graph: SceneGraph | None, question: str, *,
-                    viewpoint: np.ndarray | None = None, min_confidence: float = 0.5) -> Answer:
+                    viewpoint: np.ndarray | None = None, min_confidence: float = 0.5,
+                    camera_pose: Pose | None = None) -> Answer:
     """Answer ``question`` from ``graph``; raise QuestionError with the reason if it cannot be.
 
     Args:
         viewpoint: the camera position (world), for "closest to the camera".
+        camera_pose: the camera's world pose: its position is the viewpoint, and relative
+            clauses no object meets fall back on the one object that nearly does (see above).
     """
     q = _normalise(question)
     if graph is None:
         raise QuestionError("no scene graph has arrived yet")
+    if camera_pose is not None and viewpoint is None:
+        viewpoint = camera_pose.translation
     frame = Frame.EGOCENTRIC
     for prefix, f in (("in the world frame ,", Frame.ALLOCENTRIC),
                       ("from the camera ,", Frame.EGOCENTRIC),
@@ -238,11 +275,15 @@ def answer_question(graph: SceneGraph | None, question: str, *,
             q, frame = q[len(prefix):].strip(), f
             break
     q = q.replace(" ,", ",")
+
+    def res(ref: _Ref | str) -> SceneObject:
+        return resolve(graph, ref, frame, camera=camera_pose)
+
     m = re.fullmatch(r"standing at (.+?) and facing (.+?), (?:is|are) (.+)", q)
     if m:  # another object's point of view: a viewer at one object looking at another
-        viewer, facing = resolve(graph, m.group(1), frame), resolve(graph, m.group(2), frame)
+        viewer, facing = res(m.group(1)), res(m.group(2))
         a_ref, pred, b_ref = _split_binary(m.group(3))
-        a, b = resolve(graph, a_ref, frame), resolve(graph, b_ref, frame)
+        a, b = res(a_ref), res(b_ref)
         if b.id != facing.id:
             raise QuestionError("from another object's point of view, the relation must be to "
                                 "the object faced")
@@ -255,7 +296,7 @@ def answer_question(graph: SceneGraph | None, question: str, *,
     m = re.fullmatch(r"(?:is|are) (.+)", q)
     if m and not q.startswith("is there"):
         a_ref, pred, b_ref = _split_binary(m.group(1))
-        a, b = resolve(graph, a_ref, frame), resolve(graph, b_ref, frame)
+        a, b = res(a_ref), res(b_ref)
         conf = relation_confidence(graph, a.id, pred, b.id, frame)
         yes = conf >= min_confidence
         return Answer(text="yes" if yes else "no", confidence=conf if yes else 1 - conf,
@@ -263,13 +304,13 @@ def answer_question(graph: SceneGraph | None, question: str, *,
     m = re.fullmatch(r"how far (?:is|are) (.+?) (?:from|to) (.+)", q) or \
         re.fullmatch(r"how far apart are (.+?) and (.+)", q)
     if m:
-        a = resolve(graph, m.group(1), frame)
+        a = res(m.group(1))
         if m.group(2) in ("the camera", "camera", "me", "the robot"):
             if viewpoint is None:
                 raise QuestionError("the camera position is not known yet")
             d = float(np.linalg.norm(a.centroid - viewpoint))
             return Answer(text=f"{d:.2f} m", object_ids=[a.id], kind="metric")
-        b = resolve(graph, m.group(2), frame)
+        b = res(m.group(2))
         centre, surface = distances(a, b)
         return Answer(text=f"{centre:.2f} m", object_ids=[a.id, b.id], kind="metric",
                       confidence=1.0 if surface >= 0 else 0.0)
@@ -278,7 +319,7 @@ def answer_question(graph: SceneGraph | None, question: str, *,
     if m:
         if viewpoint is None:
             raise QuestionError("the camera position is not known yet")
-        a, b = resolve(graph, m.group(2), frame), resolve(graph, m.group(3), frame)
+        a, b = res(m.group(2)), res(m.group(3))
         da, db = (float(np.linalg.norm(o.centroid - viewpoint)) for o in (a, b))
         pick = a if (da < db) == (m.group(1) in ("closer", "nearer")) else b
         return Answer(text=f"{pick.color} {pick.label}", object_ids=[pick.id],
@@ -299,14 +340,14 @@ def answer_question(graph: SceneGraph | None, question: str, *,
         or re.fullmatch(r"(?:which|what) (?:is|are) the (largest|biggest|smallest) (\w+)", q)
     if m:
         ref = _parse_ref(f"the {m.group(1)} {m.group(2) or 'object'}")
-        pick = resolve(graph, ref, frame)
+        pick = res(ref)
         return Answer(text=pick.description, object_ids=[pick.id], kind="superlative")
     m = re.fullmatch(r"(?:what|which objects?|which things?|what objects?) (?:is|are) (.+)", q)
     if m:
         pred = parse_predicate(m.group(1))
         if pred is None or not pred[1]:
             raise QuestionError(f"no spatial relation found in {question!r}")
-        b = resolve(graph, pred[1], frame)
+        b = res(pred[1])
         ids = Q.all(frame=frame, min_confidence=min_confidence).that(
             pred[0], Q.ids(b.id)).excluding(Q.ids(b.id)).evaluate(graph)
         confs = [relation_confidence(graph, i, pred[0], b.id, frame) for i in ids]

@@ -125,8 +125,8 @@ def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str |
         raise PlacementError(f"cannot place an object so that it is {predicate!r} another; "
                              f"placeable relations: {', '.join(PLACEABLE)}")
     try:
-        a = graph.object(obj) if isinstance(obj, int) else resolve(graph, obj, frame)
-        b = graph.object(ref) if isinstance(ref, int) else resolve(graph, ref, frame)
+        a, b = (graph.object(r) if isinstance(r, int) else
+                resolve(graph, r, frame, camera=camera_pose) for r in (obj, ref))
     except (QuestionError, KeyError) as exc:
         raise PlacementError(str(exc).strip('"')) from None
     if a.id == b.id:

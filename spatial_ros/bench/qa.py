@@ -121,7 +121,7 @@ def run_qa_bench(*, split: str = "test", n: int = 50, seed: int = 0,
             for q in _questions(truth, rng, pose, visible):
                 sc.total[q["level"]] += 1
                 try:
-                    a = answer_question(graph, q["question"], viewpoint=pose.translation)
+                    a = answer_question(graph, q["question"], camera_pose=pose)
                 except QuestionError:
                     sc.refused += 1
                     continue

@@ -98,7 +98,7 @@ class PlannerNode(Node):
         response.graph_age = float(self.graph_age)
         try:
             ans = answer_question(graph, request.question, min_confidence=self.min_confidence,
-                                  viewpoint=None if camera is None else camera.translation)
+                                  camera_pose=camera)
         except QuestionError as exc:
             response.success, response.error_message = False, str(exc)
             self.get_logger().info(f"question refused: {exc}")

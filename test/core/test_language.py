@@ -209,3 +209,23 @@ def test_a_relative_clause_never_means_an_object_it_names():
     # the question's answer may still be an object its reference names
     assert answer_question(g, "what is left of the object right of the red box?").object_ids \
         == [1]
+
+
+def test_a_clause_no_object_meets_means_the_one_that_nearly_does(scene):
+    import copy
+
+    graph, pose = scene
+    g = copy.deepcopy(graph)
+    # as if the green box's contact with the blue box had been sensed at 0.45: not reported
+    g.relations = [r for r in g.relations
+                   if (r.subject, r.predicate, r.object) != (3, "on_top_of", 2)]
+    q = "is the object on top of the blue box above the red box?"
+    with pytest.raises(QuestionError, match="no object matches 'the object on top of the blue"):
+        answer_question(g, q)  # without the camera pose there is nothing to recompute with
+    a = answer_question(g, q, camera_pose=pose)
+    assert a.object_ids[0] == 3  # the green box: nearly (here exactly) on top by its box
+    # with no left_of relation to the blue box at all, several objects nearly are: ambiguous
+    g.relations = [r for r in g.relations if (r.predicate, r.object) != ("left_of", 2)]
+    with pytest.raises(QuestionError, match=r"\d objects match 'the object left of the blue box'"):
+        answer_question(g, "is the object left of the blue box near the red box?",
+                        camera_pose=pose)
