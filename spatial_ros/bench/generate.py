@@ -82,7 +82,14 @@ def generate_scene(split: str, seed: int, index: int, *, width: int = 320,
     colors, shapes = (SHIFT_COLORS, SHIFT_SHAPES) if shift else (TRAIN_COLORS, TRAIN_SHAPES)
     n = int(rng.integers(2, 11))
     combos = [(c, s) for c in colors for s in shapes]
-    order = rng.permutation(len(combos))[:n]
+    # a bar is a box to its name ("the brown box"): one name per scene, so that every question's
+    # reference picks exactly one object (without this, 1 shift question in 5 had two answers)
+    order, names = [], set()
+    for ci in rng.permutation(len(combos)):
+        c, s = combos[ci]
+        if (c, "box" if s == "bar" else s) not in names and len(order) < n:
+            order.append(ci)
+            names.add((c, "box" if s == "bar" else s))
     table = SimModel(name="table", pose=Pose(), static=True, visuals=[Visual(
         name="top", model="table", geometry="box", size=np.array([1.2, 1.0, 0.04]),
         pose=Pose(translation=np.array([0, 0, TABLE_TOP - 0.02])),

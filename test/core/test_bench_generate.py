@@ -86,3 +86,15 @@ def test_yes_no_questions_are_balanced(tmp_path):
     kinds = {q["kind"] for p in (tmp_path / "val").glob("scene_*/scene.json")
              for q in json.loads(p.read_text())["questions"]}
     assert "yes_no_viewer" in kinds
+
+
+def test_every_object_of_a_scene_has_its_own_name():
+    """A bar (shift split) is named a box: never two "brown box"es in one scene."""
+    from spatial_ros.bench.generate import generate_scene
+    from spatial_ros.sim.groundtruth import object_shape
+
+    for split in ("test", "shift"):
+        for i in range(40):
+            world, _ = generate_scene(split, 0, i)
+            names = [(m.visuals[0].color.tobytes(), object_shape(m)) for m in world.objects]
+            assert len(names) == len(set(names)), (split, i)
