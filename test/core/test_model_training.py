@@ -216,3 +216,40 @@ def test_mask_instances_are_named_by_the_graph_object_they_match():
         stamp=1.0)
     instances, ids = mask_objects(graph, mask, stamp=1.0)
     assert instances == [3, 4] and ids == [7, UNSENSED_ID_BASE + 4]  # 8 is not in this frame
+
+
+@pytest.mark.parametrize("as_boxes", [False, True])
+def test_training_and_inference_build_the_same_geometry_tokens(as_boxes):
+    """The tokens exist twice, batched in torch for training (train.batch_tensors) and per frame
+    in numpy for the node (data.object_inputs); they must stay the same."""
+    from spatial_ros.model.data import (
+        GEOMETRY_FEATURES,
+        MAX_OBJECTS,
+        boxes_from_mask,
+        object_inputs,
+    )
+    from spatial_ros.model.train import batch_tensors
+
+    rng = np.random.default_rng(3)
+    h, w = 96, 128
+    mask = np.zeros((h, w), np.uint8)
+    mask[10:40, 5:30] = 1
+    mask[50:90, 60:70] = 2
+    mask[20:35, 90:127] = 3
+    mask[25:30, 100:110] = 0  # a hole: the box differs from the mask there
+    rotation = np.linalg.qr(rng.normal(size=(3, 3)))[0].astype(np.float32)
+    valid = np.zeros(MAX_OBJECTS, bool)
+    valid[:3] = True
+    data = {"mask": mask[None], "rotation": rotation.reshape(1, 9), "valid": valid[None],
+            "rgb": np.zeros((1, h, w, 3), np.uint8), "depth": np.zeros((1, h, w), np.float16),
+            "gt_depth": np.zeros((1, h, w), np.float16),
+            "target": np.zeros((1, MAX_OBJECTS, MAX_OBJECTS, 1), np.uint8)}
+    bt = batch_tensors(data, np.array([0]), 1.0 if as_boxes else 0.0, rng, torch.device("cpu"))
+    ids = [1, 2, 3]
+    if as_boxes:
+        masks, geo = object_inputs((w, h), rotation, boxes=boxes_from_mask(mask, ids))
+    else:
+        masks, geo = object_inputs((w, h), rotation, mask=mask, ids=ids)
+    assert geo.shape == (3, GEOMETRY_FEATURES)
+    np.testing.assert_allclose(bt["geometry"][0, :3].numpy(), geo, atol=1e-6)
+    np.testing.assert_array_equal(bt["masks"][0, :3].numpy(), masks)
