@@ -23,6 +23,11 @@ def test_answer_comparison():
     assert _is_right({"kind": "which", "answer": "blue sphere, red box"},
                      "red box (id 3), blue sphere (id 1)", 0.05)
     assert not _is_right({"kind": "yes_no", "answer": "yes"}, "no", 0.05)
+    # an object too little in view for the questions may be named, and only such an object
+    q = {"kind": "which", "answer": "red box"}
+    assert _is_right(q, "red box (id 3), grey cylinder (id 9)", 0.05, {"grey cylinder"})
+    assert not _is_right(q, "red box (id 3), grey cylinder (id 9)", 0.05, {"blue box"})
+    assert not _is_right(q, "grey cylinder (id 9)", 0.05, {"grey cylinder"})
 
 
 def test_bad_split_exits_2():
