@@ -235,6 +235,21 @@ def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
     return box, shape, feats, candidates
 
 
+def _refit_plane(points: np.ndarray, n: np.ndarray, d: float, distance: float,
+                 rounds: int = 3) -> tuple[np.ndarray, float]:
+    """Least-squares plane (unit normal, offset) through the points within ``distance`` of
+    the plane (n, d), refitted ``rounds`` times; the normal keeps its sign."""
+    for _ in range(rounds):
+        inl = points[np.abs(points @ n + d) < distance]
+        if len(inl) < 3:
+            break
+        c = inl.mean(axis=0)
+        normal = np.linalg.svd(inl - c, full_matrices=False)[2][-1]
+        n = normal if normal @ n >= 0 else -normal
+        d = float(-n @ c)
+    return n, d
+
+
 def _find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameReport,
                  ) -> np.ndarray:
     """Remove dominant planes; return the mask of points that are not on one."""
@@ -257,6 +272,10 @@ def _find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepo
         n, d = np.asarray(model[:3]), float(model[3])
         norm = np.linalg.norm(n)
         n, d = n / norm, d / norm
+        # Open3D's RANSAC runs on threads and varies in the last digits from run to run
+        # despite its seed (a known Open3D issue); a least-squares refit on the inliers lands
+        # on the same plane
+        n, d = _refit_plane(points[idx], n, d, config.plane_distance)
         on = np.abs(points[idx] @ n + d) < config.plane_distance
         keep[idx[on]] = False
         report.planes.append((n, d))
