@@ -226,11 +226,7 @@ def _geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
         lo = float(b.center[2] - b.size[2] / 2)
         below = [s for s in supports if s <= lo + 1e-3 and lo - s < config.support_snap]
         if below and kind != "sphere":
-            new_lo = max(below)
-            hi = float(b.center[2] + b.size[2] / 2)
-            candidates[kind] = OrientedBox(center=[b.center[0], b.center[1], (new_lo + hi) / 2],
-                                           size=[b.size[0], b.size[1], hi - new_lo],
-                                           rotation=b.rotation)
+            candidates[kind] = _with_bottom(b, max(below))
     box = candidates.get(shape, candidates["box"])
     return box, shape, feats, candidates
 
@@ -355,18 +351,18 @@ def _bottom_hidden(rows: np.ndarray, cols: np.ndarray, labels: np.ndarray, d: np
     return counted >= 3 and hidden >= config.occluded_bottom_share * counted
 
 
+def _with_bottom(b: OrientedBox, floor: float) -> OrientedBox:
+    """``b`` with its bottom face moved to height ``floor`` (its top stays)."""
+    hi = float(b.center[2] + b.size[2] / 2)
+    return OrientedBox(center=[b.center[0], b.center[1], (floor + hi) / 2],
+                       size=[b.size[0], b.size[1], hi - floor], rotation=b.rotation)
+
+
 def _extend_down(boxes: dict[str, OrientedBox], floor: float) -> dict[str, OrientedBox]:
     """The boxes (but a sphere's, which its fit completes) with their bottoms lowered to
     ``floor`` where they end above it."""
-    out = {}
-    for kind, b in boxes.items():
-        lo, hi = float(b.center[2] - b.size[2] / 2), float(b.center[2] + b.size[2] / 2)
-        if kind == "sphere" or floor >= lo or floor >= hi:
-            out[kind] = b
-            continue
-        out[kind] = OrientedBox(center=[b.center[0], b.center[1], (floor + hi) / 2],
-                                size=[b.size[0], b.size[1], hi - floor], rotation=b.rotation)
-    return out
+    return {kind: b if kind == "sphere" or floor >= b.center[2] - b.size[2] / 2
+            else _with_bottom(b, floor) for kind, b in boxes.items()}
 
 
 def _surface_below(det: Detection, others: list[Detection], supports: list[float],
@@ -492,9 +488,11 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             shape=shape, shape_features=feats, boxes=boxes, pixels=(rows * s) * w + cols * s,
             instance=inst if mask is not None else 0,
             bbox2d=(u0, v0, u1, v1)))
-        hidden_bottom.append(_bottom_hidden(rows, cols, labels, dgrid, inst, config))
+        # a sphere's box is completed by its fit: no need to look under it
+        hidden_bottom.append(shape != "sphere"
+                             and _bottom_hidden(rows, cols, labels, dgrid, inst, config))
     for det, hidden in zip(dets, hidden_bottom):
-        if not hidden or det.shape == "sphere":
+        if not hidden:
             continue
         floor = _surface_below(det, dets, report.support_heights, config.support_snap)
         if floor is not None:

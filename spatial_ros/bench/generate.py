@@ -87,9 +87,10 @@ def generate_scene(split: str, seed: int, index: int, *, width: int = 320,
     order, names = [], set()
     for ci in rng.permutation(len(combos)):
         c, s = combos[ci]
-        if (c, "box" if s == "bar" else s) not in names and len(order) < n:
+        spoken = (c, "box" if s == "bar" else s)
+        if spoken not in names and len(order) < n:
             order.append(ci)
-            names.add((c, "box" if s == "bar" else s))
+            names.add(spoken)
     table = SimModel(name="table", pose=Pose(), static=True, visuals=[Visual(
         name="top", model="table", geometry="box", size=np.array([1.2, 1.0, 0.04]),
         pose=Pose(translation=np.array([0, 0, TABLE_TOP - 0.02])),
