@@ -332,7 +332,8 @@ def _train_shapes(args: argparse.Namespace) -> int:
     import numpy as np
 
     from spatial_ros.errors import SpatialRosError
-    from spatial_ros.shapes import DEFAULT_PATH, SHAPES, collect_shape_data, train_classifier
+    from spatial_ros.perception.shape_training import collect_shape_data, train_classifier
+    from spatial_ros.perception.shapes import DEFAULT_PATH, SHAPES
 
     if args.n < 1 or args.n_val < 1:
         raise SpatialRosError("--n and --n-val must be at least 1")

@@ -7,14 +7,13 @@ import pytest
 
 from spatial_ros.errors import SpatialRosError
 from spatial_ros.perception import PerceptionConfig, detect_objects
-from spatial_ros.shapes import (
+from spatial_ros.perception.shape_training import collect_shape_data, train_classifier
+from spatial_ros.perception.shapes import (
     DEFAULT_PATH,
     FEATURES,
     SHAPES,
     ShapeClassifier,
-    collect_shape_data,
     default_classifier,
-    train_classifier,
 )
 
 
@@ -56,7 +55,7 @@ def test_the_shipped_classifier_beats_the_rules_under_d435_noise():
 
 
 def test_image_features_tell_a_disc_from_a_flat_square():
-    from spatial_ros.shapes import image_features
+    from spatial_ros.perception.shapes import image_features
 
     yy, xx = np.mgrid[:21, :21]
     disc = (xx - 10) ** 2 + (yy - 10) ** 2 <= 100

@@ -1,0 +1,86 @@
+"""What perception produces and is configured with: PerceptionConfig, Detection, FrameReport."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spatial_ros.scene import OrientedBox
+
+__all__ = ["PerceptionConfig", "Detection", "FrameReport"]
+
+
+@dataclass(frozen=True)
+class PerceptionConfig:
+    """Segmentation and geometry parameters (metres unless stated)."""
+
+    stride: int = 2  #: use every stride-th pixel in each direction
+    min_depth: float = 0.05  #: closer readings are ignored
+    max_depth: float = 12.0  #: farther readings are absurd for an RGB-D camera: ignored, counted
+    min_points: int = 25  #: objects with fewer valid points are dropped
+    max_objects: int = 32  #: more segments than this: keep the largest, report the rest
+    max_object_size: float = 1.5  #: segments larger than this (walls, furniture) are not objects
+    # class-agnostic segmentation
+    plane_distance: float = 0.012  #: RANSAC inlier distance
+    plane_min_fraction: float = 0.12  #: a plane must hold this share of the points to be removed
+    max_planes: int = 3
+    plane_samples: int = 3000  #: points RANSAC sees (random subset)
+    plane_iterations: int = 100  #: RANSAC iterations per plane
+    depth_jump: float = 0.03  #: relative depth jump that separates neighbouring pixels
+    color_split_fraction: float = 0.15  #: a hue holding this share of a region splits it off
+    support_snap: float = 0.03  #: bottoms this close above a support plane are extended to it
+    occluded_bottom_share: float = 0.5  #: share of the bottom edge hidden for a hidden bottom
+    occluder_gap: float = 0.02  #: an occluder is at least this much nearer than the object
+    mask_supports: bool = True  #: with a mask, find support planes in the unlabelled pixels
+    # shape guesses
+    noise_quadratic: float = 0.0  #: expected depth noise sigma = noise_quadratic * z^2
+    shape_classifier: bool = True  #: name shapes with the learned classifier where it ships
+    seed: int = 0  #: RANSAC sampling seed (same frame, same result)
+
+
+@dataclass
+class Detection:
+    """One object seen in one frame (world frame)."""
+
+    points: np.ndarray  # (N, 3) world
+    centroid: np.ndarray
+    box: OrientedBox  # gravity-aligned amodal box
+    color: str
+    rgb: np.ndarray  # mean colour in [0, 1]
+    shape: str
+    bbox2d: tuple[int, int, int, int]
+    pixels: np.ndarray  # flat indices into the full-resolution image
+    instance: int = 0  # mask id it came from (0 = class-agnostic)
+    shape_features: np.ndarray | None = None  # spatial_ros.shapes.FEATURES, None if too few points
+    boxes: dict[str, OrientedBox] = field(default_factory=dict)  # amodal box per supported shape
+
+    @property
+    def point_count(self) -> int:
+        return int(len(self.points))
+
+    @property
+    def aabb(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.box.aabb()
+
+    @property
+    def extent(self) -> np.ndarray:
+        lo, hi = self.aabb
+        return hi - lo
+
+    @property
+    def volume(self) -> float:
+        return self.box.volume
+
+
+@dataclass
+class FrameReport:
+    """What happened to one frame: counts and reasons for anything dropped or degraded."""
+
+    valid_points: int = 0
+    absurd_points: int = 0
+    segments: int = 0
+    dropped_small: int = 0
+    dropped_cap: int = 0
+    planes: list[tuple[np.ndarray, float]] = field(default_factory=list)  # (normal, d)
+    support_heights: list[float] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
