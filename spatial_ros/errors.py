@@ -7,6 +7,7 @@ __all__ = [
     "CameraInfoError",
     "SdfError",
     "BenchError",
+    "GravityError",
 ]
 
 
@@ -29,3 +30,7 @@ class SdfError(SpatialRosError, ValueError):
 
 class BenchError(SpatialRosError, ValueError):
     """Bad SpatialBench arguments or data."""
+
+
+class GravityError(SpatialRosError, ValueError):
+    """Which way is up cannot be told: an IMU without gravity, a frame with no support plane."""

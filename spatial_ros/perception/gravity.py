@@ -1,0 +1,165 @@
+"""Which way is up without a world pose: from the dominant support plane or an IMU (ROS-free).
+
+A hand-held camera, or a bag with no tf to a level frame, gives perception no gravity, and
+without gravity there is no above, on top of or under. Two sources give it from the data:
+
+    plane: the largest plane of the frame that faces up (its normal, turned towards the camera,
+        within ``max_tilt`` of the image's up direction ``up_hint``): a table or the floor. The
+        camera's height above it is known too, so support heights are heights above that plane.
+    IMU: the accelerometer of a sensor at rest measures the reaction to gravity, which points
+        up; a RealSense D435i/D455 publishes it (sensor_msgs/Imu) in an optical-convention
+        frame. Samples are low-pass filtered (``ImuGravity``); the height is a given number.
+
+Both return the camera's pose in a *level* frame: z up, x along the optical axis projected on
+the horizontal (forward), y left (REP-103), origin on the support plane under the camera (plane)
+or ``camera_height`` under it (IMU). Heading and horizontal position are not observed: the level
+frame turns and moves with the camera, so a moving hand-held camera needs a short tracker memory.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from spatial_ros.errors import GravityError
+from spatial_ros.geometry import CameraIntrinsics, Pose
+
+__all__ = ["level_pose", "PlaneGravityConfig", "gravity_from_plane", "ImuGravity",
+           "STANDARD_GRAVITY"]
+
+STANDARD_GRAVITY = 9.80665
+
+
+def level_pose(up: np.ndarray, height: float = 0.0) -> Pose:
+    """The optical frame's pose in the level frame whose z is ``up`` (given in the optical frame).
+
+    x is the optical axis projected on the horizontal; where the camera looks straight up or
+    down, the image's up direction (-y) projected instead.
+    """
+    z = np.asarray(up, float)
+    norm = float(np.linalg.norm(z))
+    if not math.isfinite(norm) or norm < 1e-9:
+        raise GravityError(f"up direction {np.round(z, 4).tolist()} has no length")
+    z = z / norm
+    for axis in (np.array([0.0, 0.0, 1.0]), np.array([0.0, -1.0, 0.0])):
+        x = axis - z * float(axis @ z)
+        if np.linalg.norm(x) > 1e-3:
+            break
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    # rows: the level axes in optical coordinates, so R maps optical vectors to level ones
+    return Pose(rotation=np.stack([x, y, z]), translation=np.array([0.0, 0.0, float(height)]))
+
+
+@dataclass(frozen=True)
+class PlaneGravityConfig:
+    stride: int = 4  #: every stride-th pixel in each direction
+    distance: float = 0.01  #: RANSAC inlier distance (m), plus ``sigmas`` x the depth noise
+    sigmas: float = 2.5
+    noise_quadratic: float = 0.0  #: depth noise sigma = noise_quadratic * z^2
+    min_fraction: float = 0.15  #: a support plane holds at least this share of the readings
+    max_planes: int = 3  #: planes tried, largest first
+    iterations: int = 200
+    up_hint: tuple[float, float, float] = (0.0, -1.0, 0.0)  #: roughly up, optical frame
+    max_tilt: float = 75.0  #: degrees between a support's normal and ``up_hint``
+    max_range: float = 6.0  #: readings beyond are ignored (m)
+    seed: int = 0
+
+
+def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
+                       config: PlaneGravityConfig | None = None) -> tuple[Pose, float]:
+    """The camera pose in the level frame of the frame's dominant support plane, and the
+    share of the readings on that plane.
+
+    Raises:
+        GravityError: no plane facing up holds ``min_fraction`` of the readings (the camera
+            sees no table or floor, or too little depth).
+    """
+    import open3d as o3d
+
+    config = config or PlaneGravityConfig()
+    s = config.stride
+    d = np.asarray(depth, np.float32)[::s, ::s].ravel()
+    ok = np.isfinite(d) & (d > 0.05) & (d < config.max_range)
+    if ok.sum() < 200:
+        raise GravityError(f"plane gravity: only {int(ok.sum())} depth readings in the frame "
+                           "(at least 200 needed to find a support plane)")
+    pts = intrinsics.ray_directions(s)[ok] * d[ok, None]
+    hint = np.asarray(config.up_hint, float)
+    hint /= np.linalg.norm(hint)
+    cos_tilt = math.cos(math.radians(config.max_tilt))
+    keep = np.ones(len(pts), bool)
+    tried = []
+    for _ in range(config.max_planes):
+        idx = np.flatnonzero(keep)
+        if len(idx) < 100:
+            break
+        pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts[idx].astype(np.float64)))
+        o3d.utility.random.seed(int(config.seed))
+        model, inl = pcd.segment_plane(config.distance, 3, config.iterations)
+        n, off = np.asarray(model[:3], float), float(model[3])
+        scale = float(np.linalg.norm(n))
+        n, off = n / scale, off / scale
+        if off < 0:  # turn the normal towards the camera (the optical origin)
+            n, off = -n, -off
+        # least-squares refit on the inliers, with the inlier distance of the depth noise
+        tol = config.distance + config.sigmas * config.noise_quadratic * pts[idx, 2] ** 2
+        on = np.abs(pts[idx] @ n + off) < tol
+        if on.sum() >= 3:
+            c = pts[idx][on].mean(axis=0)
+            m = np.linalg.svd(pts[idx][on] - c, full_matrices=False)[2][-1]
+            n = m if m @ n >= 0 else -m
+            off = float(-n @ c)
+            on = np.abs(pts[idx] @ n + off) < tol
+        share = float(on.sum()) / len(pts)
+        if share < config.min_fraction:
+            break
+        tried.append(f"{share:.0%} at {math.degrees(math.acos(np.clip(n @ hint, -1, 1))):.0f} deg")
+        if n @ hint >= cos_tilt and off > 0.05:
+            return level_pose(n, off), share
+        keep[idx[on]] = False  # a wall or a plane facing away: look for the next
+    raise GravityError("plane gravity: no support plane (table or floor) in this frame: "
+                       + (f"the planes found ({', '.join(tried)} from up_hint) are tilted more "
+                          f"than {config.max_tilt:g} deg" if tried else
+                          f"no plane holds {config.min_fraction:.0%} of the depth readings"))
+
+
+class ImuGravity:
+    """Up from an accelerometer: each sample (m/s^2, in the IMU frame) is rotated into the
+    optical frame and low-pass filtered.
+
+    A sample whose magnitude is far from 1 g is not gravity alone (free fall, a shake, an
+    all-zero message): it is refused with ``GravityError`` and does not enter the filter.
+    """
+
+    def __init__(self, *, imu_to_optical: np.ndarray | None = None, time_constant: float = 0.5,
+                 tolerance: float = 0.3, camera_height: float = 0.0) -> None:
+        self.rotation = np.eye(3) if imu_to_optical is None else np.asarray(imu_to_optical, float)
+        self.time_constant = time_constant
+        self.tolerance = tolerance  #: accepted |a| / g - 1
+        self.camera_height = camera_height
+        self.up: np.ndarray | None = None  # filtered, optical frame
+        self._stamp: float | None = None
+
+    def add(self, accel: np.ndarray, stamp: float) -> None:
+        a = np.asarray(accel, float)
+        g = float(np.linalg.norm(a))
+        if not np.all(np.isfinite(a)) or abs(g / STANDARD_GRAVITY - 1.0) > self.tolerance:
+            raise GravityError(f"IMU acceleration {np.round(a, 3).tolist()} m/s^2 (|a| = "
+                               f"{g:.2f}) is not gravity: at rest it reads about "
+                               f"{STANDARD_GRAVITY:.2f} m/s^2 (free fall, a shake or an unset "
+                               "message?)")
+        u = self.rotation @ (a / g)
+        if self.up is None or self._stamp is None or stamp < self._stamp:
+            self.up = u
+        else:
+            alpha = 1.0 - math.exp(-max(stamp - self._stamp, 0.0) / self.time_constant)
+            self.up = (1 - alpha) * self.up + alpha * u
+            self.up /= np.linalg.norm(self.up)
+        self._stamp = stamp
+
+    def pose(self) -> Pose:
+        if self.up is None:
+            raise GravityError("no IMU sample with gravity received yet")
+        return level_pose(self.up, self.camera_height)
