@@ -88,6 +88,7 @@ class SceneGraph:
     relations: list[Relation] = field(default_factory=list)
     stamp: float = 0.0
     frame_id: str = ""
+    gravity_source: str = ""  # where up came from (see msg/SceneGraph.msg)
 
     def object(self, object_id: int) -> SceneObject:
         for obj in self.objects:

@@ -106,12 +106,16 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         if supports is not None:
             report.support_heights = list(supports)
         elif config.mask_supports:  # support surfaces from the unlabelled background
-            find_planes(pts[lab == 0], config, report)
+            find_planes(pts[lab == 0], config, report, dv[lab == 0])
     else:
-        off_plane = find_planes(pts, config, report)
+        off_plane, lift = find_planes(pts, config, report, dv)
         fg = np.zeros(sh * sw, bool)
         fg[vi[off_plane]] = True
-        grid = depth_regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config)
+        # support readings just above their plane, beyond the noise at their range
+        band = np.zeros(sh * sw, bool)
+        band[vi[~off_plane & (lift > config.band_lift + config.noise_quadratic * dv ** 2)]] = True
+        grid = depth_regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config,
+                             band=band.reshape(sh, sw))
         lab = grid.ravel()[vi]
     order = np.argsort(lab, kind="stable")
     sorted_lab = lab[order]

@@ -22,8 +22,15 @@ def hue_bins(rgb: np.ndarray) -> np.ndarray:
 
 
 def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
-             config: PerceptionConfig) -> np.ndarray:
-    """Depth-continuous, colour-consistent regions of the foreground; int32 labels, 0 = none."""
+                  config: PerceptionConfig, *, band: np.ndarray | None = None) -> np.ndarray:
+    """Object regions of the foreground grid ``fg``; int32 labels, 0 = none.
+
+    Depth-continuous regions (neighbours whose relative depth jump is under ``depth_jump``),
+    split at thin necks (two objects touching in the image through a few cells) and by colour
+    where they hold distinct plain colours; then each region takes the ``band`` cells (support
+    readings a few millimetres above the plane) it touches, and the plane or empty cells it
+    encloses: an object's bottom and a bowl's floor lie within the plane's inlier distance.
+    """
     d = np.where(fg, depth, 0.0).astype(np.float32)
     cut = np.zeros(fg.shape, bool)
     for axis in (0, 1):
@@ -45,21 +52,119 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
         pix = order[starts[k - 1]:starts[k]]
         if len(pix) < config.min_points:
             continue
-        b = bins.ravel()[pix]
-        counts = np.bincount(b, minlength=15)
-        major = np.flatnonzero(counts >= config.color_split_fraction * len(pix))
-        if len(major) <= 1:
+        parts = _colour_parts(pix, bins.ravel()[pix], fg.shape, config)
+        if parts is None:
             out.ravel()[pix] = nxt
             nxt += 1
             continue
-        # several distinct hues: each hue's pixels, regrouped by connectivity, is a segment
-        for hb in major:
-            sub = np.zeros(fg.shape, np.uint8)
-            sub.ravel()[pix[b == hb]] = 1
-            m, lab = cv2.connectedComponents(sub, connectivity=8)
-            for j in range(1, m):
-                sel = lab == j
-                if sel.sum() >= config.min_points:
-                    out[sel] = nxt
-                    nxt += 1
+        # touching objects of distinct, uniform colours: each colour's blob is a segment
+        for sel in parts:
+            out[sel] = nxt
+            nxt += 1
+    if config.neck_erosion > 0:
+        out = _split_necks(out, config)
+    if band is not None and config.band_grow > 0:
+        _grow(out, band, config.band_grow)
+    if config.fill_enclosed:
+        _fill_enclosed(out, ~fg)
     return out
+
+
+def _split_necks(labels: np.ndarray, config: PerceptionConfig) -> np.ndarray:
+    """Regions that erosion splits into several big pieces, split there (each cell goes to the
+    piece that regrowing within the region reaches first)."""
+    out = np.zeros_like(labels)
+    kernel = np.ones((3, 3), np.uint8)
+    nxt = 1
+    for k in range(1, int(labels.max()) + 1):
+        ys, xs = np.nonzero(labels == k)
+        if len(ys) == 0:
+            continue
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        own = (labels[y0:y1, x0:x1] == k).astype(np.uint8)
+        core = cv2.erode(own, kernel, iterations=config.neck_erosion)
+        m, lab, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=8)
+        big = 1 + np.flatnonzero(stats[1:, cv2.CC_STAT_AREA]
+                                 >= max(config.min_points, config.neck_share * len(ys)))
+        if len(big) < 2:
+            out[y0:y1, x0:x1][own > 0] = nxt
+            nxt += 1
+            continue
+        seeds = np.where(np.isin(lab, big), lab, 0).astype(np.int32)
+        _grow(seeds, own > 0, config.neck_erosion + 2)
+        for j in big:
+            out[y0:y1, x0:x1][seeds == j] = nxt
+            nxt += 1
+    return out
+
+
+def _grow(labels: np.ndarray, allowed: np.ndarray, steps: int) -> None:
+    """Grow the labelled regions into unlabelled ``allowed`` cells, one cell per step
+    (4-neighbours; a cell two regions reach in the same step goes to the last one tried)."""
+    for _ in range(steps):
+        free = allowed & (labels == 0)
+        if not free.any():
+            return
+        grown = labels.copy()
+        for axis in (0, 1):
+            for shift in (1, -1):
+                nb = np.roll(labels, shift, axis=axis)
+                edge = [slice(None)] * 2
+                edge[axis] = slice(0, 1) if shift == 1 else slice(-1, None)
+                nb[tuple(edge)] = 0
+                take = free & (nb > 0) & (grown == 0)
+                grown[take] = nb[take]
+        labels[:] = grown
+
+
+def _colour_parts(pix: np.ndarray, b: np.ndarray, shape: tuple[int, int],
+                  config: PerceptionConfig) -> list[np.ndarray] | None:
+    """The colour blobs a depth-continuous region splits into, or None to keep it whole.
+
+    It splits where a few hues (each ``color_split_fraction`` of it) cover ``color_split_purity``
+    of it and each hue is one compact blob (``color_split_compact`` of its pixels in its
+    largest piece): touching objects of plain colours. Print and labels (a cereal box, a can)
+    are many hues in scattered pieces, and stay one object.
+    """
+    counts = np.bincount(b, minlength=15)
+    major = np.flatnonzero(counts >= config.color_split_fraction * len(pix))
+    if len(major) <= 1 or counts[major].sum() < config.color_split_purity * len(pix):
+        return None
+    parts = []
+    for hb in major:
+        sub = np.zeros(shape, np.uint8)
+        sub.ravel()[pix[b == hb]] = 1
+        m, lab, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+        if m < 2:
+            return None
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        if areas.max() < config.color_split_compact * counts[hb]:
+            return None
+        parts += [lab == j + 1 for j in np.flatnonzero(areas >= config.min_points)]
+    return parts
+
+
+def _fill_enclosed(labels: np.ndarray, free: np.ndarray) -> None:
+    """Give each region the ``free`` cells (plane readings, no reading) it encloses: a bowl's
+    inner floor is level with the table and its plane takes it, yet it is the bowl's."""
+    n = int(labels.max())
+    if n == 0:
+        return
+    ys, xs = np.nonzero(labels)
+    order = np.argsort(labels[ys, xs], kind="stable")
+    ys, xs = ys[order], xs[order]
+    bounds = np.searchsorted(labels[ys, xs], np.arange(1, n + 2))
+    for k in range(1, n + 1):
+        a, b = bounds[k - 1], bounds[k]
+        if b - a < 9:
+            continue
+        y0, y1, x0, x1 = ys[a:b].min(), ys[a:b].max() + 1, xs[a:b].min(), xs[a:b].max() + 1
+        if y1 - y0 < 3 or x1 - x0 < 3:
+            continue
+        own = np.zeros((y1 - y0 + 2, x1 - x0 + 2), np.uint8)
+        own[ys[a:b] - y0 + 1, xs[a:b] - x0 + 1] = 1
+        outside = 1 - own
+        flood = outside.copy()
+        cv2.floodFill(flood, None, (0, 0), 2)  # the border ring is outside by construction
+        holes = (flood == 1)[1:-1, 1:-1] & free[y0:y1, x0:x1] & (labels[y0:y1, x0:x1] == 0)
+        labels[y0:y1, x0:x1][holes] = k

@@ -24,12 +24,37 @@ def refit_plane(points: np.ndarray, n: np.ndarray, d: float, distance: float,
     return n, d
 
 
+def _span(points: np.ndarray, normal: np.ndarray) -> float:
+    """The larger in-plane extent of a plane's inliers (2nd-98th percentile)."""
+    if len(points) < 3:
+        return 0.0
+    u = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    u /= np.linalg.norm(u)
+    v = np.cross(normal, u)
+    c = points - points.mean(axis=0)
+    a, b = c @ u, c @ v
+    cov = np.cov(np.stack([a, b]))
+    _, vecs = np.linalg.eigh(cov)
+    along = np.stack([a, b], axis=1) @ vecs[:, -1]
+    lo, hi = np.percentile(along, [2, 98])
+    return float(hi - lo)
+
+
 def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameReport,
-                 ) -> np.ndarray:
-    """Remove dominant planes; return the mask of points that are not on one."""
+                ranges: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Remove dominant planes; return the mask of points that are not on one, and each point's
+    height above the support plane that took it (NaN for the rest).
+
+    A point is on a plane within ``plane_distance`` plus ``plane_sigmas`` depth-noise sigmas at
+    its ``ranges`` (the sensor model: a RealSense's noise grows with the square of the range,
+    so far floor and table readings stay on their plane). A horizontal plane is a support; a
+    tilted one is structure (a wall) only where its inliers span ``structure_size``: a big
+    object's flat face is left to segmentation.
+    """
     import open3d as o3d
 
     keep = np.ones(len(points), bool)
+    lift = np.full(len(points), np.nan)
     rng = np.random.default_rng(config.seed)
     for _ in range(config.max_planes):
         idx = np.flatnonzero(keep)
@@ -50,9 +75,16 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
         # Open3D issue); a least-squares refit on the inliers brings runs within a few
         # micrometres of each other (they were up to 0.2 mm apart), not bit for bit
         n, d = refit_plane(points[idx], n, d, config.plane_distance)
-        on = np.abs(points[idx] @ n + d) < config.plane_distance
+        tol = config.plane_distance if ranges is None else config.plane_distance \
+            + config.plane_sigmas * config.noise_quadratic * ranges[idx] ** 2
+        on = np.abs(points[idx] @ n + d) < tol
+        horizontal = abs(n[2]) > 0.95
+        if not horizontal and _span(points[idx[on]], n) < config.structure_size:
+            break  # an object's face, not a wall: the largest plane left is no structure
         keep[idx[on]] = False
         report.planes.append((n, d))
-        if abs(n[2]) > 0.95:  # horizontal: a support surface at height -d / n_z
+        if horizontal:  # a support surface at height -d / n_z
             report.support_heights.append(-d / n[2])
-    return keep
+            up = 1.0 if n[2] > 0 else -1.0
+            lift[idx[on]] = up * (points[idx[on]] @ n + d)
+    return keep, lift

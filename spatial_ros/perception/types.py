@@ -22,12 +22,22 @@ class PerceptionConfig:
     max_object_size: float = 1.5  #: segments larger than this (walls, furniture) are not objects
     # class-agnostic segmentation
     plane_distance: float = 0.012  #: RANSAC inlier distance
+    plane_sigmas: float = 0.0  #: plus this many depth-noise sigmas at each point's range
+    structure_size: float = 1.5  #: a tilted plane smaller than this (m) is an object's face
     plane_min_fraction: float = 0.12  #: a plane must hold this share of the points to be removed
     max_planes: int = 3
     plane_samples: int = 3000  #: points RANSAC sees (random subset)
     plane_iterations: int = 100  #: RANSAC iterations per plane
     depth_jump: float = 0.03  #: relative depth jump that separates neighbouring pixels
     color_split_fraction: float = 0.15  #: a hue holding this share of a region splits it off
+    color_split_purity: float = 0.85  #: ... where the major hues cover this share of it
+    color_split_compact: float = 0.8  #: ... and each hue's largest blob holds this share of it
+    fill_enclosed: bool = True  #: plane readings enclosed by an object join it (a bowl's floor)
+    band_lift: float = 0.004  #: support readings this far (+ 1 noise sigma) above it that touch
+    band_grow: int = 0  #: ... an object join it, up to this many cells away (0 = off: it cost
+    #: SpatialBench ideal-depth relation accuracy 0.9 points)
+    neck_erosion: int = 2  #: regions that erosion by this many cells splits into big pieces...
+    neck_share: float = 0.12  #: ... each this share of the region, split at the neck
     support_snap: float = 0.03  #: bottoms this close above a support plane are extended to it
     occluded_bottom_share: float = 0.5  #: share of the bottom edge hidden for a hidden bottom
     occluder_gap: float = 0.02  #: an occluder is at least this much nearer than the object

@@ -179,6 +179,12 @@ def image_to_depth(msg: Any) -> np.ndarray:
         )
     px = image_to_numpy(msg)
     if msg.encoding == "16UC1":
+        readings = px[px > 0]
+        if readings.size >= 100 and np.percentile(readings, 90) <= 20:
+            raise ImageConversionError(
+                f"16UC1 depth holds only values up to {int(readings.max())}: 16UC1 is "
+                "millimetres, and these only make sense as metres (the driver wrote metres into an integer "
+                "image); publish millimetres, or 32FC1 metres")
         depth = px.astype(np.float32) * np.float32(0.001)
         depth[px == 0] = np.nan
         return depth
@@ -318,13 +324,15 @@ def object_from_msg(m: Any) -> SceneObject:
 def scene_graph_to_msg(graph: SceneGraph) -> srmsg.SceneGraph:
     header = Header(stamp=seconds_to_stamp(graph.stamp), frame_id=graph.frame_id)
     return srmsg.SceneGraph(header=header, objects=[object_to_msg(o) for o in graph.objects],
-                            relations=[relation_to_msg(r) for r in graph.relations])
+                            relations=[relation_to_msg(r) for r in graph.relations],
+                            gravity_source=graph.gravity_source)
 
 
 def scene_graph_from_msg(m: Any) -> SceneGraph:
     return SceneGraph(objects=[object_from_msg(o) for o in m.objects],
                       relations=[relation_from_msg(r) for r in m.relations],
-                      stamp=stamp_to_seconds(m.header.stamp), frame_id=m.header.frame_id)
+                      stamp=stamp_to_seconds(m.header.stamp), frame_id=m.header.frame_id,
+                      gravity_source=m.gravity_source)
 
 
 def pose_to_msg(pose: CorePose, *, stamp: Time | None = None,

@@ -2,9 +2,11 @@
 
 Subscribes colour, depth, CameraInfo and optionally an instance mask (sensor-data QoS,
 approximate-time synchronised), takes the camera pose from a parameter, a PoseStamped or
-TransformStamped topic or tf2, and runs spatial_ros.pipeline on a worker thread with a queue of
-one (a frame that arrives while the previous one is still processed replaces the waiting one and
-is counted as stale). Publishes the SceneGraph, the SpatialRelationArray and a MarkerArray for
+TransformStamped topic or tf2 (``gravity_source: pose``), or only which way is up, from an IMU's
+accelerometer (``imu``: sensor_msgs/Imu, as a RealSense D435i/D455 publishes it) or from the
+frame's dominant support plane (``plane``: a hand-held camera with no tf), and runs
+spatial_ros.pipeline on a worker thread with a queue of one (a frame that arrives while the
+previous one is still processed replaces the waiting one and is counted as stale). Publishes the SceneGraph, the SpatialRelationArray and a MarkerArray for
 RViz; frame rate, latency and dropped frames (by reason) go to /diagnostics once a period.
 Bad frames are logged with the reason and dropped or degraded; the node keeps running.
 """
@@ -15,12 +17,16 @@ from collections import deque
 
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import Imu
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
+from spatial_ros.errors import GravityError
+from spatial_ros.geometry import quat_to_matrix
 from spatial_ros.msg import SceneGraph, SpatialRelationArray
 from spatial_ros.perception import PerceptionConfig
+from spatial_ros.perception.gravity import ImuGravity, PlaneGravityConfig, gravity_from_plane
 from spatial_ros.pipeline import SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
 from spatial_ros.ros import conversions as conv
@@ -47,8 +53,33 @@ class SceneGraphNode(Node):
         mask = d("mask_topic", "", "instance mask topic (mono8/16UC1 ids); '' = segment "
                  "class-agnostically")
         slop = d("sync_slop", 0.02, "approximate-time tolerance between colour and depth (s)")
-        self.pose = pose_source_from_parameters(self)
-        self.world_frame = self.pose.world_frame
+        self.gravity_source = d("gravity_source", "pose", "where up comes from: pose (the "
+                                "camera pose source below), imu (imu_topic) or plane (the "
+                                "dominant support plane of each frame)")
+        if self.gravity_source not in ("pose", "imu", "plane"):
+            raise ValueError(f"gravity_source {self.gravity_source!r}: expected pose, imu or "
+                             "plane")
+        self.pose = pose_source_from_parameters(self) if self.gravity_source == "pose" else None
+        level_frame = d("level_frame", "camera_level", "output frame with gravity_source imu "
+                        "or plane: level, z up, under the camera")
+        self.world_frame = self.pose.world_frame if self.pose else level_frame
+        self.imu: ImuGravity | None = None
+        if self.gravity_source == "imu":
+            imu_topic = d("imu_topic", "/camera/camera/imu", "sensor_msgs/Imu with gravity in "
+                          "linear_acceleration")
+            rot = d("imu_rotation", [0.0, 0.0, 0.0, 1.0], "rotation IMU frame -> optical "
+                    "frame [qx qy qz qw] (RealSense: identity, its IMU frame is optical)")
+            if len(rot) != 4:
+                raise ValueError(f"imu_rotation needs 4 numbers [qx, qy, qz, qw], got {len(rot)}")
+            self.imu = ImuGravity(imu_to_optical=quat_to_matrix(rot),
+                                  camera_height=d("camera_height", 0.0, "camera height above "
+                                                  "the level frame's origin with imu (m)"))
+            self.create_subscription(Imu, imu_topic, self._on_imu, qos_profile_sensor_data)
+            self.gravity_kind = f"imu {imu_topic}"
+        elif self.gravity_source == "plane":
+            self.gravity_kind = "plane"
+        else:
+            self.gravity_kind = self.pose.kind
         self.pose_wait = d("pose_wait", 0.1, "wait this long for a frame's pose to arrive (s)")
         self.max_stamp_gap = d("max_frame_gap", 5.0, "a frame further than this from the "
                                "previous one (s) resets the tracker")
@@ -69,6 +100,10 @@ class SceneGraphNode(Node):
             plane_distance=d("plane_distance", pc.plane_distance, "RANSAC inlier distance (m)"),
             depth_jump=d("depth_jump", pc.depth_jump, "relative depth jump between segments"),
             noise_quadratic=depth_noise(noise_model))
+        self.plane_gravity = PlaneGravityConfig(noise_quadratic=depth_noise(noise_model),
+                                                max_tilt=d("plane_max_tilt", 75.0, "plane "
+                                                           "gravity: largest tilt of a support "
+                                                           "plane from the image's up (deg)"))
         tc = TrackerConfig()
         tracker = TrackerConfig(
             gate=d("track_gate", tc.gate, "association gate for a still object (m)"),
@@ -111,11 +146,18 @@ class SceneGraphNode(Node):
         self.dropped = self.health.dropped
         self._worker = LatestOnlyWorker("scene_graph_worker", self._safe_process,
                                         self.health.stale) if self.threaded else None
-        self.get_logger().info(f"scene graph: camera pose from {self.pose.kind}, segmentation "
+        self.get_logger().info(f"scene graph: gravity from {self.gravity_kind}, segmentation "
                                f"{'by mask ' + mask if mask else 'class-agnostic'}, "
                                f"frames {frames}, noise model {noise_model}")
 
     # -- input side (executor thread) -------------------------------------------------------
+    def _on_imu(self, msg: Imu) -> None:
+        a = msg.linear_acceleration
+        try:
+            self.imu.add(np.array([a.x, a.y, a.z]), conv.stamp_to_seconds(msg.header.stamp))
+        except GravityError as exc:
+            self.health.drop("imu_no_gravity", str(exc), "IMU sample ignored")
+
     def _on_frame(self, frame: RgbdFrame) -> None:
         if not self.threaded:
             self._safe_process(frame)
@@ -148,8 +190,7 @@ class SceneGraphNode(Node):
             self.get_logger().warning(f"{frame.stamp - self._last_stamp:.1f} s since the last "
                                       "frame: tracking starts afresh")
             self.builder.tracker.tracks.clear()
-        pose, why = self.pose.lookup(frame.stamp, frame.frame_id,
-                                     wait=self.pose_wait if self.threaded else 0.0)
+        pose, why = self._camera_pose(frame)
         if pose is None:
             self.health.drop("no_camera_pose", why)
             return
@@ -160,6 +201,7 @@ class SceneGraphNode(Node):
         for warning in result.report.warnings:
             self.health.drop("degraded", warning, "frame degraded")
         graph = result.graph
+        graph.gravity_source = self.gravity_kind
         header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=self.world_frame)
         self.graph_pub.publish(conv.scene_graph_to_msg(graph))
         self.rel_pub.publish(SpatialRelationArray(
@@ -168,6 +210,18 @@ class SceneGraphNode(Node):
         self.health.done((time.perf_counter() - t0) * 1e3)
         now = self.get_clock().now().nanoseconds * 1e-9
         self._age.append((now - frame.stamp) * 1e3)
+
+    def _camera_pose(self, frame: RgbdFrame):
+        """The camera pose for this frame, or None and why."""
+        if self.pose is not None:
+            return self.pose.lookup(frame.stamp, frame.frame_id,
+                                    wait=self.pose_wait if self.threaded else 0.0)
+        try:
+            if self.imu is not None:
+                return self.imu.pose(), ""
+            return gravity_from_plane(frame.depth, frame.intrinsics, self.plane_gravity)[0], ""
+        except GravityError as exc:
+            return None, str(exc)
 
     def _report_extra(self) -> dict[str, object]:
         age = np.array(self._age) if self._age else np.array([np.nan])

@@ -200,3 +200,19 @@ def assert_graphs_equal(a: SceneGraph, b: SceneGraph) -> None:
 def test_scene_graph_message_roundtrip():
     graph = sample_graph()
     assert_graphs_equal(conv.scene_graph_from_msg(conv.scene_graph_to_msg(graph)), graph)
+
+
+def test_16uc1_depth_holding_metres_is_refused():
+    import numpy as np
+    import pytest
+
+    from spatial_ros.errors import ImageConversionError
+    from spatial_ros.ros import conversions as conv
+
+    metres = np.full((48, 64), 1, np.uint16)  # 1 "mm" everywhere: metres in an integer image
+    metres[10:20, 10:20] = 2
+    with pytest.raises(ImageConversionError, match="only make sense as metres"):
+        conv.image_to_depth(conv.numpy_to_image(metres, "16UC1"))
+    mm = np.full((48, 64), 900, np.uint16)
+    assert float(np.nanmedian(conv.image_to_depth(conv.numpy_to_image(mm, "16UC1")))) \
+        == pytest.approx(0.9)

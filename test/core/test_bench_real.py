@@ -1,0 +1,68 @@
+"""`bench real`: the annotated real frames load, are checked, and perception is scored on them."""
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from spatial_ros.bench.real import (
+    default_data_dir,
+    format_real_table,
+    load_real_frames,
+    run_real_bench,
+)
+from spatial_ros.errors import BenchError
+from spatial_ros.perception import PerceptionConfig, detect_objects
+
+
+def test_annotations_cover_every_frame():
+    frames = load_real_frames()
+    assert [f.name for f in frames] == ["tabletop_0", "tabletop_1", "tabletop_4", "tabletop_5"]
+    assert sum(len(f.objects) for f in frames) == 27
+    for f in frames:
+        assert len(f.relations) >= 8, f.name
+        assert set(np.unique(f.mask)) - {0} == set(f.objects), f.name
+        assert np.nanmedian(f.depth) == pytest.approx(0.9, abs=0.4)  # millimetres read as metres
+
+
+def test_bench_scores_perception_on_real_frames(tmp_path):
+    scores = run_real_bench(repeats=1, images=tmp_path, progress=False)
+    # the figures this perception reached when it landed (README, docs/bench/real_tabletop.md);
+    # the issue's aims (recall 90 %, 1.2 detections per object, relations 85 %) are not met yet
+    assert scores.recall >= 0.70
+    assert scores.detections_per_object <= 1.35
+    assert scores.relation_recall >= 0.45
+    assert scores.contradictions <= 1
+    assert len(list(tmp_path.glob("tabletop_*.png"))) == 4
+    table = format_real_table(scores)
+    assert table.count("\n") == len(scores.frames) + 2
+
+
+def test_bad_data_is_a_clear_error(tmp_path):
+    with pytest.raises(BenchError, match="no annotations"):
+        load_real_frames(tmp_path)
+    data = tmp_path / "real"
+    shutil.copytree(default_data_dir(), data)
+    depth = cv2.imread(str(data / "tabletop_5_depth.png"), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(data / "tabletop_5_depth.png"), depth[:240])
+    with pytest.raises(BenchError, match="tabletop_5: colour .* differ"):
+        load_real_frames(data)
+    ann = json.loads((data / "annotations.json").read_text())
+    ann["frames"]["tabletop_0"]["relations"].append([1, "leftish", 2, "egocentric"])
+    (data / "annotations.json").write_text(json.dumps(ann))
+    with pytest.raises(BenchError, match="bad relation"):
+        load_real_frames(data)
+    with pytest.raises(BenchError, match="repeats"):
+        run_real_bench(data=data, repeats=0)
+
+
+def test_colour_and_depth_of_different_sizes_are_refused():
+    f = load_real_frames()[0]
+    with pytest.raises(ValueError, match="image sizes differ"):
+        detect_objects(f.rgb[:240], f.depth, f.intrinsics, _pose(), None, PerceptionConfig())
+
+
+def _pose():
+    from spatial_ros.geometry import Pose
+    return Pose(rotation=np.eye(3), translation=np.zeros(3))

@@ -1,0 +1,76 @@
+"""Gravity without a world pose: from the support plane of real RealSense frames, from an IMU."""
+import math
+
+import numpy as np
+import pytest
+
+from spatial_ros.bench.real import D435_NOISE, load_real_frames
+from spatial_ros.errors import GravityError
+from spatial_ros.geometry import CameraIntrinsics
+from spatial_ros.perception.gravity import (
+    STANDARD_GRAVITY,
+    ImuGravity,
+    PlaneGravityConfig,
+    gravity_from_plane,
+    level_pose,
+)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return load_real_frames()
+
+
+def test_the_table_of_real_frames_levels_the_scene(frames):
+    for f in frames:
+        pose, share = gravity_from_plane(f.depth, f.intrinsics,
+                                         PlaneGravityConfig(noise_quadratic=D435_NOISE))
+        assert share > 0.3, f.name
+        # every annotated object stands on or above the level plane, and rises above it
+        world = (f.intrinsics.backproject(f.depth).reshape(-1, 3) @ pose.rotation.T
+                 + pose.translation)
+        for key in f.objects:
+            z = world[(f.mask.ravel() == key) & np.isfinite(world[:, 2]), 2]
+            assert np.percentile(z, 5) > -0.03, (f.name, key, np.percentile(z, 5))
+            assert np.percentile(z, 95) > 0.02, (f.name, key)
+        # the camera looks down at the table from its hand-held height
+        assert 0.3 < pose.translation[2] < 1.2, f.name
+        optical_axis = pose.rotation @ np.array([0.0, 0.0, 1.0])
+        assert optical_axis[2] < -0.3 and optical_axis[1] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_frame_with_no_support_plane_is_a_clear_error():
+    intr = CameraIntrinsics(width=128, height=96, fx=100.0, fy=100.0, cx=64.0, cy=48.0)
+    rng = np.random.default_rng(0)
+    with pytest.raises(GravityError, match="no support plane"):
+        gravity_from_plane(rng.uniform(0.5, 3.0, (96, 128)).astype(np.float32), intr)
+    with pytest.raises(GravityError, match="depth readings"):
+        gravity_from_plane(np.full((96, 128), np.nan, np.float32), intr)
+    # a wall straight ahead is a plane, but not one to stand on
+    with pytest.raises(GravityError, match="tilted"):
+        gravity_from_plane(np.full((96, 128), 2.0, np.float32), intr)
+
+
+def test_imu_gravity_is_filtered_and_refuses_samples_without_gravity():
+    imu = ImuGravity(camera_height=0.8)
+    with pytest.raises(GravityError, match="no IMU sample"):
+        imu.pose()
+    with pytest.raises(GravityError, match="not gravity"):
+        imu.add(np.zeros(3), 0.0)  # free fall or an unset message
+    tilt = math.radians(30)
+    up = np.array([0.0, -math.cos(tilt), -math.sin(tilt)])  # pitched 30 deg down
+    for k in range(40):
+        noise = np.random.default_rng(k).normal(0, 0.3, 3)
+        imu.add(STANDARD_GRAVITY * up + noise, 0.02 * k)
+    with pytest.raises(GravityError, match="not gravity"):
+        imu.add(np.array([0.0, -30.0, 0.0]), 1.0)  # a shake is not let into the filter
+    pose = imu.pose()
+    assert pose.rotation @ up == pytest.approx([0, 0, 1], abs=0.02)
+    assert pose.translation[2] == 0.8
+
+
+def test_level_pose_refuses_no_direction_and_handles_looking_straight_down():
+    with pytest.raises(GravityError, match="no length"):
+        level_pose(np.zeros(3))
+    pose = level_pose(np.array([0.0, 0.0, -1.0]), 1.0)  # looking straight down
+    assert pose.rotation @ np.array([0.0, 0.0, 1.0]) == pytest.approx([0, 0, -1])
