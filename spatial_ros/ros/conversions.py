@@ -183,8 +183,8 @@ def image_to_depth(msg: Any) -> np.ndarray:
         if readings.size >= 100 and np.percentile(readings, 90) <= 20:
             raise ImageConversionError(
                 f"16UC1 depth holds only values up to {int(readings.max())}: 16UC1 is "
-                "millimetres, and these only make sense as metres (the driver wrote metres into an integer "
-                "image); publish millimetres, or 32FC1 metres")
+                "millimetres, and these only make sense as metres (the driver wrote metres "
+                "into an integer image); publish millimetres, or 32FC1 metres")
         depth = px.astype(np.float32) * np.float32(0.001)
         depth[px == 0] = np.nan
         return depth

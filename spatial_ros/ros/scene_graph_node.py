@@ -6,8 +6,9 @@ TransformStamped topic or tf2 (``gravity_source: pose``), or only which way is u
 accelerometer (``imu``: sensor_msgs/Imu, as a RealSense D435i/D455 publishes it) or from the
 frame's dominant support plane (``plane``: a hand-held camera with no tf), and runs
 spatial_ros.pipeline on a worker thread with a queue of one (a frame that arrives while the
-previous one is still processed replaces the waiting one and is counted as stale). Publishes the SceneGraph, the SpatialRelationArray and a MarkerArray for
-RViz; frame rate, latency and dropped frames (by reason) go to /diagnostics once a period.
+previous one is still processed replaces the waiting one and is counted as stale). Publishes
+the SceneGraph, the SpatialRelationArray and a MarkerArray for RViz; frame rate, latency and
+dropped frames (by reason) go to /diagnostics once a period.
 Bad frames are logged with the reason and dropped or degraded; the node keeps running.
 """
 from __future__ import annotations
