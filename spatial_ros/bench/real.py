@@ -171,7 +171,7 @@ def _score(frame: RealFrame, result: FrameResult, stride: int, score: FrameScore
     matches: dict[int, tuple] = {}
     hit: dict[int, int] = {}
     for track, det in result.detections:
-        rows, cols = np.divmod(det.pixels, frame.intrinsics.width)
+        rows, cols = np.divmod(det.mask_pixels, frame.intrinsics.width)
         cells = np.zeros((sh, sw), bool)
         cells[np.minimum(rows // stride, sh - 1), np.minimum(cols // stride, sw - 1)] = True
         cells &= valid
@@ -227,7 +227,7 @@ def _draw(frame: RealFrame, result: FrameResult, matches: dict, path: pathlib.Pa
     rng = np.random.default_rng(5)
     for track, det in result.detections:
         colour = rng.integers(90, 255, 3)
-        rows, cols = np.divmod(det.pixels, frame.intrinsics.width)
+        rows, cols = np.divmod(det.mask_pixels, frame.intrinsics.width)
         for dr in (0, 1):
             for dc in (0, 1):
                 r = np.minimum(rows + dr, frame.intrinsics.height - 1)

@@ -60,12 +60,18 @@ def object_geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
     rule = "unknown"
     sphere = top_fit = None
     feats = None
-    sphere_ok = False
+    sphere_ok = sphere_box = False
     if len(p) >= 20 and span > 0:  # the rules need 40 points; the classifier copes with 20
         centre, radius, rms = _fit_sphere(p.astype(np.float64))
         sphere = (centre, radius, rms)
-        sphere_ok = 0.3 * span < radius < 0.8 * span and centre[2] - radius < zmin + 0.3 * radius
         shape_rms = math.sqrt(max(rms ** 2 - sigma ** 2, 0.0))  # the noise's share removed
+        sphere_ok = 0.3 * span < radius < 0.8 * span and centre[2] - radius < zmin + 0.3 * radius
+        # the sphere's box completes only what is a sphere, seen over a fair part of its
+        # height: a gently curved surface (a bag's) fits a large sphere's cap and would swell
+        # to it (a coffee bag seen 6 cm high became a 40 cm ball: 0.3 of the radius; a ball in
+        # a cup shows half its radius)
+        sphere_box = (sphere_ok and shape_rms < config.sphere_box_rms * radius
+                      and zmax - zmin >= 0.4 * radius)
         footprint = 2 * radius / max(w, h, 1e-9)  # a sphere's footprint is its diameter
         if len(p) >= 40 and sphere_ok and shape_rms < 0.05 * radius and footprint > 0.85:
             rule = "sphere"
@@ -93,7 +99,7 @@ def object_geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
     rect = OrientedBox(center=[cx, cy, (zmin + zmax) / 2], size=[w, h, zmax - zmin],
                        rotation=_yaw_rotation(math.radians(angle)))
     candidates = {"box": rect}
-    if sphere_ok:
+    if sphere_box:
         centre, radius, _ = sphere
         candidates["sphere"] = OrientedBox(center=centre, size=np.full(3, 2 * radius))
     if top_fit is not None and len(top_fit[4]) >= 20:

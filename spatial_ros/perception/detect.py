@@ -55,6 +55,12 @@ def _rays(intr: CameraIntrinsics, stride: int) -> np.ndarray:
 
 
 
+def _grid_pixels(cells: np.ndarray, grid_width: int, stride: int, width: int) -> np.ndarray:
+    """Full-resolution flat pixel indices of strided-grid cells."""
+    rows, cols = np.divmod(cells, grid_width)
+    return (rows * stride) * width + cols * stride
+
+
 def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrinsics,
                    camera_pose: Pose, mask: np.ndarray | None = None,
                    config: PerceptionConfig | None = None, *,
@@ -101,6 +107,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     pts = (_rays(intrinsics, s)[vi] * dv[:, None]) @ camera_pose.rotation.T \
         + camera_pose.translation  # (N, 3) world
     rgb_s = rgb[::s, ::s]
+    sil_cells = None  # class-agnostic: image cells of an object that are not its surface
     if mask is not None:
         lab = mask[::s, ::s].ravel()[vi].astype(np.int32)
         if supports is not None:
@@ -114,9 +121,11 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         # support readings just above their plane, beyond the noise at their range
         band = np.zeros(sh * sw, bool)
         band[vi[~off_plane & (lift > config.band_lift + config.noise_quadratic * dv ** 2)]] = True
+        sil_grid = np.zeros((sh, sw), np.int32)
         grid = depth_regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config,
-                             band=band.reshape(sh, sw))
+                             band=band.reshape(sh, sw), silhouette=sil_grid)
         lab = grid.ravel()[vi]
+        sil_cells = sil_grid.ravel()
     order = np.argsort(lab, kind="stable")
     sorted_lab = lab[order]
     ids = np.unique(sorted_lab)
@@ -163,6 +172,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         dets.append(Detection(
             points=p, centroid=p.mean(axis=0), box=box, color=color_name(colour), rgb=colour,
             shape=shape, shape_features=feats, boxes=boxes, pixels=(rows * s) * w + cols * s,
+            interior=None if sil_cells is None else _grid_pixels(
+                np.flatnonzero(sil_cells == inst), sw, s, w),
             instance=inst if mask is not None else 0,
             bbox2d=(u0, v0, u1, v1)))
         # a sphere's box is completed by its fit: no need to look under it

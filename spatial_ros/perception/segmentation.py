@@ -22,8 +22,13 @@ def hue_bins(rgb: np.ndarray) -> np.ndarray:
 
 
 def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
-                  config: PerceptionConfig, *, band: np.ndarray | None = None) -> np.ndarray:
+                  config: PerceptionConfig, *, band: np.ndarray | None = None,
+                  silhouette: np.ndarray | None = None) -> np.ndarray:
     """Object regions of the foreground grid ``fg``; int32 labels, 0 = none.
+
+    ``silhouette``, where given, receives the labels of the cells that belong to an object's
+    image region but not to its surface: the free cells of its convex hull (a bowl's floor,
+    level with the table, seen through an open rim).
 
     Depth-continuous regions (neighbours whose relative depth jump is under ``depth_jump``),
     split at thin necks (two objects touching in the image through a few cells) and by colour
@@ -40,6 +45,9 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
         sl = [slice(None)] * 2
         sl[axis] = slice(1, None)
         cut[tuple(sl)] |= jump
+    edge = _depth_edges(d, config.edge_jump) & fg if config.edge_jump > 0 else None
+    if edge is not None:
+        cut |= edge
     cells = (fg & ~cut).astype(np.uint8)
     n, labels = cv2.connectedComponents(cells, connectivity=4)
     bins = hue_bins(rgb)
@@ -61,18 +69,53 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
         for sel in parts:
             out[sel] = nxt
             nxt += 1
+    if edge is not None:  # edge cells go to the region beside them
+        _grow(out, edge, 1)
+    coarse = _coarse_colour(bins)
     if config.neck_erosion > 0:
-        out = _split_necks(out, config)
+        out = _split_necks(out, coarse, config)
+    if config.merge_jump > 0:
+        out = _merge_fragments(out, depth, coarse, config)
     if band is not None and config.band_grow > 0:
         _grow(out, band, config.band_grow)
     if config.fill_enclosed:
-        _fill_enclosed(out, ~fg)
+        _fill_enclosed(out, ~fg, config.fill_hull, silhouette)
     return out
 
 
-def _split_necks(labels: np.ndarray, config: PerceptionConfig) -> np.ndarray:
-    """Regions that erosion splits into several big pieces, split there (each cell goes to the
-    piece that regrowing within the region reaches first)."""
+def _depth_edges(d: np.ndarray, jump: float) -> np.ndarray:
+    """Flying pixels: cells whose 3x3 neighbourhood spans a relative depth range over ``jump``
+    (0 = no reading, ignored) while their own depth lies in the middle of that range. RealSense
+    depth draws such ramps across occlusion edges, where neighbour-to-neighbour steps stay
+    small; the surfaces on either side (the nearest and farthest depths) are kept."""
+    kernel = np.ones((3, 3), np.uint8)
+    hi = cv2.dilate(d, kernel)
+    lo = cv2.erode(np.where(d > 0, d, np.float32(1e6)), kernel)
+    span = hi - lo
+    return (d > 0) & (span > jump * d) & (d > lo + 0.25 * span) & (d < hi - 0.25 * span)
+
+
+def _coarse_colour(bins: np.ndarray) -> np.ndarray:
+    """Hue bins with the achromatic ones (black, grey, white: 12-14) pooled into one, so that
+    shading does not make two colours of one white object."""
+    return np.minimum(bins, 12)
+
+
+def _histogram(cells: np.ndarray) -> np.ndarray:
+    h = np.bincount(cells, minlength=13).astype(float)
+    return h / max(h.sum(), 1.0)
+
+
+def _same_colour(a: np.ndarray, b: np.ndarray, config: PerceptionConfig) -> bool:
+    return float(np.minimum(a, b).sum()) >= config.same_colour
+
+
+def _split_necks(labels: np.ndarray, coarse: np.ndarray,
+                 config: PerceptionConfig) -> np.ndarray:
+    """Regions that erosion splits into several big pieces of different colours, split there
+    (each cell goes to the piece that regrowing within the region reaches first): objects of
+    different colours touching in the image. Pieces of one colour stay one object (a bowl's
+    ring, thin at its sides)."""
     out = np.zeros_like(labels)
     kernel = np.ones((3, 3), np.uint8)
     nxt = 1
@@ -90,12 +133,78 @@ def _split_necks(labels: np.ndarray, config: PerceptionConfig) -> np.ndarray:
             out[y0:y1, x0:x1][own > 0] = nxt
             nxt += 1
             continue
-        seeds = np.where(np.isin(lab, big), lab, 0).astype(np.int32)
-        _grow(seeds, own > 0, config.neck_erosion + 2)
+        crop = coarse[y0:y1, x0:x1]
+        hists = {j: _histogram(crop[lab == j]) for j in big}
+        group = {j: j for j in big}  # pieces of one colour are one piece
+        for i, a in enumerate(big):
+            for b in big[i + 1:]:
+                if _same_colour(hists[a], hists[b], config):
+                    ga, gb = group[a], group[b]
+                    group = {k: ga if g == gb else g for k, g in group.items()}
+        if len(set(group.values())) < 2:
+            out[y0:y1, x0:x1][own > 0] = nxt
+            nxt += 1
+            continue
+        seeds = np.zeros(lab.shape, np.int32)
         for j in big:
-            out[y0:y1, x0:x1][seeds == j] = nxt
+            seeds[lab == j] = group[j]
+        _grow(seeds, own > 0, config.neck_erosion + 2)
+        for g in sorted(set(group.values())):
+            out[y0:y1, x0:x1][seeds == g] = nxt
             nxt += 1
     return out
+
+
+def _merge_fragments(labels: np.ndarray, depth: np.ndarray, coarse: np.ndarray,
+                     config: PerceptionConfig) -> np.ndarray:
+    """Merge regions that touch in the image (or across one empty cell) with a small depth
+    jump along the boundary and one colour: an object that a depth edge cut (a mug and its
+    handle, the two sides of a bowl)."""
+    n = int(labels.max())
+    if n < 2:
+        return labels
+    pairs = []
+    for axis in (0, 1):
+        for step in (1, 2):
+            a = np.take(labels, range(0, labels.shape[axis] - step), axis=axis)
+            b = np.take(labels, range(step, labels.shape[axis]), axis=axis)
+            da = np.take(depth, range(0, labels.shape[axis] - step), axis=axis)
+            db = np.take(depth, range(step, labels.shape[axis]), axis=axis)
+            sel = (a > 0) & (b > 0) & (a != b)
+            if step == 2:  # across one cell that belongs to no region
+                mid = np.take(labels, range(1, labels.shape[axis] - 1), axis=axis)
+                sel &= mid == 0
+            jump = np.abs(da - db) / np.maximum(np.minimum(da, db), 1e-6)
+            pairs.append(np.stack([np.minimum(a, b)[sel], np.maximum(a, b)[sel],
+                                   jump[sel]], axis=1))
+    edges = np.concatenate(pairs)
+    if len(edges) == 0:
+        return labels
+    keys = edges[:, 0].astype(np.int64) * (n + 1) + edges[:, 1].astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    keys, jumps = keys[order], edges[order, 2]
+    uniq, starts, counts = np.unique(keys, return_index=True, return_counts=True)
+    flat = labels.ravel()
+    hists = {}
+    parent = np.arange(n + 1)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for key, start, count in zip(uniq, starts, counts):
+        if count < 3 or np.median(jumps[start:start + count]) > config.merge_jump:
+            continue
+        a, b = int(key // (n + 1)), int(key % (n + 1))
+        for r in (a, b):
+            if r not in hists:
+                hists[r] = _histogram(coarse.ravel()[flat == r])
+        if _same_colour(hists[a], hists[b], config):
+            parent[find(b)] = find(a)
+    roots = np.array([find(i) for i in range(n + 1)])
+    return roots[labels]
 
 
 def _grow(labels: np.ndarray, allowed: np.ndarray, steps: int) -> None:
@@ -144,7 +253,8 @@ def _colour_parts(pix: np.ndarray, b: np.ndarray, shape: tuple[int, int],
     return parts
 
 
-def _fill_enclosed(labels: np.ndarray, free: np.ndarray) -> None:
+def _fill_enclosed(labels: np.ndarray, free: np.ndarray, hull_share: float = 0.0,
+                   silhouette: np.ndarray | None = None) -> None:
     """Give each region the ``free`` cells (plane readings, no reading) it encloses: a bowl's
     inner floor is level with the table and its plane takes it, yet it is the bowl's."""
     n = int(labels.max())
@@ -167,4 +277,13 @@ def _fill_enclosed(labels: np.ndarray, free: np.ndarray) -> None:
         flood = outside.copy()
         cv2.floodFill(flood, None, (0, 0), 2)  # the border ring is outside by construction
         holes = (flood == 1)[1:-1, 1:-1] & free[y0:y1, x0:x1] & (labels[y0:y1, x0:x1] == 0)
+        if hull_share > 0 and silhouette is not None:  # the free cells of its convex hull
+            # are its image region, not its surface: an open ring (a bowl whose front rim
+            # dips into the table plane) encloses its floor only so
+            pts = np.stack([xs[a:b] - x0, ys[a:b] - y0], axis=1).astype(np.int32)
+            hull = np.zeros(holes.shape, np.uint8)
+            cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
+            extra = (hull > 0) & free[y0:y1, x0:x1] & (labels[y0:y1, x0:x1] == 0) & ~holes
+            if extra.sum() <= hull_share * (b - a):
+                silhouette[y0:y1, x0:x1][extra] = k
         labels[y0:y1, x0:x1][holes] = k

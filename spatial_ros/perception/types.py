@@ -29,21 +29,28 @@ class PerceptionConfig:
     plane_samples: int = 3000  #: points RANSAC sees (random subset)
     plane_iterations: int = 100  #: RANSAC iterations per plane
     depth_jump: float = 0.03  #: relative depth jump that separates neighbouring pixels
+    edge_jump: float = 0.06  #: relative depth range in a 3x3 window that marks a depth edge
+    #: (flying pixels ramp smoothly across an occlusion edge; 0 = off)
     color_split_fraction: float = 0.15  #: a hue holding this share of a region splits it off
     color_split_purity: float = 0.85  #: ... where the major hues cover this share of it
     color_split_compact: float = 0.8  #: ... and each hue's largest blob holds this share of it
     fill_enclosed: bool = True  #: plane readings enclosed by an object join it (a bowl's floor)
+    fill_hull: float = 1.0  #: ... and those of its convex hull, where at most this share of it
     band_lift: float = 0.004  #: support readings this far (+ 1 noise sigma) above it that touch
     band_grow: int = 0  #: ... an object join it, up to this many cells away (0 = off: it cost
     #: SpatialBench ideal-depth relation accuracy 0.9 points)
     neck_erosion: int = 2  #: regions that erosion by this many cells splits into big pieces...
     neck_share: float = 0.12  #: ... each this share of the region, split at the neck
+    same_colour: float = 0.5  #: hue-histogram overlap of pieces of one object (necks, merges)
+    merge_jump: float = 0.03  #: adjacent regions of one colour whose boundary depth jump is
+    #: under this (relative) are merged (a mug's handle, a bowl's rim)
     support_snap: float = 0.03  #: bottoms this close above a support plane are extended to it
     occluded_bottom_share: float = 0.5  #: share of the bottom edge hidden for a hidden bottom
     occluder_gap: float = 0.02  #: an occluder is at least this much nearer than the object
     mask_supports: bool = True  #: with a mask, find support planes in the unlabelled pixels
     # shape guesses
     noise_quadratic: float = 0.0  #: expected depth noise sigma = noise_quadratic * z^2
+    sphere_box_rms: float = 0.1  #: a sphere's box only where the fit's rms is under this x r
     shape_classifier: bool = True  #: name shapes with the learned classifier where it ships
     seed: int = 0  #: RANSAC sampling seed (same frame, same result)
 
@@ -59,10 +66,19 @@ class Detection:
     rgb: np.ndarray  # mean colour in [0, 1]
     shape: str
     bbox2d: tuple[int, int, int, int]
-    pixels: np.ndarray  # flat indices into the full-resolution image
+    pixels: np.ndarray  # flat indices into the full-resolution image (its surface readings)
     instance: int = 0  # mask id it came from (0 = class-agnostic)
     shape_features: np.ndarray | None = None  # spatial_ros.shapes.FEATURES, None if too few points
     boxes: dict[str, OrientedBox] = field(default_factory=dict)  # amodal box per supported shape
+    #: image pixels of the object that are not its surface (class-agnostic): the table seen
+    #: inside its outline, e.g. a bowl's floor; its image mask is ``pixels`` and these
+    interior: np.ndarray | None = None
+
+    @property
+    def mask_pixels(self) -> np.ndarray:
+        """Flat indices of the object's whole image region (surface and interior)."""
+        return self.pixels if self.interior is None else np.concatenate([self.pixels,
+                                                                         self.interior])
 
     @property
     def point_count(self) -> int:
