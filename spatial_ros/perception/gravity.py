@@ -54,13 +54,13 @@ def level_pose(up: np.ndarray, height: float = 0.0) -> Pose:
 
 @dataclass(frozen=True)
 class PlaneGravityConfig:
-    stride: int = 4  #: every stride-th pixel in each direction
+    stride: int = 8  #: every stride-th pixel in each direction
     distance: float = 0.01  #: RANSAC inlier distance (m), plus ``sigmas`` x the depth noise
     sigmas: float = 2.5
     noise_quadratic: float = 0.0  #: depth noise sigma = noise_quadratic * z^2
     min_fraction: float = 0.15  #: a support plane holds at least this share of the readings
     max_planes: int = 3  #: planes tried, largest first
-    iterations: int = 200
+    iterations: int = 100
     up_hint: tuple[float, float, float] = (0.0, -1.0, 0.0)  #: roughly up, optical frame
     max_tilt: float = 75.0  #: degrees between a support's normal and ``up_hint``
     max_range: float = 6.0  #: readings beyond are ignored (m)

@@ -40,15 +40,15 @@ def test_the_table_of_real_frames_levels_the_scene(frames):
 
 
 def test_a_frame_with_no_support_plane_is_a_clear_error():
-    intr = CameraIntrinsics(width=128, height=96, fx=100.0, fy=100.0, cx=64.0, cy=48.0)
+    intr = CameraIntrinsics(width=256, height=192, fx=200.0, fy=200.0, cx=128.0, cy=96.0)
     rng = np.random.default_rng(0)
     with pytest.raises(GravityError, match="no support plane"):
-        gravity_from_plane(rng.uniform(0.5, 3.0, (96, 128)).astype(np.float32), intr)
+        gravity_from_plane(rng.uniform(0.5, 3.0, (192, 256)).astype(np.float32), intr)
     with pytest.raises(GravityError, match="depth readings"):
-        gravity_from_plane(np.full((96, 128), np.nan, np.float32), intr)
+        gravity_from_plane(np.full((192, 256), np.nan, np.float32), intr)
     # a wall straight ahead is a plane, but not one to stand on
     with pytest.raises(GravityError, match="tilted"):
-        gravity_from_plane(np.full((96, 128), 2.0, np.float32), intr)
+        gravity_from_plane(np.full((192, 256), 2.0, np.float32), intr)
 
 
 def test_imu_gravity_is_filtered_and_refuses_samples_without_gravity():
