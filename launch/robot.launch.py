@@ -7,7 +7,10 @@
 
 Topic defaults are those of realsense2_camera 4.x with `align_depth.enable:=true`. The camera
 pose comes from tf2 (world_frame <- the image's optical frame); set use_tf:=false and
-camera_pose_topic:=... to take it from a PoseStamped topic instead. Every other parameter is in
+camera_pose_topic:=... to take it from a PoseStamped topic instead. A hand-held camera without
+tf: gravity_source:=plane (up from the table or floor) or gravity_source:=imu (the D435i/D455
+accelerometer; start the driver with enable_accel:=true); the scene graph is then published in
+a level frame under the camera (reasoning and planner still take a camera pose: see README). Every other parameter is in
 config/scene_graph.yaml, config/reasoning.yaml and config/planner.yaml (params_file overrides
 the scene graph's). reasoning:=false leaves the model out; the planner then answers from the
 geometric relations alone. device:=cuda (or auto) runs the model on a Jetson's or desktop's GPU
@@ -31,6 +34,9 @@ ARGS = {
     "mask_topic": ("", "instance mask from an upstream detector ('' = class-agnostic)"),
     "world_frame": ("odom", "fixed frame of the scene graph"),
     "use_tf": ("true", "camera pose from tf2"),
+    "gravity_source": ("pose", "scene graph's up: pose (tf2 / topic), imu (a D435i/D455 "
+                       "accelerometer on imu_topic) or plane (the table or floor, hand-held)"),
+    "imu_topic": ("/camera/camera/imu", "sensor_msgs/Imu for gravity_source imu"),
     "camera_pose_topic": ("", "PoseStamped of the optical frame when use_tf is false"),
     "depth_noise_model": ("realsense_d435", "expected depth noise: ideal, realsense_d435, kinect"),
     "params_file": ("", "a YAML with scene_graph parameters ('' = config/scene_graph.yaml)"),
@@ -51,7 +57,8 @@ def generate_launch_description():
             "camera_info_topic": cfg["camera_info_topic"], "mask_topic": cfg["mask_topic"],
             "world_frame": cfg["world_frame"], "use_tf": cfg["use_tf"],
             "camera_pose_topic": cfg["camera_pose_topic"],
-            "depth_noise_model": cfg["depth_noise_model"]}])
+            "depth_noise_model": cfg["depth_noise_model"],
+            "gravity_source": cfg["gravity_source"], "imu_topic": cfg["imu_topic"]}])
     reasoning = Node(
         package="spatial_ros", executable="reasoning_node", name="reasoning",
         namespace=cfg["namespace"], condition=IfCondition(cfg["reasoning"]),

@@ -332,7 +332,8 @@ def scene_graph_from_msg(m: Any) -> SceneGraph:
     return SceneGraph(objects=[object_from_msg(o) for o in m.objects],
                       relations=[relation_from_msg(r) for r in m.relations],
                       stamp=stamp_to_seconds(m.header.stamp), frame_id=m.header.frame_id,
-                      gravity_source=m.gravity_source)
+                      # graphs recorded before the field existed (older bags) have none
+                      gravity_source=getattr(m, "gravity_source", ""))
 
 
 def pose_to_msg(pose: CorePose, *, stamp: Time | None = None,

@@ -64,17 +64,17 @@ class SceneGraphNode(Node):
         level_frame = d("level_frame", "camera_level", "output frame with gravity_source imu "
                         "or plane: level, z up, under the camera")
         self.world_frame = self.pose.world_frame if self.pose else level_frame
+        imu_topic = d("imu_topic", "/camera/camera/imu", "gravity_source imu: sensor_msgs/Imu "
+                      "with gravity in linear_acceleration")
+        rot = d("imu_rotation", [0.0, 0.0, 0.0, 1.0], "gravity_source imu: rotation IMU frame "
+                "-> optical frame [qx qy qz qw] (RealSense: identity, its IMU frame is optical)")
+        height = d("camera_height", 0.0, "gravity_source imu: camera height above the level "
+                   "frame's origin (m)")
         self.imu: ImuGravity | None = None
         if self.gravity_source == "imu":
-            imu_topic = d("imu_topic", "/camera/camera/imu", "sensor_msgs/Imu with gravity in "
-                          "linear_acceleration")
-            rot = d("imu_rotation", [0.0, 0.0, 0.0, 1.0], "rotation IMU frame -> optical "
-                    "frame [qx qy qz qw] (RealSense: identity, its IMU frame is optical)")
             if len(rot) != 4:
                 raise ValueError(f"imu_rotation needs 4 numbers [qx, qy, qz, qw], got {len(rot)}")
-            self.imu = ImuGravity(imu_to_optical=quat_to_matrix(rot),
-                                  camera_height=d("camera_height", 0.0, "camera height above "
-                                                  "the level frame's origin with imu (m)"))
+            self.imu = ImuGravity(imu_to_optical=quat_to_matrix(rot), camera_height=height)
             self.create_subscription(Imu, imu_topic, self._on_imu, qos_profile_sensor_data)
             self.gravity_kind = f"imu {imu_topic}"
         elif self.gravity_source == "plane":
