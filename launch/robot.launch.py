@@ -12,8 +12,8 @@ tf: gravity_source:=plane (up from the table or floor) or gravity_source:=imu (t
 accelerometer; start the driver with enable_accel:=true); the scene graph is then published in
 a level frame under the camera (reasoning and planner still take a camera pose: see README).
 Every other parameter is in config/scene_graph.yaml, config/reasoning.yaml and
-config/planner.yaml (params_file overrides the scene graph's). reasoning:=false leaves the model out; the planner then answers from the
-geometric relations alone. device:=cuda (or auto) runs the model on a Jetson's or desktop's GPU
+config/planner.yaml (params_file overrides the scene graph's). reasoning:=false leaves the
+model out; the planner then answers from the geometric relations alone. device:=cuda (or auto) runs the model on a Jetson's or desktop's GPU
 in fp16.
 """
 import os
