@@ -13,8 +13,8 @@ accelerometer; start the driver with enable_accel:=true); the scene graph is the
 a level frame under the camera (reasoning and planner still take a camera pose: see README).
 Every other parameter is in config/scene_graph.yaml, config/reasoning.yaml and
 config/planner.yaml (params_file overrides the scene graph's). reasoning:=false leaves the
-model out; the planner then answers from the geometric relations alone. device:=cuda (or auto) runs the model on a Jetson's or desktop's GPU
-in fp16.
+model out; the planner then answers from the geometric relations alone. device:=cuda (or
+auto) runs the model on a Jetson's or desktop's GPU in fp16.
 """
 import os
 
