@@ -71,11 +71,14 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
             nxt += 1
     if edge is not None:  # edge cells go to the region beside them
         _grow(out, edge, 1)
-    coarse = _coarse_colour(bins)
+    # Lab with lightness at a quarter weight: shading moves L, not the chroma (a*, b*), yet
+    # black, grey and white (all without chroma) must stay apart
+    ab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
+    ab[..., 0] *= config.lightness_weight
     if config.neck_erosion > 0:
-        out = _split_necks(out, coarse, config)
+        out = _split_necks(out, ab, config)
     if config.merge_jump > 0:
-        out = _merge_fragments(out, depth, coarse, config)
+        out = _merge_fragments(out, depth, ab, config)
     if band is not None and config.band_grow > 0:
         _grow(out, band, config.band_grow)
     if config.fill_enclosed:
@@ -95,22 +98,17 @@ def _depth_edges(d: np.ndarray, jump: float) -> np.ndarray:
     return (d > 0) & (span > jump * d) & (d > lo + 0.25 * span) & (d < hi - 0.25 * span)
 
 
-def _coarse_colour(bins: np.ndarray) -> np.ndarray:
-    """Hue bins with the achromatic ones (black, grey, white: 12-14) pooled into one, so that
-    shading does not make two colours of one white object."""
-    return np.minimum(bins, 12)
-
-
-def _histogram(cells: np.ndarray) -> np.ndarray:
-    h = np.bincount(cells, minlength=13).astype(float)
-    return h / max(h.sum(), 1.0)
+def _chroma(ab: np.ndarray) -> np.ndarray:
+    """A piece's colour: the median of its pixels' weighted Lab; shading (light and shadow on a
+    white bowl) moves it little, and so does a print on it."""
+    return np.median(ab.reshape(-1, 3), axis=0)
 
 
 def _same_colour(a: np.ndarray, b: np.ndarray, config: PerceptionConfig) -> bool:
-    return float(np.minimum(a, b).sum()) >= config.same_colour
+    return float(np.linalg.norm(a - b)) <= config.same_chroma
 
 
-def _split_necks(labels: np.ndarray, coarse: np.ndarray,
+def _split_necks(labels: np.ndarray, ab: np.ndarray,
                  config: PerceptionConfig) -> np.ndarray:
     """Regions that erosion splits into several big pieces of different colours, split there
     (each cell goes to the piece that regrowing within the region reaches first): objects of
@@ -133,8 +131,8 @@ def _split_necks(labels: np.ndarray, coarse: np.ndarray,
             out[y0:y1, x0:x1][own > 0] = nxt
             nxt += 1
             continue
-        crop = coarse[y0:y1, x0:x1]
-        hists = {j: _histogram(crop[lab == j]) for j in big}
+        crop = ab[y0:y1, x0:x1]
+        hists = {j: _chroma(crop[lab == j]) for j in big}
         group = {j: j for j in big}  # pieces of one colour are one piece
         for i, a in enumerate(big):
             for b in big[i + 1:]:
@@ -155,11 +153,12 @@ def _split_necks(labels: np.ndarray, coarse: np.ndarray,
     return out
 
 
-def _merge_fragments(labels: np.ndarray, depth: np.ndarray, coarse: np.ndarray,
+def _merge_fragments(labels: np.ndarray, depth: np.ndarray, ab: np.ndarray,
                      config: PerceptionConfig) -> np.ndarray:
     """Merge regions that touch in the image (or across one empty cell) with a small depth
     jump along the boundary and one colour: an object that a depth edge cut (a mug and its
-    handle, the two sides of a bowl)."""
+    handle, the two sides of a bowl). One colour, for a merge, is within ``merge_chroma`` in
+    Lab, tighter than for a neck: red and orange objects touching stay apart."""
     n = int(labels.max())
     if n < 2:
         return labels
@@ -200,8 +199,8 @@ def _merge_fragments(labels: np.ndarray, depth: np.ndarray, coarse: np.ndarray,
         a, b = int(key // (n + 1)), int(key % (n + 1))
         for r in (a, b):
             if r not in hists:
-                hists[r] = _histogram(coarse.ravel()[flat == r])
-        if _same_colour(hists[a], hists[b], config):
+                hists[r] = _chroma(ab.reshape(-1, 3)[flat == r])
+        if float(np.linalg.norm(hists[a] - hists[b])) <= config.merge_chroma:
             parent[find(b)] = find(a)
     roots = np.array([find(i) for i in range(n + 1)])
     return roots[labels]

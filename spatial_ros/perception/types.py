@@ -41,7 +41,10 @@ class PerceptionConfig:
     #: SpatialBench ideal-depth relation accuracy 0.9 points)
     neck_erosion: int = 2  #: regions that erosion by this many cells splits into big pieces...
     neck_share: float = 0.12  #: ... each this share of the region, split at the neck
-    same_colour: float = 0.5  #: hue-histogram overlap of pieces of one object (necks, merges)
+    same_chroma: float = 35.0  #: Lab distance of neck pieces of one object
+    lightness_weight: float = 0.5  #: ... with L weighted so (shading moves L, not a*, b*)
+    merge_chroma: float = 20.0  #: ... and of merged fragments (red and orange stay apart; 25
+    #: cost SpatialBench object recall 1.1-1.5 points)
     merge_jump: float = 0.03  #: adjacent regions of one colour whose boundary depth jump is
     #: under this (relative) are merged (a mug's handle, a bowl's rim)
     support_snap: float = 0.03  #: bottoms this close above a support plane are extended to it
