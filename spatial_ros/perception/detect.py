@@ -4,10 +4,10 @@ Two segmentation paths:
     mask: an instance mask is given (Gazebo's segmentation camera, the project's renderer or an
         upstream detector): every non-zero id with enough valid depth is one object.
     class-agnostic: no mask. The dominant planes are found with RANSAC (Open3D) and removed
-        (horizontal ones are remembered as support surfaces); the remaining pixels are grouped
-        into depth-continuous regions of the image grid (an organised point cloud: neighbours
-        whose relative depth jump is small are connected) and each region is split by colour
-        where it holds several distinct hues (two touching objects of different colours).
+        (perception.supports: horizontal ones are support surfaces, tilted ones structure only
+        when larger than any object); the remaining pixels are grouped into object regions of
+        the image grid (perception.segmentation: depth-continuous regions with flying-pixel
+        edges cut, split at colour boundaries and necks, fragments of one colour merged).
 
 Per object (world frame, gravity-aligned when the camera pose is in a gravity-aligned world):
 centroid, an oriented box (yaw about world z from the footprint's minimum-area rectangle, or the
@@ -44,7 +44,6 @@ __all__ = ["detect_objects"]
 _RAYS: dict[tuple, np.ndarray] = {}
 
 
-
 def _rays(intr: CameraIntrinsics, stride: int) -> np.ndarray:
     key = (intr.width, intr.height, intr.fx, intr.fy, intr.cx, intr.cy, stride)
     if key not in _RAYS:
@@ -52,7 +51,6 @@ def _rays(intr: CameraIntrinsics, stride: int) -> np.ndarray:
             _RAYS.clear()
         _RAYS[key] = intr.ray_directions(stride)
     return _RAYS[key]
-
 
 
 def _grid_pixels(cells: np.ndarray, grid_width: int, stride: int, width: int) -> np.ndarray:
@@ -107,7 +105,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     pts = (_rays(intrinsics, s)[vi] * dv[:, None]) @ camera_pose.rotation.T \
         + camera_pose.translation  # (N, 3) world
     rgb_s = rgb[::s, ::s]
-    sil_cells = None  # class-agnostic: image cells of an object that are not its surface
+    interior: dict[int, np.ndarray] = {}  # class-agnostic: image cells that are not surface
     if mask is not None:
         lab = mask[::s, ::s].ravel()[vi].astype(np.int32)
         if supports is not None:
@@ -118,14 +116,22 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         off_plane, lift = find_planes(pts, config, report, dv)
         fg = np.zeros(sh * sw, bool)
         fg[vi[off_plane]] = True
-        # support readings just above their plane, beyond the noise at their range
-        band = np.zeros(sh * sw, bool)
-        band[vi[~off_plane & (lift > config.band_lift + config.noise_quadratic * dv ** 2)]] = True
+        band = None
+        if config.band_grow > 0:  # support readings above their plane beyond the noise
+            band = np.zeros(sh * sw, bool)
+            band[vi[~off_plane & (lift > config.band_lift
+                                  + config.noise_quadratic * dv ** 2)]] = True
+            band = band.reshape(sh, sw)
         sil_grid = np.zeros((sh, sw), np.int32)
         grid = depth_regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config,
-                             band=band.reshape(sh, sw), silhouette=sil_grid)
+                             band=band, silhouette=sil_grid)
         lab = grid.ravel()[vi]
-        sil_cells = sil_grid.ravel()
+        cells = np.flatnonzero(sil_grid)
+        owner = sil_grid.ravel()[cells]
+        order = np.argsort(owner, kind="stable")
+        keys, first = np.unique(owner[order], return_index=True)
+        for key, part in zip(keys, np.split(cells[order], first[1:])):
+            interior[int(key)] = _grid_pixels(part, sw, s, w)
     order = np.argsort(lab, kind="stable")
     sorted_lab = lab[order]
     ids = np.unique(sorted_lab)
@@ -172,8 +178,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         dets.append(Detection(
             points=p, centroid=p.mean(axis=0), box=box, color=color_name(colour), rgb=colour,
             shape=shape, shape_features=feats, boxes=boxes, pixels=(rows * s) * w + cols * s,
-            interior=None if sil_cells is None else _grid_pixels(
-                np.flatnonzero(sil_cells == inst), sw, s, w),
+            interior=interior.get(inst) if mask is None else None,
             instance=inst if mask is not None else 0,
             bbox2d=(u0, v0, u1, v1)))
         # a sphere's box is completed by its fit: no need to look under it

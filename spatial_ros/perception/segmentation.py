@@ -26,15 +26,17 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
                   silhouette: np.ndarray | None = None) -> np.ndarray:
     """Object regions of the foreground grid ``fg``; int32 labels, 0 = none.
 
+    In order: depth-continuous regions (neighbours whose relative depth step is under
+    ``depth_jump``, flying-pixel cells cut and then given to a region beside them), split by
+    colour where they are made of a few plain colours each in one blob, split at thin necks
+    where the pieces differ in colour, fragments of one colour with a small depth step between
+    them merged; then each region takes the ``band`` cells it touches (support readings a few
+    millimetres above the plane; off by default) and the plane or empty cells it encloses (an
+    object's bottom and a bowl's floor lie within the plane's inlier distance).
+
     ``silhouette``, where given, receives the labels of the cells that belong to an object's
     image region but not to its surface: the free cells of its convex hull (a bowl's floor,
     level with the table, seen through an open rim).
-
-    Depth-continuous regions (neighbours whose relative depth jump is under ``depth_jump``),
-    split at thin necks (two objects touching in the image through a few cells) and by colour
-    where they hold distinct plain colours; then each region takes the ``band`` cells (support
-    readings a few millimetres above the plane) it touches, and the plane or empty cells it
-    encloses: an object's bottom and a bowl's floor lie within the plane's inlier distance.
     """
     d = np.where(fg, depth, 0.0).astype(np.float32)
     cut = np.zeros(fg.shape, bool)
@@ -71,14 +73,14 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
             nxt += 1
     if edge is not None:  # edge cells go to the region beside them
         _grow(out, edge, 1)
-    # Lab with lightness at a quarter weight: shading moves L, not the chroma (a*, b*), yet
-    # black, grey and white (all without chroma) must stay apart
-    ab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
-    ab[..., 0] *= config.lightness_weight
+    # Lab with lightness weighted down: shading moves L, not the chroma (a*, b*), yet black,
+    # grey and white (all without chroma) must stay apart
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab[..., 0] *= config.lightness_weight
     if config.neck_erosion > 0:
-        out = _split_necks(out, ab, config)
+        out = _split_necks(out, lab, config)
     if config.merge_jump > 0:
-        out = _merge_fragments(out, depth, ab, config)
+        out = _merge_fragments(out, depth, lab, config)
     if band is not None and config.band_grow > 0:
         _grow(out, band, config.band_grow)
     if config.fill_enclosed:
@@ -98,17 +100,13 @@ def _depth_edges(d: np.ndarray, jump: float) -> np.ndarray:
     return (d > 0) & (span > jump * d) & (d > lo + 0.25 * span) & (d < hi - 0.25 * span)
 
 
-def _chroma(ab: np.ndarray) -> np.ndarray:
+def _chroma(lab: np.ndarray) -> np.ndarray:
     """A piece's colour: the median of its pixels' weighted Lab; shading (light and shadow on a
     white bowl) moves it little, and so does a print on it."""
-    return np.median(ab.reshape(-1, 3), axis=0)
+    return np.median(lab.reshape(-1, 3), axis=0)
 
 
-def _same_colour(a: np.ndarray, b: np.ndarray, config: PerceptionConfig) -> bool:
-    return float(np.linalg.norm(a - b)) <= config.same_chroma
-
-
-def _split_necks(labels: np.ndarray, ab: np.ndarray,
+def _split_necks(labels: np.ndarray, lab_w: np.ndarray,
                  config: PerceptionConfig) -> np.ndarray:
     """Regions that erosion splits into several big pieces of different colours, split there
     (each cell goes to the piece that regrowing within the region reaches first): objects of
@@ -131,12 +129,12 @@ def _split_necks(labels: np.ndarray, ab: np.ndarray,
             out[y0:y1, x0:x1][own > 0] = nxt
             nxt += 1
             continue
-        crop = ab[y0:y1, x0:x1]
-        hists = {j: _chroma(crop[lab == j]) for j in big}
+        crop = lab_w[y0:y1, x0:x1]
+        colour = {j: _chroma(crop[lab == j]) for j in big}
         group = {j: j for j in big}  # pieces of one colour are one piece
         for i, a in enumerate(big):
             for b in big[i + 1:]:
-                if _same_colour(hists[a], hists[b], config):
+                if float(np.linalg.norm(colour[a] - colour[b])) <= config.same_chroma:
                     ga, gb = group[a], group[b]
                     group = {k: ga if g == gb else g for k, g in group.items()}
         if len(set(group.values())) < 2:
@@ -153,7 +151,7 @@ def _split_necks(labels: np.ndarray, ab: np.ndarray,
     return out
 
 
-def _merge_fragments(labels: np.ndarray, depth: np.ndarray, ab: np.ndarray,
+def _merge_fragments(labels: np.ndarray, depth: np.ndarray, lab_w: np.ndarray,
                      config: PerceptionConfig) -> np.ndarray:
     """Merge regions that touch in the image (or across one empty cell) with a small depth
     jump along the boundary and one colour: an object that a depth edge cut (a mug and its
@@ -184,7 +182,7 @@ def _merge_fragments(labels: np.ndarray, depth: np.ndarray, ab: np.ndarray,
     keys, jumps = keys[order], edges[order, 2]
     uniq, starts, counts = np.unique(keys, return_index=True, return_counts=True)
     flat = labels.ravel()
-    hists = {}
+    colour = {}
     parent = np.arange(n + 1)
 
     def find(i):
@@ -198,9 +196,9 @@ def _merge_fragments(labels: np.ndarray, depth: np.ndarray, ab: np.ndarray,
             continue
         a, b = int(key // (n + 1)), int(key % (n + 1))
         for r in (a, b):
-            if r not in hists:
-                hists[r] = _chroma(ab.reshape(-1, 3)[flat == r])
-        if float(np.linalg.norm(hists[a] - hists[b])) <= config.merge_chroma:
+            if r not in colour:
+                colour[r] = _chroma(lab_w.reshape(-1, 3)[flat == r])
+        if float(np.linalg.norm(colour[a] - colour[b])) <= config.merge_chroma:
             parent[find(b)] = find(a)
     roots = np.array([find(i) for i in range(n + 1)])
     return roots[labels]
