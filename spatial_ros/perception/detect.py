@@ -123,8 +123,10 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
                                   + config.noise_quadratic * dv ** 2)]] = True
             band = band.reshape(sh, sw)
         sil_grid = np.zeros((sh, sw), np.int32)
+        grid_pts = np.zeros((sh * sw, 3), np.float32)
+        grid_pts[vi] = _rays(intrinsics, s)[vi] * dv[:, None]  # optical frame
         grid = depth_regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config,
-                             band=band, silhouette=sil_grid)
+                             band=band, silhouette=sil_grid, points=grid_pts.reshape(sh, sw, 3))
         lab = grid.ravel()[vi]
         cells = np.flatnonzero(sil_grid)
         owner = sil_grid.ravel()[cells]

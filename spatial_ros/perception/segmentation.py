@@ -23,12 +23,14 @@ def hue_bins(rgb: np.ndarray) -> np.ndarray:
 
 def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
                   config: PerceptionConfig, *, band: np.ndarray | None = None,
-                  silhouette: np.ndarray | None = None) -> np.ndarray:
+                  silhouette: np.ndarray | None = None,
+                  points: np.ndarray | None = None) -> np.ndarray:
     """Object regions of the foreground grid ``fg``; int32 labels, 0 = none.
 
     In order: depth-continuous regions (neighbours whose relative depth step is under
-    ``depth_jump``, flying-pixel cells cut and then given to a region beside them), split by
-    colour where they are made of a few plain colours each in one blob, split at thin necks
+    ``depth_jump``; flying-pixel cells and concave creases cut, the flying pixels then given
+    to a region beside them), split by colour where they are made of a few plain colours each
+    in one blob, split at thin necks
     where the pieces differ in colour, fragments of one colour with a small depth step between
     them merged; then each region takes the ``band`` cells it touches (support readings a few
     millimetres above the plane; off by default) and the plane or empty cells it encloses (an
@@ -50,29 +52,17 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
     edge = _depth_edges(d, config.edge_jump) & fg if config.edge_jump > 0 else None
     if edge is not None:
         cut |= edge
-    cells = (fg & ~cut).astype(np.uint8)
-    n, labels = cv2.connectedComponents(cells, connectivity=4)
-    bins = hue_bins(rgb)
-    out = np.zeros(fg.shape, np.int32)
-    nxt = 1
-    flat = labels.ravel()
-    order = np.argsort(flat, kind="stable")
-    starts = np.searchsorted(flat[order], np.arange(1, n + 1))
-    for k in range(1, n):
-        pix = order[starts[k - 1]:starts[k]]
-        if len(pix) < config.min_points:
-            continue
-        parts = _colour_parts(pix, bins.ravel()[pix], fg.shape, config)
-        if parts is None:
-            out.ravel()[pix] = nxt
-            nxt += 1
-            continue
-        # touching objects of distinct, uniform colours: each colour's blob is a segment
-        for sel in parts:
-            out[sel] = nxt
-            nxt += 1
-    if edge is not None:  # edge cells go to the region beside them
-        _grow(out, edge, 1)
+    crease = None
+    if points is not None and config.crease_angle > 0:  # where objects touch
+        crease = _concave_creases(points, d > 0, config) & fg
+        cut |= crease
+    _n, labels = cv2.connectedComponents((fg & ~cut).astype(np.uint8), connectivity=4)
+    out = _split_colours(labels, hue_bins(rgb), config)
+    if edge is not None:  # flying-pixel cells go to the region beside them, at their depth;
+        # crease cells stay out (grown, they went to whichever side came first, and a small
+        # object against a larger one lost most of itself to it)
+        _grow(out, edge if crease is None else edge & ~crease, 1, depth=d,
+              jump=config.depth_jump)
     # Lab with lightness weighted down: shading moves L, not the chroma (a*, b*), yet black,
     # grey and white (all without chroma) must stay apart
     lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
@@ -80,7 +70,7 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
     if config.neck_erosion > 0:
         out = _split_necks(out, lab, config)
     if config.merge_jump > 0:
-        out = _merge_fragments(out, depth, lab, config)
+        out = _merge_fragments(out, depth, lab, config, boundary=crease)
     if band is not None and config.band_grow > 0:
         _grow(out, band, config.band_grow)
     if config.fill_enclosed:
@@ -98,6 +88,81 @@ def _depth_edges(d: np.ndarray, jump: float) -> np.ndarray:
     lo = cv2.erode(np.where(d > 0, d, np.float32(1e6)), kernel)
     span = hi - lo
     return (d > 0) & (span > jump * d) & (d > lo + 0.25 * span) & (d < hi - 0.25 * span)
+
+
+def _split_colours(labels: np.ndarray, bins: np.ndarray,
+                   config: PerceptionConfig) -> np.ndarray:
+    """Each region (of at least ``min_points`` cells) whole, or split into its colour blobs
+    where ``_colour_parts`` says it holds touching objects of plain colours."""
+    out = np.zeros(labels.shape, np.int32)
+    nxt = 1
+    flat = labels.ravel()
+    order = np.argsort(flat, kind="stable")
+    n = int(flat.max()) + 1
+    starts = np.searchsorted(flat[order], np.arange(1, n + 1))
+    for k in range(1, n):
+        pix = order[starts[k - 1]:starts[k]]
+        if len(pix) < config.min_points:
+            continue
+        parts = _colour_parts(pix, bins.ravel()[pix], labels.shape, config)
+        if parts is None:
+            out.ravel()[pix] = nxt
+            nxt += 1
+            continue
+        for sel in parts:  # each colour's blob is a segment
+            out[sel] = nxt
+            nxt += 1
+    return out
+
+
+def _concave_creases(points: np.ndarray, valid: np.ndarray,
+                     config: PerceptionConfig) -> np.ndarray:
+    """Cells on a concave crease: the surface normals two cells to either side (across or
+    along the image) differ by more than ``crease_angle`` and turn towards each other, as where
+    two objects touch (a mug against a bottle). Convex edges (a box's own) are not creases.
+
+    ``points``: (H, W, 3) optical-frame points of the grid; ``valid``: cells with a reading.
+    """
+    k = 2
+    p = points.astype(np.float32)
+    h, w = valid.shape
+    n = np.zeros_like(p)
+    ok = np.zeros(valid.shape, bool)
+    dx = p[k:-k, 2 * k:] - p[k:-k, :-2 * k]
+    dy = p[2 * k:, k:-k] - p[:-2 * k, k:-k]
+    c = np.cross(dx, dy)
+    norm = np.linalg.norm(c, axis=2)
+    inner = valid[k:-k, 2 * k:] & valid[k:-k, :-2 * k] & valid[2 * k:, k:-k] \
+        & valid[:-2 * k, k:-k] & valid[k:-k, k:-k] & (norm > 1e-12)
+    c = c / np.maximum(norm, 1e-12)[..., None]
+    flip = (c * p[k:-k, k:-k]).sum(axis=2) > 0  # normals point back towards the camera
+    c[flip] *= -1
+    n[k:-k, k:-k] = c
+    ok[k:-k, k:-k] = inner
+    cos_max = np.cos(np.radians(config.crease_angle))
+    out = np.zeros(valid.shape, bool)
+    for axis in (0, 1):
+        a = [slice(None)] * 2
+        b = [slice(None)] * 2
+        m = [slice(None)] * 2
+        a[axis], b[axis], m[axis] = slice(0, -2 * k), slice(2 * k, None), slice(k, -k)
+        na, nb, pa, pb = n[tuple(a)], n[tuple(b)], p[tuple(a)], p[tuple(b)]
+        both = ok[tuple(a)] & ok[tuple(b)]
+        cos = np.where(both, (na * nb).sum(axis=2), 1.0)
+        concave = ((na - nb) * (pa - pb)).sum(axis=2) < 0
+        # one cell wide: where the bend peaks along this axis (a small object against another
+        # would otherwise be all crease)
+        before = np.concatenate([np.ones_like(np.take(cos, [0], axis=axis)),
+                                 np.take(cos, range(0, cos.shape[axis] - 1), axis=axis)],
+                                axis=axis)
+        after = np.concatenate([np.take(cos, range(1, cos.shape[axis]), axis=axis),
+                                np.ones_like(np.take(cos, [0], axis=axis))], axis=axis)
+        peak = (cos <= before) & (cos <= after)
+        crease = (cos < cos_max) & concave
+        # three cells wide: the peak and its neighbours along the axis that are creases too
+        wide = peak | np.roll(peak, 1, axis=axis) | np.roll(peak, -1, axis=axis)
+        out[tuple(m)] |= crease & (wide if config.crease_width == 3 else peak)
+    return out
 
 
 def _chroma(lab: np.ndarray) -> np.ndarray:
@@ -152,11 +217,13 @@ def _split_necks(labels: np.ndarray, lab_w: np.ndarray,
 
 
 def _merge_fragments(labels: np.ndarray, depth: np.ndarray, lab_w: np.ndarray,
-                     config: PerceptionConfig) -> np.ndarray:
+                     config: PerceptionConfig, *,
+                     boundary: np.ndarray | None = None) -> np.ndarray:
     """Merge regions that touch in the image (or across one empty cell) with a small depth
     jump along the boundary and one colour: an object that a depth edge cut (a mug and its
     handle, the two sides of a bowl). One colour, for a merge, is within ``merge_chroma`` in
-    Lab, tighter than for a neck: red and orange objects touching stay apart."""
+    Lab, tighter than for a neck: red and orange objects touching stay apart. No merge crosses
+    a ``boundary`` cell (a concave crease: where two objects touch)."""
     n = int(labels.max())
     if n < 2:
         return labels
@@ -171,6 +238,11 @@ def _merge_fragments(labels: np.ndarray, depth: np.ndarray, lab_w: np.ndarray,
             if step == 2:  # across one cell that belongs to no region
                 mid = np.take(labels, range(1, labels.shape[axis] - 1), axis=axis)
                 sel &= mid == 0
+                if boundary is not None:
+                    sel &= ~np.take(boundary, range(1, labels.shape[axis] - 1), axis=axis)
+            if boundary is not None:
+                sel &= ~np.take(boundary, range(0, labels.shape[axis] - step), axis=axis) \
+                    & ~np.take(boundary, range(step, labels.shape[axis]), axis=axis)
             jump = np.abs(da - db) / np.maximum(np.minimum(da, db), 1e-6)
             pairs.append(np.stack([np.minimum(a, b)[sel], np.maximum(a, b)[sel],
                                    jump[sel]], axis=1))
@@ -204,9 +276,11 @@ def _merge_fragments(labels: np.ndarray, depth: np.ndarray, lab_w: np.ndarray,
     return roots[labels]
 
 
-def _grow(labels: np.ndarray, allowed: np.ndarray, steps: int) -> None:
+def _grow(labels: np.ndarray, allowed: np.ndarray, steps: int, *,
+          depth: np.ndarray | None = None, jump: float = 0.0) -> None:
     """Grow the labelled regions into unlabelled ``allowed`` cells, one cell per step
-    (4-neighbours; a cell two regions reach in the same step goes to the last one tried)."""
+    (4-neighbours; a cell two regions reach in the same step goes to the last one tried).
+    With ``depth``, a cell only joins a neighbour within ``jump`` relative depth of it."""
     for _ in range(steps):
         free = allowed & (labels == 0)
         if not free.any():
@@ -219,6 +293,9 @@ def _grow(labels: np.ndarray, allowed: np.ndarray, steps: int) -> None:
                 edge[axis] = slice(0, 1) if shift == 1 else slice(-1, None)
                 nb[tuple(edge)] = 0
                 take = free & (nb > 0) & (grown == 0)
+                if depth is not None:
+                    nd = np.roll(depth, shift, axis=axis)
+                    take &= np.abs(nd - depth) <= jump * np.maximum(depth, 1e-6)
                 grown[take] = nb[take]
         labels[:] = grown
 

@@ -31,6 +31,8 @@ class PerceptionConfig:
     depth_jump: float = 0.03  #: relative depth jump that separates neighbouring pixels
     edge_jump: float = 0.06  #: relative depth range in a 3x3 window that marks a depth edge
     #: (flying pixels ramp smoothly across an occlusion edge; 0 = off)
+    crease_angle: float = 40.0  #: degrees of a concave crease that separates objects (0 = off)
+    crease_width: int = 3  #: cells across a crease (1 or 3)
     color_split_fraction: float = 0.15  #: a hue holding this share of a region splits it off
     color_split_purity: float = 0.85  #: ... where the major hues cover this share of it
     color_split_compact: float = 0.8  #: ... and each hue's largest blob holds this share of it
