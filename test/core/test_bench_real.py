@@ -28,12 +28,11 @@ def test_annotations_cover_every_frame():
 
 def test_bench_scores_perception_on_real_frames(tmp_path):
     scores = run_real_bench(repeats=1, images=tmp_path, progress=False)
-    # the figures this perception reached when it landed (README, docs/bench/real_tabletop.md);
-    # the aims (recall 90 %, 1.2 detections per object, relations 85 %) are not met yet
-    assert scores.recall >= 0.70
-    assert scores.detections_per_object <= 1.35
-    assert scores.relation_recall >= 0.45
-    assert scores.contradictions <= 1
+    # the aims of real-data perception (README, docs/bench/real_tabletop.md)
+    assert scores.recall >= 0.90
+    assert scores.detections_per_object <= 1.2
+    assert scores.relation_recall >= 0.85
+    assert scores.contradictions == 0
     assert len(list(tmp_path.glob("tabletop_*.png"))) == 4
     table = format_real_table(scores)
     assert table.count("\n") == len(scores.frames) + 2
