@@ -113,20 +113,14 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         elif config.mask_supports:  # support surfaces from the unlabelled background
             find_planes(pts[lab == 0], config, report, dv[lab == 0])
     else:
-        off_plane, lift = find_planes(pts, config, report, dv)
+        off_plane = find_planes(pts, config, report, dv)
         fg = np.zeros(sh * sw, bool)
         fg[vi[off_plane]] = True
-        band = None
-        if config.band_grow > 0:  # support readings above their plane beyond the noise
-            band = np.zeros(sh * sw, bool)
-            band[vi[~off_plane & (lift > config.band_lift
-                                  + config.noise_quadratic * dv ** 2)]] = True
-            band = band.reshape(sh, sw)
         sil_grid = np.zeros((sh, sw), np.int32)
         grid_pts = np.zeros((sh * sw, 3), np.float32)
         grid_pts[vi] = _rays(intrinsics, s)[vi] * dv[:, None]  # optical frame
         grid = depth_regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config,
-                             band=band, silhouette=sil_grid, points=grid_pts.reshape(sh, sw, 3))
+                             silhouette=sil_grid, points=grid_pts.reshape(sh, sw, 3))
         lab = grid.ravel()[vi]
         cells = np.flatnonzero(sil_grid)
         owner = sil_grid.ravel()[cells]

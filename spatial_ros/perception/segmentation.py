@@ -22,19 +22,16 @@ def hue_bins(rgb: np.ndarray) -> np.ndarray:
 
 
 def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
-                  config: PerceptionConfig, *, band: np.ndarray | None = None,
-                  silhouette: np.ndarray | None = None,
+                  config: PerceptionConfig, *, silhouette: np.ndarray | None = None,
                   points: np.ndarray | None = None) -> np.ndarray:
     """Object regions of the foreground grid ``fg``; int32 labels, 0 = none.
 
     In order: depth-continuous regions (neighbours whose relative depth step is under
     ``depth_jump``; flying-pixel cells and concave creases cut, the flying pixels then given
     to a region beside them), split by colour where they are made of a few plain colours each
-    in one blob, split at thin necks
-    where the pieces differ in colour, fragments of one colour with a small depth step between
-    them merged; then each region takes the ``band`` cells it touches (support readings a few
-    millimetres above the plane; off by default) and the plane or empty cells it encloses (an
-    object's bottom and a bowl's floor lie within the plane's inlier distance).
+    in one blob, split at thin necks where the pieces differ in colour, fragments of one colour
+    with a small depth step between them merged; then each region takes the plane or empty
+    cells it encloses (a bowl's floor lies within the plane's inlier distance).
 
     ``silhouette``, where given, receives the labels of the cells that belong to an object's
     image region but not to its surface: the free cells of its convex hull (a bowl's floor,
@@ -71,8 +68,6 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
         out = _split_necks(out, lab, config)
     if config.merge_jump > 0:
         out = _merge_fragments(out, depth, lab, config, boundary=crease)
-    if band is not None and config.band_grow > 0:
-        _grow(out, band, config.band_grow)
     if config.fill_enclosed:
         _fill_enclosed(out, ~fg, config.fill_hull, silhouette)
     return out

@@ -41,9 +41,8 @@ def _span(points: np.ndarray, normal: np.ndarray) -> float:
 
 
 def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameReport,
-                ranges: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Remove dominant planes; return the mask of points that are not on one, and each point's
-    height above the support plane that took it (NaN for the rest).
+                ranges: np.ndarray | None = None) -> np.ndarray:
+    """Remove dominant planes; return the mask of points that are not on one.
 
     A point is on a plane within ``plane_distance`` plus ``plane_sigmas`` depth-noise sigmas at
     its ``ranges`` (the sensor model: a RealSense's noise grows with the square of the range,
@@ -54,7 +53,6 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
     import open3d as o3d
 
     keep = np.ones(len(points), bool)
-    lift = np.full(len(points), np.nan)
     rng = np.random.default_rng(config.seed)
     for _ in range(config.max_planes):
         idx = np.flatnonzero(keep)
@@ -85,6 +83,4 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
         report.planes.append((n, d))
         if horizontal:  # a support surface at height -d / n_z
             report.support_heights.append(-d / n[2])
-            up = 1.0 if n[2] > 0 else -1.0
-            lift[idx[on]] = up * (points[idx[on]] @ n + d)
-    return keep, lift
+    return keep

@@ -38,9 +38,6 @@ class PerceptionConfig:
     color_split_compact: float = 0.8  #: ... and each hue's largest blob holds this share of it
     fill_enclosed: bool = True  #: plane readings enclosed by an object join it (a bowl's floor)
     fill_hull: float = 1.0  #: ... and those of its convex hull, where at most this share of it
-    band_lift: float = 0.004  #: support readings this far (+ 1 noise sigma) above it that touch
-    band_grow: int = 0  #: ... an object join it, up to this many cells away (0 = off: it cost
-    #: SpatialBench ideal-depth relation accuracy 0.9 points)
     neck_erosion: int = 2  #: regions that erosion by this many cells splits into big pieces...
     neck_share: float = 0.12  #: ... each this share of the region, split at the neck
     same_chroma: float = 35.0  #: Lab distance of neck pieces of one object
