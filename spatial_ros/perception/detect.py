@@ -34,7 +34,7 @@ from spatial_ros.perception.amodal import (
     object_geometry,
     surface_below,
 )
-from spatial_ros.perception.segmentation import depth_regions
+from spatial_ros.perception.segmentation import cells_by_region, depth_regions
 from spatial_ros.perception.shapes import image_features
 from spatial_ros.perception.supports import find_planes
 from spatial_ros.perception.types import Detection, FrameReport, PerceptionConfig
@@ -122,12 +122,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         grid = depth_regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config,
                              silhouette=sil_grid, points=grid_pts.reshape(sh, sw, 3))
         lab = grid.ravel()[vi]
-        cells = np.flatnonzero(sil_grid)
-        owner = sil_grid.ravel()[cells]
-        order = np.argsort(owner, kind="stable")
-        keys, first = np.unique(owner[order], return_index=True)
-        for key, part in zip(keys, np.split(cells[order], first[1:])):
-            interior[int(key)] = _grid_pixels(part, sw, s, w)
+        interior = {k: _grid_pixels(c, sw, s, w) for k, c in cells_by_region(sil_grid).items()}
     order = np.argsort(lab, kind="stable")
     sorted_lab = lab[order]
     ids = np.unique(sorted_lab)
@@ -173,7 +168,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         colour = np.median(px[bright >= np.percentile(bright, 75)], axis=0) / 255.0
         dets.append(Detection(
             points=p, centroid=p.mean(axis=0), box=box, color=color_name(colour), rgb=colour,
-            shape=shape, shape_features=feats, boxes=boxes, pixels=(rows * s) * w + cols * s,
+            shape=shape, shape_features=feats, boxes=boxes, pixels=_grid_pixels(cells, sw, s, w),
             interior=interior.get(inst) if mask is None else None,
             instance=inst if mask is not None else 0,
             bbox2d=(u0, v0, u1, v1)))

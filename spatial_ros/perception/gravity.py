@@ -24,6 +24,7 @@ import numpy as np
 
 from spatial_ros.errors import GravityError
 from spatial_ros.geometry import CameraIntrinsics, Pose
+from spatial_ros.perception.supports import refit_plane
 
 __all__ = ["level_pose", "PlaneGravityConfig", "gravity_from_plane", "ImuGravity",
            "STANDARD_GRAVITY"]
@@ -105,13 +106,8 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
             n, off = -n, -off
         # least-squares refit on the inliers, with the inlier distance of the depth noise
         tol = config.distance + config.sigmas * config.noise_quadratic * pts[idx, 2] ** 2
+        n, off = refit_plane(pts[idx], n, off, tol, rounds=1)
         on = np.abs(pts[idx] @ n + off) < tol
-        if on.sum() >= 3:
-            c = pts[idx][on].mean(axis=0)
-            m = np.linalg.svd(pts[idx][on] - c, full_matrices=False)[2][-1]
-            n = m if m @ n >= 0 else -m
-            off = float(-n @ c)
-            on = np.abs(pts[idx] @ n + off) < tol
         share = float(on.sum()) / len(pts)
         if share < config.min_fraction:
             break

@@ -7,7 +7,7 @@ import numpy as np
 
 from spatial_ros.perception.types import PerceptionConfig
 
-__all__ = ["hue_bins", "depth_regions"]
+__all__ = ["hue_bins", "depth_regions", "cells_by_region"]
 
 
 def hue_bins(rgb: np.ndarray) -> np.ndarray:
@@ -85,18 +85,21 @@ def _depth_edges(d: np.ndarray, jump: float) -> np.ndarray:
     return (d > 0) & (span > jump * d) & (d > lo + 0.25 * span) & (d < hi - 0.25 * span)
 
 
+def cells_by_region(labels: np.ndarray) -> dict[int, np.ndarray]:
+    """Each region's cells (flat indices, row-major), from one sort of the labels."""
+    flat = labels.ravel()
+    order = np.argsort(flat, kind="stable")
+    keys, first = np.unique(flat[order], return_index=True)
+    return {int(k): part for k, part in zip(keys, np.split(order, first[1:])) if k > 0}
+
+
 def _split_colours(labels: np.ndarray, bins: np.ndarray,
                    config: PerceptionConfig) -> np.ndarray:
     """Each region (of at least ``min_points`` cells) whole, or split into its colour blobs
     where ``_colour_parts`` says it holds touching objects of plain colours."""
     out = np.zeros(labels.shape, np.int32)
     nxt = 1
-    flat = labels.ravel()
-    order = np.argsort(flat, kind="stable")
-    n = int(flat.max()) + 1
-    starts = np.searchsorted(flat[order], np.arange(1, n + 1))
-    for k in range(1, n):
-        pix = order[starts[k - 1]:starts[k]]
+    for pix in cells_by_region(labels).values():
         if len(pix) < config.min_points:
             continue
         parts = _colour_parts(pix, bins.ravel()[pix], labels.shape, config)
@@ -120,7 +123,6 @@ def _concave_creases(points: np.ndarray, valid: np.ndarray,
     """
     k = 2
     p = points.astype(np.float32)
-    h, w = valid.shape
     n = np.zeros_like(p)
     ok = np.zeros(valid.shape, bool)
     dx = p[k:-k, 2 * k:] - p[k:-k, :-2 * k]
@@ -175,10 +177,8 @@ def _split_necks(labels: np.ndarray, lab_w: np.ndarray,
     out = np.zeros_like(labels)
     kernel = np.ones((3, 3), np.uint8)
     nxt = 1
-    for k in range(1, int(labels.max()) + 1):
-        ys, xs = np.nonzero(labels == k)
-        if len(ys) == 0:
-            continue
+    for k, cells in cells_by_region(labels).items():
+        ys, xs = np.divmod(cells, labels.shape[1])
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         own = (labels[y0:y1, x0:x1] == k).astype(np.uint8)
         core = cv2.erode(own, kernel, iterations=config.neck_erosion)
@@ -248,7 +248,7 @@ def _merge_fragments(labels: np.ndarray, depth: np.ndarray, lab_w: np.ndarray,
     order = np.argsort(keys, kind="stable")
     keys, jumps = keys[order], edges[order, 2]
     uniq, starts, counts = np.unique(keys, return_index=True, return_counts=True)
-    flat = labels.ravel()
+    cells = cells_by_region(labels)
     colour = {}
     parent = np.arange(n + 1)
 
@@ -264,7 +264,7 @@ def _merge_fragments(labels: np.ndarray, depth: np.ndarray, lab_w: np.ndarray,
         a, b = int(key // (n + 1)), int(key % (n + 1))
         for r in (a, b):
             if r not in colour:
-                colour[r] = _chroma(lab_w.reshape(-1, 3)[flat == r])
+                colour[r] = _chroma(lab_w.reshape(-1, 3)[cells[r]])
         if float(np.linalg.norm(colour[a] - colour[b])) <= config.merge_chroma:
             parent[find(b)] = find(a)
     roots = np.array([find(i) for i in range(n + 1)])
@@ -326,22 +326,15 @@ def _fill_enclosed(labels: np.ndarray, free: np.ndarray, hull_share: float = 0.0
                    silhouette: np.ndarray | None = None) -> None:
     """Give each region the ``free`` cells (plane readings, no reading) it encloses: a bowl's
     inner floor is level with the table and its plane takes it, yet it is the bowl's."""
-    n = int(labels.max())
-    if n == 0:
-        return
-    ys, xs = np.nonzero(labels)
-    order = np.argsort(labels[ys, xs], kind="stable")
-    ys, xs = ys[order], xs[order]
-    bounds = np.searchsorted(labels[ys, xs], np.arange(1, n + 2))
-    for k in range(1, n + 1):
-        a, b = bounds[k - 1], bounds[k]
-        if b - a < 9:
+    for k, cells in cells_by_region(labels).items():
+        if len(cells) < 9:
             continue
-        y0, y1, x0, x1 = ys[a:b].min(), ys[a:b].max() + 1, xs[a:b].min(), xs[a:b].max() + 1
+        ys, xs = np.divmod(cells, labels.shape[1])
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         if y1 - y0 < 3 or x1 - x0 < 3:
             continue
         own = np.zeros((y1 - y0 + 2, x1 - x0 + 2), np.uint8)
-        own[ys[a:b] - y0 + 1, xs[a:b] - x0 + 1] = 1
+        own[ys - y0 + 1, xs - x0 + 1] = 1
         outside = 1 - own
         flood = outside.copy()
         cv2.floodFill(flood, None, (0, 0), 2)  # the border ring is outside by construction
@@ -349,10 +342,10 @@ def _fill_enclosed(labels: np.ndarray, free: np.ndarray, hull_share: float = 0.0
         if hull_share > 0 and silhouette is not None:  # the free cells of its convex hull
             # are its image region, not its surface: an open ring (a bowl whose front rim
             # dips into the table plane) encloses its floor only so
-            pts = np.stack([xs[a:b] - x0, ys[a:b] - y0], axis=1).astype(np.int32)
+            pts = np.stack([xs - x0, ys - y0], axis=1).astype(np.int32)
             hull = np.zeros(holes.shape, np.uint8)
             cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
             extra = (hull > 0) & free[y0:y1, x0:x1] & (labels[y0:y1, x0:x1] == 0) & ~holes
-            if extra.sum() <= hull_share * (b - a):
+            if extra.sum() <= hull_share * len(cells):
                 silhouette[y0:y1, x0:x1][extra] = k
         labels[y0:y1, x0:x1][holes] = k

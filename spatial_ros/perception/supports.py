@@ -9,10 +9,11 @@ from spatial_ros.perception.types import FrameReport, PerceptionConfig
 __all__ = ["find_planes", "refit_plane"]
 
 
-def refit_plane(points: np.ndarray, n: np.ndarray, d: float, distance: float,
-                 rounds: int = 3) -> tuple[np.ndarray, float]:
+def refit_plane(points: np.ndarray, n: np.ndarray, d: float, distance: float | np.ndarray,
+                rounds: int = 3) -> tuple[np.ndarray, float]:
     """Least-squares plane (unit normal, offset) through the points within ``distance`` of
-    the plane (n, d), refitted ``rounds`` times; the normal keeps its sign."""
+    the plane (n, d) (one distance, or one per point), refitted ``rounds`` times; the normal
+    keeps its sign."""
     for _ in range(rounds):
         inl = points[np.abs(points @ n + d) < distance]
         if len(inl) < 3:
