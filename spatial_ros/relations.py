@@ -32,8 +32,8 @@ from spatial_ros.geometry import Pose
 from spatial_ros.scene import OrientedBox, Relation
 from spatial_ros.vocabulary import Frame, Source
 
-__all__ = ["RelationConfig", "Body", "pair_margins", "compute_relations", "sigmoid",
-           "viewer_relation"]
+__all__ = ["RelationConfig", "Body", "margin_table", "pair_margins", "confidences",
+           "compute_relations", "sigmoid", "viewer_relation"]
 
 _DIRECTIONAL_AXES = {  # predicate -> (axis index, sign): a before b along sign * axis
     Frame.EGOCENTRIC: {"left_of": (0, 1), "right_of": (0, -1), "above": (1, 1),
@@ -99,81 +99,113 @@ class Body:
         rng = float(np.linalg.norm(box.center - camera.translation))
         return cls(id=object_id, box=box, lo=lo, hi=hi, range_m=rng)
 
-    def __post_init__(self) -> None:
-        # plain-float copies: the per-pair margins run on scalars, where numpy is slow
-        self.lo_f = {f: tuple(float(x) for x in v) for f, v in self.lo.items()}
-        self.hi_f = {f: tuple(float(x) for x in v) for f, v in self.hi.items()}
-        w = Frame.ALLOCENTRIC
-        self.size_f = max(self.hi_f[w][i] - self.lo_f[w][i] for i in range(3))
-        self.volume = self.box.volume
-
     def centre(self, frame: Frame) -> np.ndarray:
         return (self.lo[frame] + self.hi[frame]) / 2.0
 
     @property
     def size(self) -> float:
-        return self.size_f
+        w = Frame.ALLOCENTRIC
+        return float(np.max(self.hi[w] - self.lo[w]))
 
 
-def _before(a: Body, b: Body, frame: Frame, axis: int, sign: int) -> float:
-    """Margin of 'a before b' along sign * axis."""
-    alo, ahi = sign * a.lo_f[frame][axis], sign * a.hi_f[frame][axis]
-    blo, bhi = sign * b.lo_f[frame][axis], sign * b.hi_f[frame][axis]
-    if sign < 0:
-        alo, ahi, blo, bhi = ahi, alo, bhi, blo
+def _before(lo: np.ndarray, hi: np.ndarray, axis: int, sign: int) -> np.ndarray:
+    """(n, n) margins of 'a before b' along sign * axis, a indexing rows and b columns."""
+    lo, hi = lo[:, axis], hi[:, axis]
+    c = (lo + hi) / 2
+    if sign > 0:  # min(b.lo - a.c, b.c - a.hi)
+        return np.minimum(lo[None, :] - c[:, None], c[None, :] - hi[:, None])
+    return np.minimum(c[:, None] - hi[None, :], lo[:, None] - c[None, :])
+
+
+def margin_table(bodies: list[Body], config: RelationConfig,
+                 frames: tuple[Frame, ...] = (Frame.EGOCENTRIC, Frame.ALLOCENTRIC),
+                 occlusion: np.ndarray | None = None
+                 ) -> tuple[list[tuple[str, Frame]], np.ndarray, np.ndarray]:
+    """Signed margin and scale of every predicate for every ordered pair of ``bodies``.
+
+    Returns the (predicate, frame) keys and two (K, n, n) arrays, margins and scales, where
+    entry [k, i, j] is predicate k for subject i and object j (the diagonal means nothing).
+
+    Args:
+        occlusion: (n, n) share of j's silhouette that i hides (from a render or a mask); None
+            leaves occludes out.
+    """
+    n = len(bodies)
+    w = Frame.ALLOCENTRIC
+    lo = {f: np.array([b.lo[f] for b in bodies], float).reshape(n, 3) for f in (*frames, w)}
+    hi = {f: np.array([b.hi[f] for b in bodies], float).reshape(n, 3) for f in (*frames, w)}
+    rng = np.array([b.range_m for b in bodies], float)
+    size = (hi[w] - lo[w]).max(axis=1) if n else np.zeros(0)
+    volume = np.array([b.box.volume for b in bodies], float)
+    noise = config.noise_quadratic * np.maximum(rng[:, None], rng[None, :]) ** 2
+    mean = (size[:, None] + size[None, :]) / 2.0
+    keys: list[tuple[str, Frame]] = []
+    margins: list[np.ndarray] = []
+    scales: list[np.ndarray] = []
+
+    def put(key: tuple[str, Frame], margin: np.ndarray, scale) -> None:
+        keys.append(key)
+        margins.append(margin)
+        scales.append(np.broadcast_to(scale, (n, n)))
+
+    for frame in frames:
+        for pred, (axis, sign) in _DIRECTIONAL_AXES[frame].items():
+            put((pred, frame), _before(lo[frame], hi[frame], axis, sign),
+                0.1 * mean + 0.005 + noise)
+    alo, ahi = lo[w][:, None, :], hi[w][:, None, :]  # subject along rows
+    blo, bhi = lo[w][None, :, :], hi[w][None, :, :]  # object along columns
+    gap = np.sqrt((np.maximum(np.maximum(alo - bhi, blo - ahi), 0.0) ** 2).sum(axis=2))
+    put(("near", w), config.near_distance + 0.5 * mean - gap, 0.02 + noise)
+    put(("far_from", w), gap - config.far_distance, 0.05 + noise)
     ac, bc = (alo + ahi) / 2, (blo + bhi) / 2
-    return float(min(blo - ac, bc - ahi))
-
-
-def _gap(a: Body, b: Body) -> float:
-    f = Frame.ALLOCENTRIC
-    alo, ahi, blo, bhi = a.lo_f[f], a.hi_f[f], b.lo_f[f], b.hi_f[f]
-    return math.sqrt(sum(max(0.0, alo[i] - bhi[i], blo[i] - ahi[i]) ** 2 for i in range(3)))
+    support = np.minimum(np.minimum(ac[..., 0] - blo[..., 0], bhi[..., 0] - ac[..., 0]),
+                         np.minimum(ac[..., 1] - blo[..., 1], bhi[..., 1] - ac[..., 1]))
+    contact = config.contact_tolerance - np.abs(alo[..., 2] - bhi[..., 2])
+    put(("on_top_of", w), np.minimum(contact, support), 0.005 + noise)
+    support_b = np.minimum(np.minimum(bc[..., 0] - alo[..., 0], ahi[..., 0] - bc[..., 0]),
+                           np.minimum(bc[..., 1] - alo[..., 1], ahi[..., 1] - bc[..., 1]))
+    put(("under", w), np.minimum(config.contact_tolerance - np.abs(blo[..., 2] - ahi[..., 2]),
+                                 support_b), 0.005 + noise)
+    inter = np.prod(np.maximum(np.minimum(ahi, bhi) - np.maximum(alo, blo), 0.0), axis=2)
+    box_volume = np.prod(hi[w] - lo[w], axis=1)
+    vol_a, vol_b = box_volume[:, None], box_volume[None, :]
+    inside_a = inter / np.maximum(vol_a, 1e-12)
+    inside_b = inter / np.maximum(vol_b, 1e-12)
+    put(("inside", w), np.where(vol_a < vol_b, (inside_a - config.inside_fraction) * mean,
+                                -mean), 0.02 * mean + noise)
+    put(("contains", w), np.where(vol_b < vol_a, (inside_b - config.inside_fraction) * mean,
+                                  -mean), 0.02 * mean + noise)
+    logv = np.log(np.maximum(volume, 1e-12))
+    ratio = logv[:, None] - logv[None, :]
+    put(("larger_than", w), ratio - math.log(config.size_ratio), 0.1)
+    put(("smaller_than", w), -ratio - math.log(config.size_ratio), 0.1)
+    if occlusion is not None:
+        put(("occludes", Frame.EGOCENTRIC), occlusion - config.occlusion_fraction, 0.02)
+    if not keys:
+        return keys, np.zeros((0, n, n)), np.zeros((0, n, n))
+    return keys, np.stack(margins), np.stack(scales)
 
 
 def pair_margins(a: Body, b: Body, config: RelationConfig,
                  frames: tuple[Frame, ...] = (Frame.EGOCENTRIC, Frame.ALLOCENTRIC),
                  occlusion: float | None = None) -> dict[tuple[str, Frame], tuple[float, float]]:
-    """Signed margin and scale of every predicate for the ordered pair (a, b).
+    """Signed margin and scale of every predicate for the ordered pair (a, b): the pair's
+    entries of ``margin_table``.
 
     Args:
         occlusion: share of b's silhouette that a hides (from a render or a mask); None leaves
             occludes out.
     """
-    noise = config.noise_quadratic * max(a.range_m, b.range_m) ** 2
-    mean = (a.size + b.size) / 2.0
-    out: dict[tuple[str, Frame], tuple[float, float]] = {}
-    for frame in frames:
-        for pred, (axis, sign) in _DIRECTIONAL_AXES[frame].items():
-            out[(pred, frame)] = (_before(a, b, frame, axis, sign), 0.1 * mean + 0.005 + noise)
-    w = Frame.ALLOCENTRIC
-    gap = _gap(a, b)
-    out[("near", w)] = (config.near_distance + 0.5 * mean - gap, 0.02 + noise)
-    out[("far_from", w)] = (gap - config.far_distance, 0.05 + noise)
-    alo, ahi, blo, bhi = a.lo_f[w], a.hi_f[w], b.lo_f[w], b.hi_f[w]
-    ac = [(alo[i] + ahi[i]) / 2 for i in range(3)]
-    bc = [(blo[i] + bhi[i]) / 2 for i in range(3)]
-    support = min(ac[0] - blo[0], bhi[0] - ac[0], ac[1] - blo[1], bhi[1] - ac[1])
-    contact = config.contact_tolerance - abs(alo[2] - bhi[2])
-    out[("on_top_of", w)] = (min(contact, support), 0.005 + noise)
-    support_b = min(bc[0] - alo[0], ahi[0] - bc[0], bc[1] - alo[1], ahi[1] - bc[1])
-    out[("under", w)] = (min(config.contact_tolerance - abs(blo[2] - ahi[2]), support_b),
-                         0.005 + noise)
-    inter = math.prod(max(0.0, min(ahi[i], bhi[i]) - max(alo[i], blo[i])) for i in range(3))
-    vol_a = math.prod(ahi[i] - alo[i] for i in range(3))
-    vol_b = math.prod(bhi[i] - blo[i] for i in range(3))
-    inside_a = inter / max(vol_a, 1e-12)
-    inside_b = inter / max(vol_b, 1e-12)
-    out[("inside", w)] = ((inside_a - config.inside_fraction) * mean if vol_a < vol_b
-                          else -mean, 0.02 * mean + noise)
-    out[("contains", w)] = ((inside_b - config.inside_fraction) * mean if vol_b < vol_a
-                            else -mean, 0.02 * mean + noise)
-    ratio = math.log(max(a.volume, 1e-12) / max(b.volume, 1e-12))
-    out[("larger_than", w)] = (ratio - math.log(config.size_ratio), 0.1)
-    out[("smaller_than", w)] = (-ratio - math.log(config.size_ratio), 0.1)
-    if occlusion is not None:
-        out[("occludes", Frame.EGOCENTRIC)] = (occlusion - config.occlusion_fraction, 0.02)
-    return out
+    occ = None if occlusion is None else np.array([[0.0, occlusion], [0.0, 0.0]])
+    keys, margins, scales = margin_table([a, b], config, frames, occ)
+    return {k: (float(m), float(s)) for k, m, s in zip(keys, margins[:, 0, 1],
+                                                       scales[:, 0, 1])}
+
+
+def confidences(margins: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """Graded confidence of margins: sigmoid(margin / scale), kept inside the floor."""
+    x = np.clip(margins / scales, -50.0, 50.0)
+    return np.clip(1.0 / (1.0 + np.exp(-x)), CONFIDENCE_FLOOR, 1.0 - CONFIDENCE_FLOOR)
 
 
 def compute_relations(bodies: list[Body], config: RelationConfig, *,
@@ -181,23 +213,29 @@ def compute_relations(bodies: list[Body], config: RelationConfig, *,
                       occlusion: dict[tuple[int, int], float] | None = None,
                       source: Source = Source.GEOMETRY, report_all: bool = False
                       ) -> list[Relation]:
-    """Relations of every ordered pair, with confidence >= config.min_confidence (or all)."""
-    rels: list[Relation] = []
-    for a in bodies:
-        for b in bodies:
-            if a.id == b.id:
-                continue
-            occ = None if occlusion is None else occlusion.get((a.id, b.id), 0.0)
-            dist = math.dist(a.box.center, b.box.center)
-            for (pred, frame), (margin, scale) in pair_margins(a, b, config, frames,
-                                                               occ).items():
-                conf = min(max(sigmoid(margin / scale), CONFIDENCE_FLOOR),
-                           1.0 - CONFIDENCE_FLOOR)
-                if report_all or conf >= config.min_confidence:
-                    rels.append(Relation(subject=a.id, predicate=pred, object=b.id,
-                                         confidence=conf, distance=dist, frame=frame,
-                                         source=source))
-    return rels
+    """Relations of every ordered pair, with confidence >= config.min_confidence (or all),
+    subject by subject, then object by object, then predicate by predicate."""
+    n = len(bodies)
+    if n < 2:
+        return []
+    occ = None
+    if occlusion is not None:
+        index = {b.id: k for k, b in enumerate(bodies)}
+        occ = np.zeros((n, n))
+        for (i, j), share in occlusion.items():
+            if i in index and j in index:
+                occ[index[i], index[j]] = share
+    keys, margins, scales = margin_table(bodies, config, frames, occ)
+    conf = confidences(margins, scales).transpose(1, 2, 0)  # (subject, object, predicate)
+    keep = np.ones(conf.shape, bool) if report_all else conf >= config.min_confidence
+    ids = np.array([b.id for b in bodies])
+    keep &= (ids[:, None] != ids[None, :])[..., None]
+    centres = np.array([b.box.center for b in bodies], float)
+    dist = np.sqrt(((centres[:, None] - centres[None, :]) ** 2).sum(axis=2))
+    ii, jj, kk = np.nonzero(keep)
+    return [Relation.trusted(s, keys[k][0], o, c, d, keys[k][1], source)
+            for s, o, k, c, d in zip(ids[ii].tolist(), ids[jj].tolist(), kk.tolist(),
+                                     conf[ii, jj, kk].tolist(), dist[ii, jj].tolist())]
 
 
 def viewer_relation(viewer, a, b, predicate: str, config: RelationConfig | None = None) -> bool:

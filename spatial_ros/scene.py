@@ -79,6 +79,18 @@ class Relation:
         if not (0.0 <= self.confidence <= 1.0):
             raise ValueError(f"relation confidence {self.confidence} must lie in [0, 1]")
 
+    @classmethod
+    def trusted(cls, subject: int, predicate: str, object: int, confidence: float,
+                distance: float, frame: Frame, source: Source) -> Relation:
+        """A relation from the relation engine, whose predicates and confidences are valid by
+        construction: the checks (and a frozen dataclass's slow field setting) are skipped.
+        A graph of 32 objects has thousands of relations per frame."""
+        rel = cls.__new__(cls)
+        rel.__dict__.update(subject=subject, predicate=predicate, object=object,
+                            confidence=confidence, distance=distance, frame=frame,
+                            source=source)
+        return rel
+
 
 @dataclass
 class SceneGraph:

@@ -25,7 +25,8 @@ def _fit_sphere(p: np.ndarray, max_points: int = 500) -> tuple[np.ndarray, float
     spread points (more add time, not accuracy)."""
     if len(p) > max_points:
         p = p[np.linspace(0, len(p) - 1, max_points).astype(int)]
-    a = np.c_[2 * p, np.ones(len(p))]
+    a = np.ones((len(p), 4))
+    a[:, :3] = 2 * p
     b = (p ** 2).sum(axis=1)
     sol, *_ = np.linalg.lstsq(a, b, rcond=None)
     c = sol[:3]
@@ -33,8 +34,13 @@ def _fit_sphere(p: np.ndarray, max_points: int = 500) -> tuple[np.ndarray, float
     for _ in range(5):  # Gauss-Newton on the geometric distance (the algebraic fit is biased)
         diff = p - c
         dist = np.maximum(np.linalg.norm(diff, axis=1), 1e-9)
-        jac = np.c_[-diff / dist[:, None], -np.ones(len(p))]
-        step, *_ = np.linalg.lstsq(jac, -(dist - r), rcond=None)
+        jac = np.empty((len(p), 4))
+        jac[:, :3] = -diff / dist[:, None]
+        jac[:, 3] = -1.0
+        try:  # the 4x4 normal equations: a well-posed fit needs no SVD
+            step = np.linalg.solve(jac.T @ jac, jac.T @ (r - dist))
+        except np.linalg.LinAlgError:  # points on a plane or a line: no sphere to refine
+            break
         c, r = c + step[:3], abs(r + step[3])
     res = np.linalg.norm(p - c, axis=1) - r
     return c, r, float(np.sqrt(np.mean(res ** 2)))

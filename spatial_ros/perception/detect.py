@@ -34,7 +34,7 @@ from spatial_ros.perception.amodal import (
     object_geometry,
     surface_below,
 )
-from spatial_ros.perception.segmentation import cells_by_region, depth_regions
+from spatial_ros.perception.segmentation import cells_by_region, depth_regions, label_order
 from spatial_ros.perception.shapes import image_features
 from spatial_ros.perception.supports import find_planes
 from spatial_ros.perception.types import Detection, FrameReport, PerceptionConfig
@@ -102,8 +102,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         return [], report
     vi = np.flatnonzero(valid)  # flat indices (strided grid) of the valid readings
     dv = d.ravel()[vi]
-    pts = (_rays(intrinsics, s)[vi] * dv[:, None]) @ camera_pose.rotation.T \
-        + camera_pose.translation  # (N, 3) world
+    optical = _rays(intrinsics, s)[vi] * dv[:, None]  # (N, 3) optical frame, float32
+    pts = optical @ camera_pose.rotation.T + camera_pose.translation  # (N, 3) world
     rgb_s = rgb[::s, ::s]
     interior: dict[int, np.ndarray] = {}  # class-agnostic: image cells that are not surface
     if mask is not None:
@@ -118,12 +118,12 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         fg[vi[off_plane]] = True
         sil_grid = np.zeros((sh, sw), np.int32)
         grid_pts = np.zeros((sh * sw, 3), np.float32)
-        grid_pts[vi] = _rays(intrinsics, s)[vi] * dv[:, None]  # optical frame
+        grid_pts[vi] = optical
         grid = depth_regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config,
                              silhouette=sil_grid, points=grid_pts.reshape(sh, sw, 3))
         lab = grid.ravel()[vi]
         interior = {k: _grid_pixels(c, sw, s, w) for k, c in cells_by_region(sil_grid).items()}
-    order = np.argsort(lab, kind="stable")
+    order = label_order(lab)
     sorted_lab = lab[order]
     ids = np.unique(sorted_lab)
     ids = ids[ids > 0]
@@ -151,8 +151,9 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         p = pts[idx].astype(np.float64)
         cells = vi[idx]
         rows, cols = np.divmod(cells, sw)
-        u0, v0, u1, v1 = (int(cols.min() * s), int(rows.min() * s),
-                          int(cols.max() * s + s - 1), int(rows.max() * s + s - 1))
+        u0, v0, u1, v1 = (int(cols.min() * s), int(rows.min() * s),  # a stride that does not
+                          min(int(cols.max() * s + s - 1), w - 1),  # divide the image size
+                          min(int(rows.max() * s + s - 1), h - 1))  # ends at its edge
         if mask is not None:  # the full-resolution silhouette
             sil = mask[v0:v1 + 1, u0:u1 + 1] == inst
         else:  # the strided region, blown up to full resolution

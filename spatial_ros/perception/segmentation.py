@@ -7,7 +7,14 @@ import numpy as np
 
 from spatial_ros.perception.types import PerceptionConfig
 
-__all__ = ["hue_bins", "depth_regions", "cells_by_region"]
+__all__ = ["hue_bins", "depth_regions", "cells_by_region", "label_order"]
+
+
+def _along(x: np.ndarray, axis: int, part: slice) -> np.ndarray:
+    """A view of ``x`` cut to ``part`` along ``axis`` (what np.take with a range copies)."""
+    index = [slice(None)] * x.ndim
+    index[axis] = part
+    return x[tuple(index)]
 
 
 def hue_bins(rgb: np.ndarray) -> np.ndarray:
@@ -40,12 +47,9 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
     d = np.where(fg, depth, 0.0).astype(np.float32)
     cut = np.zeros(fg.shape, bool)
     for axis in (0, 1):
-        a = np.take(d, range(1, d.shape[axis]), axis=axis)
-        b = np.take(d, range(0, d.shape[axis] - 1), axis=axis)
-        jump = np.abs(a - b) > config.depth_jump * np.maximum(np.minimum(a, b), 1e-6)
-        sl = [slice(None)] * 2
-        sl[axis] = slice(1, None)
-        cut[tuple(sl)] |= jump
+        a, b = _along(d, axis, slice(1, None)), _along(d, axis, slice(None, -1))
+        _along(cut, axis, slice(1, None))[...] |= \
+            np.abs(a - b) > config.depth_jump * np.maximum(np.minimum(a, b), 1e-6)
     edge = _depth_edges(d, config.edge_jump) & fg if config.edge_jump > 0 else None
     if edge is not None:
         cut |= edge
@@ -85,10 +89,18 @@ def _depth_edges(d: np.ndarray, jump: float) -> np.ndarray:
     return (d > 0) & (span > jump * d) & (d > lo + 0.25 * span) & (d < hi - 0.25 * span)
 
 
+def label_order(labels: np.ndarray) -> np.ndarray:
+    """The stable sort order of non-negative labels; labels under 65536 sort as uint16, where
+    numpy's stable sort is a radix sort (6x faster than on int32)."""
+    if labels.size and 0 <= labels.min() and labels.max() < 65536:
+        labels = labels.astype(np.uint16)
+    return np.argsort(labels, kind="stable")
+
+
 def cells_by_region(labels: np.ndarray) -> dict[int, np.ndarray]:
     """Each region's cells (flat indices, row-major), from one sort of the labels."""
     flat = labels.ravel()
-    order = np.argsort(flat, kind="stable")
+    order = label_order(flat)
     keys, first = np.unique(flat[order], return_index=True)
     return {int(k): part for k, part in zip(keys, np.split(order, first[1:])) if k > 0}
 
@@ -107,8 +119,8 @@ def _split_colours(labels: np.ndarray, bins: np.ndarray,
             out.ravel()[pix] = nxt
             nxt += 1
             continue
-        for sel in parts:  # each colour's blob is a segment
-            out[sel] = nxt
+        for cells in parts:  # each colour's blob is a segment
+            out.ravel()[cells] = nxt
             nxt += 1
     return out
 
@@ -122,19 +134,23 @@ def _concave_creases(points: np.ndarray, valid: np.ndarray,
     ``points``: (H, W, 3) optical-frame points of the grid; ``valid``: cells with a reading.
     """
     k = 2
-    p = points.astype(np.float32)
-    n = np.zeros_like(p)
-    ok = np.zeros(valid.shape, bool)
-    dx = p[k:-k, 2 * k:] - p[k:-k, :-2 * k]
-    dy = p[2 * k:, k:-k] - p[:-2 * k, k:-k]
-    c = np.cross(dx, dy)
-    norm = np.linalg.norm(c, axis=2)
+    p = np.ascontiguousarray(points.transpose(2, 0, 1), np.float32)  # (3, H, W): x, y, z planes
+    inner_cells = (slice(None), slice(k, -k), slice(k, -k))
+    dx = p[:, k:-k, 2 * k:] - p[:, k:-k, :-2 * k]
+    dy = p[:, 2 * k:, k:-k] - p[:, :-2 * k, k:-k]
+    c = np.stack([dx[1] * dy[2] - dx[2] * dy[1], dx[2] * dy[0] - dx[0] * dy[2],
+                  dx[0] * dy[1] - dx[1] * dy[0]])  # dx x dy
+    norm = np.sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2])
     inner = valid[k:-k, 2 * k:] & valid[k:-k, :-2 * k] & valid[2 * k:, k:-k] \
         & valid[:-2 * k, k:-k] & valid[k:-k, k:-k] & (norm > 1e-12)
-    c = c / np.maximum(norm, 1e-12)[..., None]
-    flip = (c * p[k:-k, k:-k]).sum(axis=2) > 0  # normals point back towards the camera
-    c[flip] *= -1
-    n[k:-k, k:-k] = c
+    c /= np.maximum(norm, 1e-12)
+    mid = p[inner_cells]
+    # normals point back towards the camera
+    c *= np.where(c[0] * mid[0] + c[1] * mid[1] + c[2] * mid[2] > 0, -1.0, 1.0
+                  ).astype(np.float32)
+    n = np.zeros_like(p)
+    n[inner_cells] = c
+    ok = np.zeros(valid.shape, bool)
     ok[k:-k, k:-k] = inner
     cos_max = np.cos(np.radians(config.crease_angle))
     out = np.zeros(valid.shape, bool)
@@ -143,17 +159,18 @@ def _concave_creases(points: np.ndarray, valid: np.ndarray,
         b = [slice(None)] * 2
         m = [slice(None)] * 2
         a[axis], b[axis], m[axis] = slice(0, -2 * k), slice(2 * k, None), slice(k, -k)
-        na, nb, pa, pb = n[tuple(a)], n[tuple(b)], p[tuple(a)], p[tuple(b)]
+        na, nb = n[(slice(None), *a)], n[(slice(None), *b)]
+        pa, pb = p[(slice(None), *a)], p[(slice(None), *b)]
         both = ok[tuple(a)] & ok[tuple(b)]
-        cos = np.where(both, (na * nb).sum(axis=2), 1.0)
-        concave = ((na - nb) * (pa - pb)).sum(axis=2) < 0
+        cos = np.where(both, na[0] * nb[0] + na[1] * nb[1] + na[2] * nb[2], 1.0)
+        dn, dp = na - nb, pa - pb
+        concave = dn[0] * dp[0] + dn[1] * dp[1] + dn[2] * dp[2] < 0
         # one cell wide: where the bend peaks along this axis (a small object against another
         # would otherwise be all crease)
-        before = np.concatenate([np.ones_like(np.take(cos, [0], axis=axis)),
-                                 np.take(cos, range(0, cos.shape[axis] - 1), axis=axis)],
-                                axis=axis)
-        after = np.concatenate([np.take(cos, range(1, cos.shape[axis]), axis=axis),
-                                np.ones_like(np.take(cos, [0], axis=axis))], axis=axis)
+        before = np.ones_like(cos)  # the neighbours' bend along the axis (none: straight)
+        _along(before, axis, slice(1, None))[...] = _along(cos, axis, slice(None, -1))
+        after = np.ones_like(cos)
+        _along(after, axis, slice(None, -1))[...] = _along(cos, axis, slice(1, None))
         peak = (cos <= before) & (cos <= after)
         crease = (cos < cos_max) & concave
         # three cells wide: the peak and its neighbours along the axis that are creases too
@@ -225,19 +242,16 @@ def _merge_fragments(labels: np.ndarray, depth: np.ndarray, lab_w: np.ndarray,
     pairs = []
     for axis in (0, 1):
         for step in (1, 2):
-            a = np.take(labels, range(0, labels.shape[axis] - step), axis=axis)
-            b = np.take(labels, range(step, labels.shape[axis]), axis=axis)
-            da = np.take(depth, range(0, labels.shape[axis] - step), axis=axis)
-            db = np.take(depth, range(step, labels.shape[axis]), axis=axis)
+            first, second = slice(0, -step), slice(step, None)
+            a, b = _along(labels, axis, first), _along(labels, axis, second)
+            da, db = _along(depth, axis, first), _along(depth, axis, second)
             sel = (a > 0) & (b > 0) & (a != b)
             if step == 2:  # across one cell that belongs to no region
-                mid = np.take(labels, range(1, labels.shape[axis] - 1), axis=axis)
-                sel &= mid == 0
+                sel &= _along(labels, axis, slice(1, -1)) == 0
                 if boundary is not None:
-                    sel &= ~np.take(boundary, range(1, labels.shape[axis] - 1), axis=axis)
+                    sel &= ~_along(boundary, axis, slice(1, -1))
             if boundary is not None:
-                sel &= ~np.take(boundary, range(0, labels.shape[axis] - step), axis=axis) \
-                    & ~np.take(boundary, range(step, labels.shape[axis]), axis=axis)
+                sel &= ~_along(boundary, axis, first) & ~_along(boundary, axis, second)
             jump = np.abs(da - db) / np.maximum(np.minimum(da, db), 1e-6)
             pairs.append(np.stack([np.minimum(a, b)[sel], np.maximum(a, b)[sel],
                                    jump[sel]], axis=1))
@@ -297,7 +311,8 @@ def _grow(labels: np.ndarray, allowed: np.ndarray, steps: int, *,
 
 def _colour_parts(pix: np.ndarray, b: np.ndarray, shape: tuple[int, int],
                   config: PerceptionConfig) -> list[np.ndarray] | None:
-    """The colour blobs a depth-continuous region splits into, or None to keep it whole.
+    """The colour blobs (flat cell indices) a depth-continuous region splits into, or None to
+    keep it whole.
 
     It splits where a few hues (each ``color_split_fraction`` of it) cover ``color_split_purity``
     of it and each hue is one compact blob (``color_split_compact`` of its pixels in its
@@ -308,17 +323,22 @@ def _colour_parts(pix: np.ndarray, b: np.ndarray, shape: tuple[int, int],
     major = np.flatnonzero(counts >= config.color_split_fraction * len(pix))
     if len(major) <= 1 or counts[major].sum() < config.color_split_purity * len(pix):
         return None
+    ys, xs = np.divmod(pix, shape[1])
+    y0, x0 = ys.min(), xs.min()
     parts = []
-    for hb in major:
-        sub = np.zeros(shape, np.uint8)
-        sub.ravel()[pix[b == hb]] = 1
+    for hb in major:  # each hue's blobs, within the region's bounding box
+        sub = np.zeros((ys.max() + 1 - y0, xs.max() + 1 - x0), np.uint8)
+        sel = b == hb
+        sub[ys[sel] - y0, xs[sel] - x0] = 1
         m, lab, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
         if m < 2:
             return None
         areas = stats[1:, cv2.CC_STAT_AREA]
         if areas.max() < config.color_split_compact * counts[hb]:
             return None
-        parts += [lab == j + 1 for j in np.flatnonzero(areas >= config.min_points)]
+        for j in np.flatnonzero(areas >= config.min_points):
+            rows, cols = np.nonzero(lab == j + 1)
+            parts.append((rows + y0) * shape[1] + cols + x0)
     return parts
 
 

@@ -28,6 +28,7 @@ class PerceptionConfig:
     max_planes: int = 3
     plane_samples: int = 3000  #: points RANSAC sees (random subset)
     plane_iterations: int = 100  #: RANSAC iterations per plane
+    refit_points: int = 20000  #: a plane's least-squares refit uses about this many points
     depth_jump: float = 0.03  #: relative depth jump that separates neighbouring pixels
     edge_jump: float = 0.06  #: relative depth range in a 3x3 window that marks a depth edge
     #: (flying pixels ramp smoothly across an occlusion edge; 0 = off)

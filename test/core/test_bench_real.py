@@ -66,3 +66,16 @@ def test_colour_and_depth_of_different_sizes_are_refused():
 def _pose():
     from spatial_ros.geometry import Pose
     return Pose(rotation=np.eye(3), translation=np.zeros(3))
+
+
+def test_a_stride_that_does_not_divide_the_image_keeps_boxes_inside_it():
+    f = load_real_frames()[2]
+    from spatial_ros.perception.gravity import gravity_from_plane
+    pose, _ = gravity_from_plane(f.depth, f.intrinsics)
+    dets, _report = detect_objects(f.rgb, f.depth, f.intrinsics, pose, None,
+                                   PerceptionConfig(stride=3, min_points=11))
+    assert dets
+    h, w = f.depth.shape
+    for d in dets:
+        u0, v0, u1, v1 = d.bbox2d
+        assert 0 <= u0 <= u1 < w and 0 <= v0 <= v1 < h
