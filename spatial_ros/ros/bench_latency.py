@@ -172,10 +172,15 @@ def live(seconds: float, use_mask: bool, rate: float = 30.0) -> dict:
             proc.kill()
     finally:
         executor.shutdown()
+        # the spinning thread must be out of rcl before the nodes and the context go: a
+        # context torn down under it aborted the process ("terminate called without an
+        # active exception")
+        thread.join(timeout=10.0)
         stats = {"processed": node.processed, "stale": node.dropped["stale"],
                  "rss": [rss[min(6, len(rss) - 1)] if rss else 0.0, _rss_mb()],
                  "received": node.input.frames, "dropped": dict(node.dropped),
-                 "work_ms": float(np.median(node._latency)) if node._latency else math.nan,
+                 "work_ms": (float(np.median(node.health.latency)) if node.health.latency
+                             else math.nan),
                  "rejected": dict(node.input.rejected), "sync": node.input.sync_dropped}
         for n in (node, sink):
             n.destroy_node()
