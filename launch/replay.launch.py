@@ -2,10 +2,17 @@
 
     ros2 launch spatial_ros replay.launch.py bag:=/path/to/bag rate:=1.0
 
+    ros2 launch spatial_ros replay.launch.py bag:=/path/to/realsense_bag gravity_source:=plane \
+        color_topic:=/camera/camera/color/image_raw \
+        depth_topic:=/camera/camera/aligned_depth_to_color/image_raw \
+        camera_info_topic:=/camera/camera/color/camera_info mask_topic:=''
+
 Runs `ros2 bag play BAG --clock` and the scene-graph, reasoning and planner nodes with
-use_sim_time. The
-bag must hold the camera topics and /camera/pose (the simulator and `spatial-ros record` write
-them); an instance mask on /camera/segmentation/labels is used when mask_topic names it.
+use_sim_time. Up comes from `gravity_source`: pose (the bag's /camera/pose, as the simulator
+and `spatial-ros record` write it), imu (the bag's imu_topic) or plane (each frame's support
+plane; a bag of a hand-held camera needs nothing else). The scene graph carries the camera pose
+it was built with; the reasoning and planner nodes take it from there. An instance mask is
+used when mask_topic names one in the bag.
 """
 import os
 
@@ -20,17 +27,21 @@ def generate_launch_description():
     share = get_package_share_directory("spatial_ros")
     bag, rate = LaunchConfiguration("bag"), LaunchConfiguration("rate")
     mask = LaunchConfiguration("mask_topic")
+    topics = {k: LaunchConfiguration(k) for k in (
+        "color_topic", "depth_topic", "camera_info_topic", "gravity_source", "imu_topic")}
     play = ExecuteProcess(cmd=["ros2", "bag", "play", bag, "--clock", "--rate", rate],
                           output="screen")
     scene_graph = Node(
         package="spatial_ros", executable="scene_graph_node", name="scene_graph",
         parameters=[os.path.join(share, "config", "scene_graph.yaml"),
                     {"use_sim_time": True, "mask_topic": mask,
-                     "camera_pose_topic": "/camera/pose"}])
+                     "camera_pose_topic": "/camera/pose", **topics}])
     reasoning = Node(
         package="spatial_ros", executable="reasoning_node", name="reasoning",
         parameters=[os.path.join(share, "config", "reasoning.yaml"),
                     {"use_sim_time": True, "camera_pose_topic": "/camera/pose",
+                     "color_topic": topics["color_topic"], "depth_topic": topics["depth_topic"],
+                     "camera_info_topic": topics["camera_info_topic"],
                      "device": LaunchConfiguration("device")}])
     planner = Node(
         package="spatial_ros", executable="planner_node", name="planner",
@@ -43,5 +54,16 @@ def generate_launch_description():
                               description="instance mask topic in the bag ('' = none)"),
         DeclareLaunchArgument("device", default_value="auto",
                               description="reasoning model device: auto, cpu, cuda"),
+        DeclareLaunchArgument("gravity_source", default_value="pose",
+                              description="where up comes from: pose (/camera/pose in the "
+                              "bag), imu (imu_topic) or plane (the support plane)"),
+        DeclareLaunchArgument("imu_topic", default_value="/camera/camera/imu",
+                              description="sensor_msgs/Imu for gravity_source imu"),
+        DeclareLaunchArgument("color_topic", default_value="/camera/color/image_raw",
+                              description="colour image topic in the bag"),
+        DeclareLaunchArgument("depth_topic", default_value="/camera/depth/image_raw",
+                              description="depth image topic in the bag"),
+        DeclareLaunchArgument("camera_info_topic", default_value="/camera/color/camera_info",
+                              description="camera info topic in the bag"),
         play, scene_graph, reasoning, planner,
     ])

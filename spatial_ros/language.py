@@ -9,9 +9,14 @@ The language is SpatialBench's templates plus common variants:
     closer       which is closer to the camera, the red box or the blue box?
     superlative  which object is closest to the camera?   what is the largest box?
     multi-hop    what is on top of the object left of the blue box?
+    counting     how many objects are there?   how many objects are on the table?
+                 how many red objects are left of the bowl?
 
-Objects are referred to by colour, shape ("box", "cube", "ball", "sphere", "cylinder", ...),
-size words ("largest", "small") and id ("object 3", "id 3"), optionally followed by a relative
+Objects are referred to by colour (with synonyms: teal, turquoise = cyan; violet, magenta =
+purple; gray, silver = grey), shape ("box", "cube", "ball", "sphere", "cylinder", ...), a label
+an upstream detector gave ("the mug"), size words ("largest", "small") and id ("object 3",
+"id 3"). A noun that is neither a shape nor any object's label ("the purple cup") falls back on
+the colour alone, and the answer says so. References are optionally followed by a relative
 clause ("the box left of the red ball"). A reference must pick exactly one object: ambiguity is
 answered, not guessed ("2 objects match 'the box': red box (id 3), blue box (id 5)").
 
@@ -68,7 +73,14 @@ SHAPES: dict[str, str | None] = {
 }
 SIZE_WORDS = {"largest": -1, "biggest": -1, "large": -1, "big": -1, "smallest": 1,
               "small": 1, "little": 1, "tiny": 1}
-COLOURS = set(PALETTE) | {"gray"}
+#: colour words a person uses -> the palette's name
+COLOUR_SYNONYMS = {"gray": "grey", "silver": "grey", "teal": "cyan", "turquoise": "cyan",
+                   "violet": "purple", "magenta": "purple"}
+COLOURS = set(PALETTE) | set(COLOUR_SYNONYMS)
+#: words that end a noun phrase rather than name a thing
+_NOT_NOUNS = {"that", "which", "is", "are", "and", "or", "there"}
+#: a support surface an object's bottom lies this close to is what it stands on (m)
+RESTING_GAP = 0.03
 
 
 class QuestionError(SpatialRosError):
@@ -93,6 +105,8 @@ class _Ref:
     object_id: int | None = None
     size: int = 0  # -1 largest, 1 smallest
     relation: tuple[str, _Ref] | None = None
+    noun: str | None = None  # a noun that is no shape word: a label, or the colour alone
+    note: str = ""  # set on resolving: how a noun was read
 
 
 def _normalise(question: str) -> str:
@@ -128,13 +142,17 @@ def _parse_ref(text: str) -> _Ref:
         if i < len(words) and words[i] in SIZE_WORDS:
             ref.size, i, named = SIZE_WORDS[words[i]], i + 1, True
         if i < len(words) and words[i] in COLOURS:
-            ref.color = "grey" if words[i] == "gray" else words[i]
+            ref.color = COLOUR_SYNONYMS.get(words[i], words[i])
             i, named = i + 1, True
         elif i < len(words) and i + 1 < len(words) and words[i + 1] in SHAPES \
                 and words[i] not in SHAPES:
             raise QuestionError(f"unknown colour {words[i]!r} in {text!r}")
         if i < len(words) and words[i] in SHAPES:
             ref.shape, i, named = SHAPES[words[i]], i + 1, True
+        elif (i < len(words) and words[i].isalpha() and words[i] not in _NOT_NOUNS
+              and parse_predicate(" ".join(words[i:])) is None
+              and (named or i + 1 == len(words) or parse_predicate(" ".join(words[i + 1:])))):
+            ref.noun, i, named = words[i], i + 1, True  # "the mug", "the purple cup"
     if not named:
         raise QuestionError(f"cannot tell which object {text!r} means")
     rest = " ".join(words[i:])
@@ -179,6 +197,17 @@ def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame, camera: Pose | None 
            if (ref.object_id is None or o.id == ref.object_id)
            and (ref.color is None or o.color == ref.color)
            and (ref.shape is None or o.label == ref.shape)]
+    if ref.noun is not None:
+        labels = {_singular(o.label) for o in graph.objects}
+        labelled = [i for i in ids if _singular(graph.object(i).label) == _singular(ref.noun)]
+        if labelled or (_singular(ref.noun) in labels and ref.color is None):
+            ids = labelled  # a detector's label ("the mug")
+        elif ref.color is not None:
+            ref.note = (f"no {ref.color} object is labelled {ref.noun!r}: went by the colour "
+                        f"alone ({ref.color})")
+        else:
+            raise QuestionError(f"cannot understand {ref.noun!r} in {ref.text!r}: no object "
+                                f"is labelled so (labels seen: {', '.join(sorted(labels))})")
     if not ids and ref.shape is not None and ref.color is not None:
         # shape guesses from noisy points are the least certain attribute: "the red box" still
         # means the red object whose shape could not be read, or the only red object
@@ -215,12 +244,80 @@ def _resolve(graph: SceneGraph, ref: _Ref, frame: Frame, camera: Pose | None = N
              ) -> tuple[SceneObject, set[int]]:
     ids, named = _candidates(graph, ref, frame, camera)
     if not ids:
+        if ref.color is not None and not any(o.color == ref.color for o in graph.objects):
+            raise QuestionError(f"no object is {ref.color} ({ref.text!r}); the colours seen "
+                                f"are: {_colours_seen(graph)}")
         seen = ", ".join(o.description for o in graph.objects) or "nothing"
         raise QuestionError(f"no object matches {ref.text!r} (the scene has: {seen})")
     if len(ids) > 1:
         raise QuestionError(f"{len(ids)} objects match {ref.text!r}: "
                             + ", ".join(graph.object(i).description for i in ids))
     return graph.object(ids[0]), named
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") \
+        else word
+
+
+def _colours_seen(graph: SceneGraph) -> str:
+    return ", ".join(sorted({o.color for o in graph.objects})) or "none (the graph is empty)"
+
+
+def _notes(ref: _Ref) -> list[str]:
+    """How the nouns of a reference and its relative clauses were read."""
+    out = [ref.note] if ref.note else []
+    return out + (_notes(ref.relation[1]) if ref.relation is not None else [])
+
+
+def _table_height(graph: SceneGraph) -> float:
+    """The support surface most objects stand on (ties: the higher, a table over the floor)."""
+    if not graph.support_heights:
+        raise QuestionError("no table is known: the scene graph carries no support surface")
+    bottoms = [o.box.aabb()[0][2] for o in graph.objects]
+    return max(graph.support_heights, key=lambda h: (
+        sum(abs(b - h) < RESTING_GAP for b in bottoms), h))
+
+
+def _count(graph: SceneGraph, what: str, where: str, frame: Frame, min_confidence: float,
+           res) -> Answer:
+    """'how many <what> are <where>': there, in the scene, on the table, or <predicate> <ref>."""
+    ref = _parse_ref(f"the {what}")
+    if ref.relation is not None or ref.object_id is not None or ref.size:
+        raise QuestionError(f"cannot count {what!r}: name a kind of object (e.g. 'red objects')")
+    notes: list[str] = []
+    if ref.color is not None and not any(o.color == ref.color for o in graph.objects):
+        notes.append(f"no object is {ref.color}; the colours seen are: {_colours_seen(graph)}")
+        ids: list[int] = []
+    elif not graph.objects:
+        ids = []
+    else:
+        ids, _named = _candidates(graph, ref, frame)
+        notes += _notes(ref)
+    if not ids or where in ("there", "in the scene", "in view", "here", ""):
+        pass  # none of them at all: none of them anywhere
+    elif where in ("on the table", "on the floor"):
+        if where == "on the table":
+            h = _table_height(graph)
+        elif graph.support_heights:
+            h = min(graph.support_heights)
+        else:
+            raise QuestionError("no floor is known: the scene graph carries no support surface")
+        resting = {o.id for o in graph.objects if abs(o.box.aabb()[0][2] - h) < RESTING_GAP}
+        stacked = set(Q.ids(*ids, frame=frame, min_confidence=min_confidence).that(
+            "on_top_of", Q.ids(*resting)).evaluate(graph))  # on what stands on it
+        ids = [i for i in ids if i in resting or i in stacked]
+    else:
+        pred = parse_predicate(where)
+        if pred is None or not pred[1]:
+            raise QuestionError(f"cannot understand {where!r} in a counting question")
+        b = res(pred[1])
+        ids = Q.ids(*[i for i in ids if i != b.id], frame=frame,
+                    min_confidence=min_confidence).that(pred[0], Q.ids(b.id)).evaluate(graph)
+    text = str(len(ids)) + (f" ({_names(graph, ids)})" if ids else "")
+    if notes:
+        text += "; " + "; ".join(notes)
+    return Answer(text=text, object_ids=ids, kind="count")
 
 
 def resolve(graph: SceneGraph, ref: _Ref | str, frame: Frame = Frame.EGOCENTRIC, *,
@@ -260,7 +357,19 @@ def answer_question(graph: SceneGraph | None, question: str, *,
         viewpoint: the camera position (world), for "closest to the camera".
         camera_pose: the camera's world pose: its position is the viewpoint, and relative
             clauses no object meets fall back on the one object that nearly does (see above).
+            None: the pose the graph carries, if any.
     """
+    if camera_pose is None and graph is not None:
+        camera_pose = graph.camera_pose
+    notes: list[str] = []
+    ans = _answer(graph, question, viewpoint, min_confidence, camera_pose, notes)
+    for note in dict.fromkeys(notes):  # said once each, in order
+        ans.text += f" ({note})"
+    return ans
+
+
+def _answer(graph: SceneGraph | None, question: str, viewpoint: np.ndarray | None,
+            min_confidence: float, camera_pose: Pose | None, notes: list[str]) -> Answer:
     q = _normalise(question)
     if graph is None:
         raise QuestionError("no scene graph has arrived yet")
@@ -277,7 +386,15 @@ def answer_question(graph: SceneGraph | None, question: str, *,
     q = q.replace(" ,", ",")
 
     def res(ref: _Ref | str) -> SceneObject:
-        return resolve(graph, ref, frame, camera=camera_pose)
+        if isinstance(ref, str):
+            ref = _parse_ref(ref)
+        obj = resolve(graph, ref, frame, camera=camera_pose)
+        notes.extend(_notes(ref))
+        return obj
+
+    m = re.fullmatch(r"how many (.+?)(?: (?:are|is) (.+))?", q)
+    if m:
+        return _count(graph, m.group(1), m.group(2) or "", frame, min_confidence, res)
 
     m = re.fullmatch(r"standing at (.+?) and facing (.+?), (?:is|are) (.+)", q)
     if m:  # another object's point of view: a viewer at one object looking at another

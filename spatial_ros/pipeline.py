@@ -106,7 +106,8 @@ class SceneGraphBuilder:
         rels = compute_relations(bodies, self.relation_config, frames=self.frames, occlusion=occ)
         t3 = time.perf_counter()
         graph = SceneGraph(objects=objects, relations=rels, stamp=stamp,
-                           frame_id=self.world_frame)
+                           frame_id=self.world_frame, camera_pose=camera_pose,
+                           support_heights=list(self._supports))
         return FrameResult(graph=graph, report=report, detections=pairs, occlusion=occ, timings={
             "perception": (t1 - t0) * 1e3, "tracking": (t2 - t1) * 1e3,
             "relations": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3})

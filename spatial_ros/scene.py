@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spatial_ros.geometry import Pose
 from spatial_ros.vocabulary import Frame, Source, check_predicate
 
 __all__ = ["OrientedBox", "SceneObject", "Relation", "SceneGraph"]
@@ -101,6 +102,10 @@ class SceneGraph:
     stamp: float = 0.0
     frame_id: str = ""
     gravity_source: str = ""  # where up came from (see msg/SceneGraph.msg)
+    #: world pose of the camera's optical frame the graph was built with (None: not known)
+    camera_pose: Pose | None = None
+    #: world heights of the horizontal support surfaces seen (a table, the floor)
+    support_heights: list[float] = field(default_factory=list)
 
     def object(self, object_id: int) -> SceneObject:
         for obj in self.objects:

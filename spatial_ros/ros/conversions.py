@@ -323,9 +323,14 @@ def object_from_msg(m: Any) -> SceneObject:
 
 def scene_graph_to_msg(graph: SceneGraph) -> srmsg.SceneGraph:
     header = Header(stamp=seconds_to_stamp(graph.stamp), frame_id=graph.frame_id)
-    return srmsg.SceneGraph(header=header, objects=[object_to_msg(o) for o in graph.objects],
-                            relations=[relation_to_msg(r) for r in graph.relations],
-                            gravity_source=graph.gravity_source)
+    msg = srmsg.SceneGraph(header=header, objects=[object_to_msg(o) for o in graph.objects],
+                           relations=[relation_to_msg(r) for r in graph.relations],
+                           gravity_source=graph.gravity_source,
+                           support_heights=[float(h) for h in graph.support_heights])
+    if graph.camera_pose is not None:
+        msg.has_camera_pose = True
+        msg.camera_pose = pose_to_msg(graph.camera_pose).pose
+    return msg
 
 
 def scene_graph_from_msg(m: Any) -> SceneGraph:
@@ -333,7 +338,10 @@ def scene_graph_from_msg(m: Any) -> SceneGraph:
                       relations=[relation_from_msg(r) for r in m.relations],
                       stamp=stamp_to_seconds(m.header.stamp), frame_id=m.header.frame_id,
                       # graphs recorded before the field existed (older bags) have none
-                      gravity_source=getattr(m, "gravity_source", ""))
+                      gravity_source=getattr(m, "gravity_source", ""),
+                      camera_pose=(_pose_from(m.camera_pose)
+                                   if getattr(m, "has_camera_pose", False) else None),
+                      support_heights=[float(h) for h in getattr(m, "support_heights", [])])
 
 
 def pose_to_msg(pose: CorePose, *, stamp: Time | None = None,
@@ -349,6 +357,12 @@ def pose_to_msg(pose: CorePose, *, stamp: Time | None = None,
 
 
 def pose_from_msg(msg: Any) -> CorePose:
-    p, q = msg.pose.position, msg.pose.orientation
+    """A PoseStamped's pose."""
+    return _pose_from(msg.pose)
+
+
+def _pose_from(pose: Any) -> CorePose:
+    """A geometry_msgs/Pose as the core's Pose."""
+    p, q = pose.position, pose.orientation
     return CorePose(rotation=quat_to_matrix((q.x, q.y, q.z, q.w)),
                     translation=np.array([p.x, p.y, p.z]))

@@ -1,7 +1,9 @@
 """planner_node: answers spatial questions and turns relation goals into target poses.
 
 Subscribes the SceneGraph (and, when a reasoning node publishes fused relations, the
-SpatialRelationArray, whose relations then replace the graph's) and the camera pose. Serves
+SpatialRelationArray, whose relations then replace the graph's). The camera pose is the one
+each graph carries (the pose it was built with, whatever its source); a PoseStamped topic
+serves graphs that carry none. Serves
 QuerySpatial (``~/query``, default /spatial/query) and PlaceRelative (/spatial/place); a
 std_msgs/String on /spatial/place_goal is the fire-and-forget form. Accepted goals are published
 as PoseStamped on /spatial/target_pose for a manipulation or navigation stack. Every refusal
@@ -35,8 +37,8 @@ class PlannerNode(Node):
         graph_topic = d("scene_graph_topic", "/spatial/scene_graph", "SceneGraph input")
         rel_topic = d("relations_topic", "", "fused SpatialRelationArray input ('' = use the "
                       "graph's own relations)")
-        pose_topic = d("camera_pose_topic", "/camera/pose", "camera PoseStamped (for 'closest "
-                       "to the camera')")
+        pose_topic = d("camera_pose_topic", "/camera/pose", "camera PoseStamped, for graphs "
+                       "that do not carry the pose they were built with ('' = none)")
         self.min_confidence = d("min_confidence", 0.5, "a relation holds above this")
         self.margin = d("place_margin", 0.02, "placements satisfy the relation by this (m)")
         self.clearance = d("place_clearance", 0.01, "free space kept around placed objects (m)")
@@ -58,7 +60,8 @@ class PlannerNode(Node):
         self.create_subscription(SceneGraph, graph_topic, self._on_graph, 5)
         if rel_topic:
             self.create_subscription(SpatialRelationArray, rel_topic, self._on_relations, 5)
-        self.create_subscription(PoseStamped, pose_topic, self._on_pose, 5)
+        if pose_topic:
+            self.create_subscription(PoseStamped, pose_topic, self._on_pose, 5)
         self.create_service(QuerySpatial, query_srv, self._on_query)
         self.create_service(PlaceRelative, place_srv, self._on_place)
         self.create_subscription(String, goal_topic, self._on_goal, 5)
@@ -90,8 +93,14 @@ class PlannerNode(Node):
             self.camera = conv.pose_from_msg(msg)
 
     def _snapshot(self):
+        """The latest graph and the camera pose it was built with: the graph's own where it
+        carries one (any pose source: parameter, topic, tf, IMU, plane), else the latest
+        camera_pose_topic message."""
         with self._lock:
-            return self.graph, self.camera
+            graph = self.graph
+            camera = graph.camera_pose if graph is not None and graph.camera_pose is not None \
+                else self.camera
+            return graph, camera
 
     def _on_query(self, request, response):
         graph, camera = self._snapshot()

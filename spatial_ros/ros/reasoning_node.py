@@ -119,16 +119,22 @@ class ReasoningNode(Node):
             self._drop("error", f"{type(exc).__name__}: {exc}")
 
     def _process(self, frame: RgbdFrame, graph) -> None:
-        pose, why = self.pose.lookup(frame.stamp, frame.frame_id, wait=0.1)
+        # the pose the graph was built with, whatever its source (parameter, topic, tf, IMU,
+        # support plane); graphs that carry none: this node's own pose source
+        world = graph.frame_id or self.world_frame
+        pose = graph.camera_pose
         if pose is None:
-            self._drop("no_camera_pose", why)
-            return
+            world = self.world_frame
+            pose, why = self.pose.lookup(frame.stamp, frame.frame_id, wait=0.1)
+            if pose is None:
+                self._drop("no_camera_pose", why)
+                return
         t0 = time.perf_counter()
         rels, out = reason_frame(self.reasoner, self.fusion, graph, frame.rgb, frame.depth,
                                  pose, frame.stamp, config=self.relation_config,
                                  slop=self.graph_slop, min_confidence=self.min_confidence,
                                  mask=frame.mask)
-        header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=self.world_frame)
+        header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=world)
         self.pub.publish(SpatialRelationArray(header=header,
                                               relations=[conv.relation_to_msg(r) for r in rels]))
         self.health.done((time.perf_counter() - t0) * 1e3)

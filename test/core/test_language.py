@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from spatial_ros.geometry import Pose
 from spatial_ros.language import MAX_QUESTION_LENGTH, QuestionError, answer_question
 from spatial_ros.placement import PlacementError, parse_goal, place_relative
 from spatial_ros.relations import Body, RelationConfig, pair_margins
@@ -45,10 +46,11 @@ def test_answers(scene, question, answer, ids):
     ("", "empty question"),
     ("is the red box left of " + "the blue box " * 40, f"limit is {MAX_QUESTION_LENGTH}"),
     ("hello there", "cannot parse 'hello there'"),
-    ("is the magenta box near the red box?", "unknown colour 'magenta'"),
+    ("is the mauve box near the red box?", "unknown colour 'mauve'"),
     ("is the box left of the blue box?", "3 objects match 'the box': red box (id 1), "
                                          "blue box (id 2), green box (id 3)"),
-    ("is the red box near the pink ball?", "no object matches 'the pink ball'"),
+    ("is the red box near the pink ball?", "no object is pink ('the pink ball'); the colours "
+                                          "seen are: blue, green"),
     ("which object is closest to the camera?", "camera position is not known"),
 ])
 def test_bad_questions_say_why(scene, question, reason):
@@ -229,3 +231,74 @@ def test_a_clause_no_object_meets_means_the_one_that_nearly_does(scene):
     with pytest.raises(QuestionError, match=r"\d objects match 'the object left of the blue box'"):
         answer_question(g, "is the object left of the blue box near the red box?",
                         camera_pose=pose)
+
+
+def _tabletop():
+    """Five objects on a table at z = 0.73, one more on the white bowl; labels partly from a
+    detector ("mug", "bowl"), partly shapes; the camera pose travels with the graph."""
+    from spatial_ros.relations import compute_relations
+    from spatial_ros.scene import OrientedBox, SceneGraph, SceneObject
+
+    cam = Pose(rotation=np.array([[0.0, 0, 1], [-1, 0, 0], [0, -1, 0]]),
+               translation=np.array([-0.6, 0.0, 1.0]))
+    spec = [(1, "purple", "cylinder", [0.0, 0.2, 0.78], [0.07, 0.07, 0.1]),
+            (2, "green", "unknown", [0.15, -0.1, 0.79], [0.08, 0.08, 0.12]),
+            (3, "red", "box", [0.0, -0.25, 0.755], [0.05, 0.05, 0.05]),
+            (4, "red", "mug", [0.1, 0.3, 0.77], [0.06, 0.06, 0.08]),
+            (5, "white", "bowl", [0.05, 0.0, 0.76], [0.15, 0.15, 0.06]),
+            (6, "red", "box", [0.05, 0.0, 0.81], [0.04, 0.04, 0.04])]
+    objs = [SceneObject(id=i, label=lab, color=c, centroid=np.array(ctr),
+                        box=OrientedBox(center=np.array(ctr), size=np.array(size)))
+            for i, c, lab, ctr, size in spec]
+    rels = compute_relations([Body.from_box(o.id, o.box, cam) for o in objs], RelationConfig())
+    return SceneGraph(objects=objs, relations=rels, camera_pose=cam,
+                      support_heights=[0.0, 0.73])
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("how many objects are there?", "6 ("),
+    ("how many objects?", "6 ("),
+    ("how many objects are on the table?", "6 ("),  # the one on the bowl included
+    ("how many objects are on the floor?", "0"),
+    ("how many red objects are left of the bowl?", "1 (red mug (id 4))"),
+    ("how many red objects are right of the bowl?", "1 (red box (id 3))"),
+    ("how many mugs are there?", "1 (red mug (id 4))"),
+    ("how many yellow objects are there?", "0; no object is yellow; the colours seen are: "
+                                           "green, purple, red, white"),
+    ("which object is closest to the camera?", "purple cylinder (id 1)"),  # the graph's pose
+    ("is the mug left of the bowl?", "yes"),  # a detector's label
+    ("is the violet cylinder left of the bowl?", "yes"),  # a colour synonym
+    ("is the purple cup behind the green mug?", "no (no purple object is labelled 'cup': went "
+                                                "by the colour alone (purple)) (no green object "
+                                                "is labelled 'mug': went by the colour alone "
+                                                "(green))"),
+])
+def test_counting_labels_synonyms_and_unknown_nouns(question, answer):
+    a = answer_question(_tabletop(), question)
+    assert a.text.startswith(answer), a.text
+    if a.kind == "count":
+        assert int(a.text.split()[0].rstrip(";")) == len(a.object_ids)
+
+
+@pytest.mark.parametrize("question, reason", [
+    ("is the teal box left of the bowl?", "no object is cyan ('the teal box'); the colours seen "
+                                          "are: green, purple, red, white"),
+    ("how many cups are there?", "cannot understand 'cups'"),
+    ("how many red objects are left of the cup?", "cannot understand 'cup'"),
+])
+def test_nouns_and_colours_no_object_has_say_what_there_is(question, reason):
+    with pytest.raises(QuestionError) as err:
+        answer_question(_tabletop(), question)
+    assert reason in str(err.value)
+
+
+def test_counting_over_an_empty_graph_is_zero():
+    from spatial_ros.scene import SceneGraph
+
+    for q in ("how many objects are there?", "how many objects are on the table?",
+              "how many red objects are left of the bowl?"):
+        assert answer_question(SceneGraph(), q).text.startswith("0"), q
+    with pytest.raises(QuestionError, match="no table is known"):
+        g = _tabletop()
+        g.support_heights = []
+        answer_question(g, "how many objects are on the table?")

@@ -12,7 +12,9 @@ from sensor_msgs.msg import CameraInfo, Image, Imu
 from spatial_ros.bench.real import load_real_frames
 from spatial_ros.msg import SceneGraph
 from spatial_ros.ros import conversions as conv
+from spatial_ros.ros.planner_node import PlannerNode
 from spatial_ros.ros.scene_graph_node import SceneGraphNode
+from spatial_ros.srv import QuerySpatial
 
 TOPICS = {"color_topic": "/camera/camera/color/image_raw",
           "depth_topic": "/camera/camera/aligned_depth_to_color/image_raw",
@@ -53,11 +55,29 @@ def test_plane_gravity_levels_a_hand_held_real_frame(ros):
     ros.add(SceneGraphNode(parameter_overrides=[
         Parameter("gravity_source", value="plane"),
         *[Parameter(k, value=v) for k, v in TOPICS.items()]], **ros.node_kwargs))
+    # no camera pose topic at all: the planner knows the camera from the graph
+    planner = ros.add(PlannerNode(parameter_overrides=[
+        Parameter("camera_pose_topic", value="")], **ros.node_kwargs))
     _publish_frames(ros, frame, [1.0, 1.5, 2.0])
     msg = out.wait(lambda m: len(m.objects) >= 4, timeout=30)[-1]
     graph = conv.scene_graph_from_msg(msg)
     assert msg.gravity_source == "plane" and msg.header.frame_id == "camera_level"
     assert _level(graph), [(o.color, np.round(o.box.center, 2)) for o in graph.objects]
+    # the graph carries the pose it was built with: the camera above the table, level frame
+    assert msg.has_camera_pose and 0.2 < msg.camera_pose.position.z < 1.0
+    assert len(msg.support_heights) >= 1 and min(abs(h) for h in msg.support_heights) < 0.01
+    while planner.graph is None or planner.graph.stamp < graph.stamp:
+        out.wait(count=len(out.messages) + 1, timeout=10)
+    query = ros.node.create_client(QuerySpatial, "/spatial/query")
+    r = ros.call(query, QuerySpatial.Request(question="which object is closest to the camera?"))
+    assert r.success, r.error_message
+    cam = graph.camera_pose.translation
+    nearest = min(planner.graph.objects, key=lambda o: np.linalg.norm(o.centroid - cam))
+    assert list(r.object_ids) == [nearest.id]
+    r = ros.call(query, QuerySpatial.Request(question="how many objects are there?"))
+    assert r.success and r.answer.startswith(f"{len(planner.graph.objects)} (")
+    r = ros.call(query, QuerySpatial.Request(question="how many objects are on the table?"))
+    assert r.success and 4 <= int(r.answer.split()[0]) <= len(planner.graph.objects), r.answer
 
 
 def test_imu_gravity_ignores_samples_without_gravity_and_keeps_running(ros):

@@ -48,7 +48,7 @@ def test_questions_and_goals_over_services(ros):
     r = ros.call(query, QuerySpatial.Request(question="what is inside the grey box?"))
     assert r.success and r.answer.startswith("orange sphere"), r.answer
     for bad, reason in [("", "empty question"), ("x" * 400, "limit is 300"),
-                        ("what is left of the magenta box?", "unknown colour"),
+                        ("what is left of the mauve box?", "unknown colour"),
                         ("sing a song", "cannot parse")]:
         r = ros.call(query, QuerySpatial.Request(question=bad))
         assert not r.success and reason in r.error_message

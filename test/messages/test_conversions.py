@@ -199,7 +199,24 @@ def assert_graphs_equal(a: SceneGraph, b: SceneGraph) -> None:
 
 def test_scene_graph_message_roundtrip():
     graph = sample_graph()
-    assert_graphs_equal(conv.scene_graph_from_msg(conv.scene_graph_to_msg(graph)), graph)
+    back = conv.scene_graph_from_msg(conv.scene_graph_to_msg(graph))
+    assert_graphs_equal(back, graph)
+    assert back.camera_pose is None and back.support_heights == []
+
+
+def test_scene_graph_carries_its_camera_pose_and_supports():
+    from spatial_ros.geometry import Pose
+
+    graph = sample_graph()
+    graph.camera_pose = Pose(rotation=quat_to_matrix((0.1, -0.7, 0.2, 0.68)),
+                             translation=np.array([0.3, -0.2, 0.9]))
+    graph.support_heights = [0.0, 0.74]
+    msg = conv.scene_graph_to_msg(graph)
+    assert msg.has_camera_pose and list(msg.support_heights) == [0.0, 0.74]
+    back = conv.scene_graph_from_msg(msg)
+    np.testing.assert_allclose(back.camera_pose.translation, [0.3, -0.2, 0.9])
+    np.testing.assert_allclose(back.camera_pose.rotation, graph.camera_pose.rotation, atol=1e-9)
+    assert back.support_heights == [0.0, 0.74]
 
 
 def test_16uc1_depth_holding_metres_is_refused():
