@@ -27,34 +27,37 @@ def _fit_sphere(p: np.ndarray, max_points: int = 500) -> tuple[np.ndarray, float
         p = p[np.linspace(0, len(p) - 1, max_points).astype(int)]
     a = np.ones((len(p), 4))
     a[:, :3] = 2 * p
-    b = (p ** 2).sum(axis=1)
+    b = np.einsum("ij,ij->i", p, p)
     sol, *_ = np.linalg.lstsq(a, b, rcond=None)
     c = sol[:3]
     r = math.sqrt(max(sol[3] + c @ c, 1e-12))
+    jac = np.empty((len(p), 4))
+    jac[:, 3] = -1.0
     for _ in range(5):  # Gauss-Newton on the geometric distance (the algebraic fit is biased)
         diff = p - c
-        dist = np.maximum(np.linalg.norm(diff, axis=1), 1e-9)
-        jac = np.empty((len(p), 4))
-        jac[:, :3] = -diff / dist[:, None]
-        jac[:, 3] = -1.0
+        dist = np.maximum(np.sqrt(np.einsum("ij,ij->i", diff, diff)), 1e-9)
+        np.divide(diff, -dist[:, None], out=jac[:, :3])
         try:  # the 4x4 normal equations: a well-posed fit needs no SVD
             step = np.linalg.solve(jac.T @ jac, jac.T @ (r - dist))
         except np.linalg.LinAlgError:  # points on a plane or a line: no sphere to refine
             break
         c, r = c + step[:3], abs(r + step[3])
-    res = np.linalg.norm(p - c, axis=1) - r
+    diff = p - c
+    res = np.sqrt(np.einsum("ij,ij->i", diff, diff)) - r
     return c, r, float(np.sqrt(np.mean(res ** 2)))
 
 
 def object_geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
-              supports: list[float], image: np.ndarray | None = None
+              supports: list[float], image: np.ndarray | None = None, *,
+              spacing: float = 0.0
               ) -> tuple[OrientedBox, str, np.ndarray | None, dict[str, OrientedBox]]:
     """Amodal gravity-aligned box, shape guess and shape features of an object's world points.
 
     The shape comes from the learned classifier (spatial_ros.shapes) where it ships and
     ``config.shape_classifier`` is on, else from the rules below; the amodal box follows the
     shape where its fit supports it (a sphere from the sphere fit, a cylinder from the circle
-    around its top face) and is the footprint rectangle otherwise.
+    around its top face) and is the footprint rectangle otherwise. ``spacing``: metres between
+    neighbouring samples per metre of range; boxes grow by ``sample_pad`` of it (0: not at all).
     """
     z = p[:, 2]
     zmin, zmax = float(z.min()), float(z.max())
@@ -102,7 +105,10 @@ def object_geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
         shape = classifier.predict(feats)
     # amodal boxes for each shape the fits support; the tracker may pick another than this
     # frame's guess when the object's shape over many frames says so
-    rect = OrientedBox(center=[cx, cy, (zmin + zmax) / 2], size=[w, h, zmax - zmin],
+    # the outermost samples lie half a sample spacing inside the surface's edge, on average
+    pad = config.sample_pad * spacing * rng
+    top_z = zmax + pad / 2
+    rect = OrientedBox(center=[cx, cy, (zmin + top_z) / 2], size=[w + pad, h + pad, top_z - zmin],
                        rotation=_yaw_rotation(math.radians(angle)))
     candidates = {"box": rect}
     if sphere_box:
@@ -110,8 +116,8 @@ def object_geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
         candidates["sphere"] = OrientedBox(center=centre, size=np.full(3, 2 * radius))
     if top_fit is not None and len(top_fit[4]) >= 20:
         (ccx, ccy), r = cv2.minEnclosingCircle(top_fit[4])
-        candidates["cylinder"] = OrientedBox(center=[ccx, ccy, (zmin + zmax) / 2],
-                                             size=[2 * r, 2 * r, zmax - zmin])
+        candidates["cylinder"] = OrientedBox(center=[ccx, ccy, (zmin + top_z) / 2],
+                                             size=[2 * r + pad, 2 * r + pad, top_z - zmin])
     for kind, b in candidates.items():
         lo = float(b.center[2] - b.size[2] / 2)
         below = [s for s in supports if s <= lo + 1e-3 and lo - s < config.support_snap]

@@ -24,6 +24,7 @@ and "above" in the camera frame came out wrong for it.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from spatial_ros.colors import color_name
@@ -125,11 +126,10 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         interior = {k: _grid_pixels(c, sw, s, w) for k, c in cells_by_region(sil_grid).items()}
     order = label_order(lab)
     sorted_lab = lab[order]
-    ids = np.unique(sorted_lab)
-    ids = ids[ids > 0]
-    starts = np.searchsorted(sorted_lab, ids)
-    ends = np.searchsorted(sorted_lab, ids, side="right")
-    segments = [(int(i), order[a:b]) for i, a, b in zip(ids, starts, ends)]  # indices into pts
+    starts = np.flatnonzero(np.diff(sorted_lab, prepend=-1))  # each label's first place
+    ends = np.append(starts[1:], len(sorted_lab))
+    segments = [(int(sorted_lab[a]), order[a:b]) for a, b in zip(starts, ends)
+                if sorted_lab[a] > 0]  # (label, indices into pts)
     report.segments = len(segments)
     segments = [sg for sg in segments if len(sg[1]) >= config.min_points]
     report.dropped_small = report.segments - len(segments)
@@ -147,6 +147,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     labels[vi] = lab
     labels = labels.reshape(sh, sw)
     dgrid = np.where(valid, d, np.nan)
+    # each pixel's brightest channel (shape features), once for the frame, not once per crop
+    grey = np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2]) if segments else None
     for inst, idx in segments:
         p = pts[idx].astype(np.float64)
         cells = vi[idx]
@@ -157,15 +159,32 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         if mask is not None:  # the full-resolution silhouette
             sil = mask[v0:v1 + 1, u0:u1 + 1] == inst
         else:  # the strided region, blown up to full resolution
-            sil = np.kron(labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst,
-                          np.ones((s, s), bool))[:v1 + 1 - v0, :u1 + 1 - u0]
-        image = image_features(sil, rgb[v0:v0 + sil.shape[0], u0:u0 + sil.shape[1]].max(axis=2))
-        box, shape, feats, boxes = object_geometry(p, config, camera_pose,
-                                             report.support_heights, image)
+            cell = (labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst)
+            sil = cv2.resize(cell.view(np.uint8), None, fx=s, fy=s,  # nearest: each cell
+                             interpolation=cv2.INTER_NEAREST  # becomes s x s pixels
+                             )[:v1 + 1 - v0, :u1 + 1 - u0].view(bool)
+        image = image_features(sil, grey[v0:v0 + sil.shape[0], u0:u0 + sil.shape[1]])
+        spacing = s / intrinsics.fx
+        if s > 1 and len(idx) < config.dense_below:  # small or far: every pixel's reading
+            if mask is not None:  # the mask's pixels between the grid's outer cells too
+                du0, dv0 = max(u0 - s + 1, 0), max(v0 - s + 1, 0)
+                dense = _dense_points(depth, mask[dv0:v1 + s, du0:u1 + s] == inst, du0, dv0,
+                                      intrinsics, camera_pose, config, None)
+            else:
+                block = cv2.resize(dgrid[rows.min():rows.max() + 1, cols.min():cols.max() + 1],
+                                   None, fx=s, fy=s, interpolation=cv2.INTER_NEAREST
+                                   )[:sil.shape[0], :sil.shape[1]]
+                dense = _dense_points(depth, sil, u0, v0, intrinsics, camera_pose, config, block)
+            if len(dense) > len(p):
+                p, spacing = dense, 1.0 / intrinsics.fx
+        box, shape, feats, boxes = object_geometry(
+            p, config, camera_pose, report.support_heights, image,
+            spacing=spacing if mask is None else 0.0)
         if float(np.max(box.size)) > config.max_object_size:
             continue
         px = rgb_flat[cells].astype(np.float32)
-        bright = px.max(axis=1)  # the best-lit pixels show the surface colour least shaded
+        # the best-lit pixels show the surface colour least shaded
+        bright = np.maximum(np.maximum(px[:, 0], px[:, 1]), px[:, 2])
         colour = np.median(px[bright >= np.percentile(bright, 75)], axis=0) / 255.0
         dets.append(Detection(
             points=p, centroid=p.mean(axis=0), box=box, color=color_name(colour), rgb=colour,
@@ -176,6 +195,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         # a sphere's box is completed by its fit: no need to look under it
         hidden_bottom.append(shape != "sphere"
                              and bottom_hidden(rows, cols, labels, dgrid, inst, config))
+    if mask is None and config.absorb_inside > 0:
+        dets, hidden_bottom = _absorb_fragments(dets, hidden_bottom, config)
     for det, hidden in zip(dets, hidden_bottom):
         if not hidden:
             continue
@@ -184,3 +205,60 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             det.boxes = extend_down(det.boxes, floor)
             det.box = det.boxes.get(det.shape, det.boxes["box"])
     return dets, report
+
+
+def _dense_points(depth: np.ndarray, sil: np.ndarray, u0: int, v0: int,
+                  intrinsics: CameraIntrinsics, camera_pose: Pose, config: PerceptionConfig,
+                  block: np.ndarray | None) -> np.ndarray:
+    """World points of every full-resolution pixel of an object's silhouette crop ``sil``
+    (top-left pixel ``u0, v0``) with a valid reading; with ``block`` (the depth of the grid
+    cell each pixel lies in), only those within ``depth_jump`` of it: a cell blown up to
+    s x s pixels covers some of what lies beside the object."""
+    crop = depth[v0:v0 + sil.shape[0], u0:u0 + sil.shape[1]]
+    with np.errstate(invalid="ignore"):
+        ok = sil & (crop > config.min_depth) & (crop < config.max_depth)
+        if block is not None:
+            ok &= np.abs(crop - block) <= config.depth_jump * block
+    ys, xs = np.nonzero(ok)
+    z = crop[ys, xs].astype(np.float64)
+    optical = np.stack([(xs + u0 - intrinsics.cx) / intrinsics.fx * z,
+                        (ys + v0 - intrinsics.cy) / intrinsics.fy * z, z], axis=1)
+    return optical @ camera_pose.rotation.T + camera_pose.translation
+
+
+def _lab(rgb01: np.ndarray) -> np.ndarray:
+    """CIE Lab of one colour in [0, 1]."""
+    return cv2.cvtColor(np.asarray(rgb01, np.float32).reshape(1, 1, 3), cv2.COLOR_RGB2LAB)[0, 0]
+
+
+def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: PerceptionConfig
+                      ) -> tuple[list[Detection], list[bool]]:
+    """Fragments inside a larger object of their colour join it: a detection with at most
+    half the points of a larger one, ``absorb_inside`` of its points within that one's box and
+    its colour within ``merge_chroma`` (Lab) of it. A concave crease cuts a bowl's or a tub's
+    floor from its wall in the image, yet the floor lies inside the wall's box."""
+    gone: set[int] = set()
+    labs = [_lab(d.rgb) for d in dets]
+    for i in range(len(dets) - 1, -1, -1):  # smallest first (dets are largest first)
+        a = dets[i]
+        for j in range(i):
+            b = dets[j]
+            if j in gone or 2 * len(a.points) > len(b.points):
+                continue
+            local = (a.points - b.box.center) @ b.box.rotation  # in b's box axes
+            inside = np.all(np.abs(local) <= b.box.size / 2 + 1e-3, axis=1).mean()
+            if inside < config.absorb_inside \
+                    or float(np.linalg.norm(labs[i] - labs[j])) > config.merge_chroma:
+                continue
+            b.points = np.concatenate([b.points, a.points])
+            b.pixels = np.concatenate([b.pixels, a.pixels])
+            if a.interior is not None:
+                b.interior = a.interior if b.interior is None else np.concatenate(
+                    [b.interior, a.interior])
+            u0, v0, u1, v1 = b.bbox2d
+            b.bbox2d = (min(u0, a.bbox2d[0]), min(v0, a.bbox2d[1]), max(u1, a.bbox2d[2]),
+                        max(v1, a.bbox2d[3]))
+            gone.add(i)
+            break
+    keep = [k for k in range(len(dets)) if k not in gone]
+    return [dets[k] for k in keep], [hidden[k] for k in keep]

@@ -135,3 +135,68 @@ def test_support_planes_do_not_depend_on_the_ransac_draw(tabletop):
                                    frame.mask, PerceptionConfig(seed=seed))
         heights.add(round(report.support_heights[0], 9))
     assert len(heights) == 1 and abs(heights.pop() - 0.77) < 0.005
+
+
+def test_far_objects_take_every_pixel_of_their_region():
+    """At stride 3 the top of a box 5 m away is a grid row or two: objects with fewer than
+    ``dense_below`` grid points take their geometry from every pixel (room, mask path)."""
+    world = load_world(find_world("room"))
+    renderer = Renderer(world)
+    frame = renderer.render()
+    truth = ground_truth(world, renderer, frame.camera_pose)
+    far = truth.object(4)  # the 0.6 x 0.3 x 0.5 box 4.8 m from the camera
+
+    def centre_error(config):
+        dets, _ = detect_objects(frame.rgb, frame.depth, frame.intrinsics, frame.camera_pose,
+                                 frame.mask, config)
+        det = next(d for d in dets if d.instance == 4)
+        return float(np.linalg.norm(det.box.center - far.box.center)), det
+
+    assert PerceptionConfig().stride == 3
+    dense_error, det = centre_error(PerceptionConfig())
+    sparse_error, _ = centre_error(PerceptionConfig(dense_below=0))
+    assert dense_error < 0.01 and sparse_error > 0.03, (dense_error, sparse_error)
+    assert det.point_count > 1000  # about 2000 pixels, not the 223 grid points
+
+
+def test_class_agnostic_boxes_grow_by_the_sample_spacing(tabletop):
+    frame, _truth = tabletop
+    sizes = {}
+    for pad in (0.0, 1.0):
+        cfg = PerceptionConfig(sample_pad=pad, dense_below=0)
+        dets, _ = detect_objects(frame.rgb, frame.depth, frame.intrinsics, frame.camera_pose,
+                                 None, cfg)
+        sizes[pad] = {_by_instance([d], frame).popitem()[0]: d for d in dets}
+    cube = sizes[0.0][3]  # the green cube
+    rng = float(np.linalg.norm(cube.points.mean(axis=0) - frame.camera_pose.translation))
+    gap = PerceptionConfig().stride / frame.intrinsics.fx * rng  # a sample spacing there
+    grown = sizes[1.0][3].box.size - cube.box.size
+    assert np.allclose(grown, [gap, gap, gap / 2], atol=1e-6), (grown, gap)
+
+
+def _det(points, rgb, pixels):
+    from spatial_ros.perception import Detection
+    from spatial_ros.scene import OrientedBox
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    return Detection(points=points, centroid=points.mean(axis=0),
+                     box=OrientedBox(center=(lo + hi) / 2, size=hi - lo), color="",
+                     rgb=np.asarray(rgb, float), shape="box", bbox2d=(0, 0, 10, 10),
+                     pixels=np.asarray(pixels))
+
+
+def test_fragments_inside_an_object_of_their_colour_join_it():
+    from spatial_ros.perception.detect import _absorb_fragments
+    rng = np.random.default_rng(0)
+    tub = _det(rng.uniform(0, 0.2, (400, 3)), [0.8, 0.2, 0.3], np.arange(400))
+    floor = _det(rng.uniform(0.05, 0.15, (40, 3)) * [1, 1, 0.1], [0.8, 0.22, 0.3],
+                 np.arange(400, 440))  # inside the tub, its colour
+    ball = _det(rng.uniform(0.05, 0.15, (40, 3)), [0.1, 0.3, 0.9], np.arange(440, 480))
+    beside = _det(rng.uniform(0.3, 0.4, (40, 3)), [0.8, 0.2, 0.3], np.arange(480, 520))
+    cfg = PerceptionConfig()
+    kept, hidden = _absorb_fragments([tub, floor, ball, beside], [False, True, False, False],
+                                     cfg)
+    assert kept == [tub, ball, beside] and hidden == [False, False, False]
+    assert len(tub.points) == 440 and set(range(400, 440)) <= set(tub.pixels.tolist())
+    kept, _ = _absorb_fragments([tub, floor], [False, False],
+                                PerceptionConfig(absorb_inside=1.1))  # off by threshold
+    assert len(kept) == 2
