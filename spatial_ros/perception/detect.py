@@ -160,9 +160,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             sil = mask[v0:v1 + 1, u0:u1 + 1] == inst
         else:  # the strided region, blown up to full resolution
             cell = (labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst)
-            sil = cv2.resize(cell.view(np.uint8), None, fx=s, fy=s,  # nearest: each cell
-                             interpolation=cv2.INTER_NEAREST  # becomes s x s pixels
-                             )[:v1 + 1 - v0, :u1 + 1 - u0].view(bool)
+            sil = _blow_up(cell.view(np.uint8), s, (v1 + 1 - v0, u1 + 1 - u0)).view(bool)
         image = image_features(sil, grey[v0:v0 + sil.shape[0], u0:u0 + sil.shape[1]])
         spacing = s / intrinsics.fx
         if s > 1 and len(idx) < config.dense_below:  # small or far: every pixel's reading
@@ -171,9 +169,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
                 dense = _dense_points(depth, mask[dv0:v1 + s, du0:u1 + s] == inst, du0, dv0,
                                       intrinsics, camera_pose, config, None)
             else:
-                block = cv2.resize(dgrid[rows.min():rows.max() + 1, cols.min():cols.max() + 1],
-                                   None, fx=s, fy=s, interpolation=cv2.INTER_NEAREST
-                                   )[:sil.shape[0], :sil.shape[1]]
+                block = _blow_up(dgrid[rows.min():rows.max() + 1, cols.min():cols.max() + 1],
+                                 s, sil.shape)
                 dense = _dense_points(depth, sil, u0, v0, intrinsics, camera_pose, config, block)
             if len(dense) > len(p):
                 p, spacing = dense, 1.0 / intrinsics.fx
@@ -207,6 +204,13 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     return dets, report
 
 
+def _blow_up(grid: np.ndarray, s: int, shape: tuple[int, int]) -> np.ndarray:
+    """A crop of the strided grid at full resolution: each cell becomes s x s pixels (a
+    nearest-neighbour resize), cut to ``shape`` where the stride does not divide the image."""
+    return cv2.resize(grid, None, fx=s, fy=s, interpolation=cv2.INTER_NEAREST
+                      )[:shape[0], :shape[1]]
+
+
 def _dense_points(depth: np.ndarray, sil: np.ndarray, u0: int, v0: int,
                   intrinsics: CameraIntrinsics, camera_pose: Pose, config: PerceptionConfig,
                   block: np.ndarray | None) -> np.ndarray:
@@ -221,8 +225,7 @@ def _dense_points(depth: np.ndarray, sil: np.ndarray, u0: int, v0: int,
             ok &= np.abs(crop - block) <= config.depth_jump * block
     ys, xs = np.nonzero(ok)
     z = crop[ys, xs].astype(np.float64)
-    optical = np.stack([(xs + u0 - intrinsics.cx) / intrinsics.fx * z,
-                        (ys + v0 - intrinsics.cy) / intrinsics.fy * z, z], axis=1)
+    optical = _rays(intrinsics, 1)[(ys + v0) * intrinsics.width + xs + u0] * z[:, None]
     return optical @ camera_pose.rotation.T + camera_pose.translation
 
 
