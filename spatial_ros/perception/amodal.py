@@ -107,7 +107,7 @@ def object_geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
     # frame's guess when the object's shape over many frames says so
     # the outermost samples lie half a sample spacing inside the surface's edge, on average
     pad = config.sample_pad * spacing * rng
-    top_z = zmax + pad / 2
+    top_z = max(zmax + pad / 2 - config.top_trim * sigma, zmin + 1e-3)
     rect = OrientedBox(center=[cx, cy, (zmin + top_z) / 2], size=[w + pad, h + pad, top_z - zmin],
                        rotation=_yaw_rotation(math.radians(angle)))
     candidates = {"box": rect}

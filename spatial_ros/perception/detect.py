@@ -35,7 +35,12 @@ from spatial_ros.perception.amodal import (
     object_geometry,
     surface_below,
 )
-from spatial_ros.perception.segmentation import cells_by_region, depth_regions, label_order
+from spatial_ros.perception.segmentation import (
+    cells_by_region,
+    depth_regions,
+    label_order,
+    weighted_lab,
+)
 from spatial_ros.perception.shapes import image_features
 from spatial_ros.perception.supports import find_planes
 from spatial_ros.perception.types import Detection, FrameReport, PerceptionConfig
@@ -229,11 +234,6 @@ def _dense_points(depth: np.ndarray, sil: np.ndarray, u0: int, v0: int,
     return optical @ camera_pose.rotation.T + camera_pose.translation
 
 
-def _lab(rgb01: np.ndarray) -> np.ndarray:
-    """CIE Lab of one colour in [0, 1]."""
-    return cv2.cvtColor(np.asarray(rgb01, np.float32).reshape(1, 1, 3), cv2.COLOR_RGB2LAB)[0, 0]
-
-
 def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: PerceptionConfig
                       ) -> tuple[list[Detection], list[bool]]:
     """Fragments inside a larger object of their colour join it: a detection with at most
@@ -241,7 +241,8 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
     its colour within ``merge_chroma`` (Lab) of it. A concave crease cuts a bowl's or a tub's
     floor from its wall in the image, yet the floor lies inside the wall's box."""
     gone: set[int] = set()
-    labs = [_lab(d.rgb) for d in dets]
+    labs = weighted_lab(np.array([np.clip(d.rgb, 0.0, 1.0) * 255.0 for d in dets], np.uint8)
+                        .reshape(1, -1, 3), config)[0] if dets else []
     for i in range(len(dets) - 1, -1, -1):  # smallest first (dets are largest first)
         a = dets[i]
         for j in range(i):
@@ -254,6 +255,7 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
                     or float(np.linalg.norm(labs[i] - labs[j])) > config.merge_chroma:
                 continue
             b.points = np.concatenate([b.points, a.points])
+            b.centroid = b.points.mean(axis=0)
             b.pixels = np.concatenate([b.pixels, a.pixels])
             if a.interior is not None:
                 b.interior = a.interior if b.interior is None else np.concatenate(

@@ -39,6 +39,9 @@ class PerceptionConfig:
     color_split_fraction: float = 0.15  #: a hue holding this share of a region splits it off
     color_split_purity: float = 0.85  #: ... where the major hues cover this share of it
     color_split_compact: float = 0.8  #: ... and each hue's largest blob holds this share of it
+    #: ... and touching blobs stay apart only where the colour steps across their boundary: a
+    #: change under this share of their colours' distance is shading or print (0 = off)
+    color_split_step: float = 0.5
     fill_enclosed: bool = True  #: plane readings enclosed by an object join it (a bowl's floor)
     fill_hull: float = 1.0  #: ... and those of its convex hull, where at most this share of it
     neck_erosion: int = 2  #: regions that erosion by this many cells splits into big pieces...
@@ -56,6 +59,9 @@ class PerceptionConfig:
     #: outermost samples lie inside each edge, by half a spacing on average and more where
     #: segmentation cut edge cells (SpatialBench larger_than errors at stride 3: 154 -> 118
     #: of 1406 with 1.0; 1.25 was best of 1.0 / 1.25 / 1.5 on the D435 split)
+    #: a box's top is this many noise sigmas under its highest point (noise spreads a flat
+    #: top's points up and down; the highest lies above the surface)
+    top_trim: float = 1.0
     sample_pad: float = 1.25
     #: a fragment with this share of its points inside a larger detection's box, of its colour
     #: (``merge_chroma``), joins it: a bowl's floor that a concave crease cut off (0 = off)

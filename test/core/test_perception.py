@@ -200,3 +200,60 @@ def test_fragments_inside_an_object_of_their_colour_join_it():
     kept, _ = _absorb_fragments([tub, floor], [False, False],
                                 PerceptionConfig(absorb_inside=1.1))  # off by threshold
     assert len(kept) == 2
+
+
+def _flat_region(rgb: np.ndarray) -> np.ndarray:
+    """Labels of ``depth_regions`` for one fronto-parallel surface 1 m away painted ``rgb``."""
+    from spatial_ros.perception.segmentation import depth_regions
+    depth = np.ones(rgb.shape[:2], np.float32)
+    return depth_regions(depth, np.ones(rgb.shape[:2], bool), rgb, PerceptionConfig())
+
+
+def test_shading_across_a_hue_boundary_stays_one_object():
+    """A white surface whose shaded side reads blue (real white balance: the white bowl of
+    tabletop_1) changes colour gradually; two plain colours touching change it in a step."""
+    from spatial_ros.perception.segmentation import hue_bins
+    t = np.linspace(0.0, 1.0, 60)[None, :, None]
+    ramp = np.broadcast_to((1 - t) * [110, 160, 230] + t * [235, 238, 242], (40, 60, 3))
+    ramp = np.ascontiguousarray(ramp, np.uint8)
+    assert set(np.unique(hue_bins(ramp)).tolist()) == {7, 14}  # it crosses the hue boundary
+    labels = _flat_region(ramp)
+    assert len(np.unique(labels[labels > 0])) == 1
+    from spatial_ros.perception.segmentation import depth_regions
+    split = depth_regions(np.ones((40, 60), np.float32), np.ones((40, 60), bool), ramp,
+                          PerceptionConfig(color_split_step=0.0))  # the hue split alone
+    assert len(np.unique(split[split > 0])) == 2
+    step = np.zeros((40, 60, 3), np.uint8)
+    step[:, :30] = [200, 40, 40]
+    step[:, 30:] = [40, 200, 40]
+    labels = _flat_region(step)
+    assert len(np.unique(labels[labels > 0])) == 2
+    assert len(np.unique(labels[:, :28])) == 1 and len(np.unique(labels[:, 32:])) == 1
+
+
+def test_noisy_tops_are_trimmed_by_the_noise():
+    """The highest of many noisy points on a flat top lies sigmas above it; ``top_trim``
+    takes one sigma off."""
+    from spatial_ros.geometry import Pose
+    from spatial_ros.perception.amodal import object_geometry
+    rng = np.random.default_rng(3)
+    faces = []
+    for axis in range(3):  # a 0.1 m cube's faces, 0 <= x, y, z <= 0.1
+        for side in (0.0, 0.1):
+            f = rng.uniform(0.0, 0.1, (300, 3))
+            f[:, axis] = side
+            faces.append(f)
+    cube = np.concatenate(faces) + [1.0, 0.0, 0.0]
+    camera = Pose(rotation=np.eye(3), translation=np.zeros(3))
+    quadratic = 0.004  # sigma at 1 m
+    sigma = quadratic * float(np.linalg.norm(cube.mean(axis=0))) ** 2
+    noisy = cube + rng.normal(0.0, sigma, cube.shape) * [0, 0, 1]
+    heights = {}
+    for trim in (0.0, 1.0):
+        cfg = PerceptionConfig(noise_quadratic=quadratic, top_trim=trim, shape_classifier=False)
+        box, *_ = object_geometry(noisy, cfg, camera, [])
+        heights[trim] = float(box.size[2])
+    over = float(noisy[:, 2].max() - noisy[:, 2].min()) - 0.1
+    assert heights[0.0] - heights[1.0] == pytest.approx(sigma, rel=0.02)  # mean vs box range
+    assert over > 2 * sigma  # the overshoot the trim takes part of
+    assert abs(heights[1.0] - 0.1) < abs(heights[0.0] - 0.1)
