@@ -63,6 +63,8 @@ class RelationScores:
     transitions: int = 0
     kept_id: int = 0
     frames: int = 0
+    colours: int = 0  #: found objects whose colour name was checked
+    colours_right: int = 0
     ms: list[float] = field(default_factory=list)
 
     def add(self, other: RelationScores) -> None:
@@ -70,7 +72,8 @@ class RelationScores:
             mine = getattr(self, name)
             for k, v in getattr(other, name).items():
                 mine[k] += v
-        for name in ("visible", "recalled", "transitions", "kept_id", "frames"):
+        for name in ("visible", "recalled", "transitions", "kept_id", "frames", "colours",
+                     "colours_right"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.ms.extend(other.ms)
 
@@ -93,6 +96,10 @@ class RelationScores:
     def id_stability(self) -> float:
         return self.kept_id / max(self.transitions, 1)
 
+    @property
+    def colour_accuracy(self) -> float:
+        return self.colours_right / max(self.colours, 1)
+
 
 def match_detections(result, mask: np.ndarray) -> dict[int, int]:
     """Ground-truth id -> track id, by the majority of each detection's pixels."""
@@ -113,8 +120,11 @@ def evaluate_frame(builder: SceneGraphBuilder, graph: SceneGraph, truth: SceneGr
                    match: dict[int, int], camera_pose: Pose, occlusion: dict,
                    scores: RelationScores) -> None:
     holds = {(r.subject, r.predicate, r.object, r.frame) for r in truth.relations}
-    tracked = {o.id for o in graph.objects}
+    tracked = {o.id: o for o in graph.objects}
     match = {g: t for g, t in match.items() if t in tracked}
+    for g, t in match.items():  # the colour a found object is named by, against the world's
+        scores.colours += 1
+        scores.colours_right += int(tracked[t].color == truth.object(g).color)
     predicted = {}
     for r in builder.all_relations(graph, camera_pose, occlusion):
         predicted[(r.subject, r.predicate, r.object, r.frame)] = r.confidence
@@ -252,6 +262,8 @@ def format_table(results: dict[str, RelationScores], *, title: str = "") -> str:
     row("relation F1 (positives)", lambda r: f"{100 * r.f1():.1f}%")
     row("**object recall**", lambda r: f"**{100 * r.recall:.1f}%** ({r.recalled}/{r.visible})")
     row("id stability", lambda r: f"{100 * r.id_stability:.1f}% ({r.kept_id}/{r.transitions})")
+    row("colour names (found objects)",
+        lambda r: f"{100 * r.colour_accuracy:.1f}% ({r.colours_right}/{r.colours})")
     row("pipeline ms/frame (median)", lambda r: f"{np.median(r.ms):.1f}" if r.ms else "-")
     names = sorted(next(iter(results.values())).total,
                    key=lambda k: (PREDICATES.index(k.split("/")[0]), k))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from spatial_ros.colors import color_name
+from spatial_ros.colors import surface_color
 from spatial_ros.geometry import CameraIntrinsics, Pose
 from spatial_ros.perception.amodal import (
     bottom_hidden,
@@ -46,6 +46,8 @@ from spatial_ros.perception.supports import find_planes
 from spatial_ros.perception.types import Detection, FrameReport, PerceptionConfig
 
 __all__ = ["detect_objects"]
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 _RAYS: dict[tuple, np.ndarray] = {}
 
@@ -185,11 +187,17 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         if float(np.max(box.size)) > config.max_object_size:
             continue
         px = rgb_flat[cells].astype(np.float32)
-        # the best-lit pixels show the surface colour least shaded
+        # the best-lit pixels show the surface colour least shaded (what merges compare)
         bright = np.maximum(np.maximum(px[:, 0], px[:, 1]), px[:, 2])
         colour = np.median(px[bright >= np.percentile(bright, 75)], axis=0) / 255.0
+        # the name: the object's own pixels, its boundary cells (background mixed in) left out
+        own = (labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst)
+        inner = cv2.erode(own.view(np.uint8), _CROSS, borderValue=0)[rows - rows.min(),
+                                                                      cols - cols.min()] > 0
+        name_px = px[inner] if inner.sum() >= max(9, len(px) // 4) else px
         dets.append(Detection(
-            points=p, centroid=p.mean(axis=0), box=box, color=color_name(colour), rgb=colour,
+            points=p, centroid=p.mean(axis=0), box=box, color=surface_color(name_px / 255.0),
+            rgb=colour,
             shape=shape, shape_features=feats, boxes=boxes, pixels=_grid_pixels(cells, sw, s, w),
             interior=interior.get(inst) if mask is None else None,
             instance=inst if mask is not None else 0,
