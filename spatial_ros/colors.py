@@ -43,9 +43,12 @@ def color_name(rgb: np.ndarray | tuple[float, float, float]) -> str:
 
 
 _GREYS = ("white", "grey", "black")
+_GREY_LOG_VALUE = np.log(_VALUE[[_NAMES.index(n) for n in _GREYS]])
 #: Hue families (HSV hue in degrees, upper bounds) for chromatic pixels.
 _HUES = ((10.0, "red"), (40.0, "orange"), (70.0, "yellow"), (165.0, "green"), (200.0, "cyan"),
          (260.0, "blue"), (300.0, "purple"), (335.0, "pink"), (360.0, "red"))
+_HUE_BOUNDS = np.array([b for b, _n in _HUES])
+_HUE_NAMES = np.array([n for _b, n in _HUES])
 
 
 def surface_color(pixels: np.ndarray, *, min_saturation: float = 0.3,
@@ -70,9 +73,7 @@ def surface_color(pixels: np.ndarray, *, min_saturation: float = 0.3,
         c = px[chromatic]
         hsv = cv2.cvtColor(c.astype(np.float32).reshape(-1, 1, 3), cv2.COLOR_RGB2HSV)
         hue = hsv.reshape(-1, 3)[:, 0]  # degrees for float input
-        bounds = np.array([b for b, _n in _HUES])
-        family = np.searchsorted(bounds, hue, side="right").clip(0, len(_HUES) - 1)
-        names = np.array([n for _b, n in _HUES])[family]
+        names = _HUE_NAMES[np.searchsorted(_HUE_BOUNDS, hue, side="right").clip(0, len(_HUES) - 1)]
         kinds, counts = np.unique(names, return_counts=True)
         name = str(kinds[counts.argmax()])
         if name == "orange":  # brown is a dark orange: the palette says where the family's
@@ -84,6 +85,5 @@ def surface_color(pixels: np.ndarray, *, min_saturation: float = 0.3,
         return name
     # the nearest of white, grey and black by value on a ratio scale, as color_name
     value = np.log(np.maximum(hi[~chromatic], 1e-3))
-    ref = np.log(np.array([max(PALETTE[n]) for n in _GREYS]))
-    votes = np.bincount(np.abs(value[:, None] - ref[None, :]).argmin(axis=1), minlength=3)
+    votes = np.bincount(np.abs(value[:, None] - _GREY_LOG_VALUE).argmin(axis=1), minlength=3)
     return _GREYS[int(votes.argmax())]

@@ -160,14 +160,14 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         p = pts[idx].astype(np.float64)
         cells = vi[idx]
         rows, cols = np.divmod(cells, sw)
+        own = labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst  # its cells
         u0, v0, u1, v1 = (int(cols.min() * s), int(rows.min() * s),  # a stride that does not
                           min(int(cols.max() * s + s - 1), w - 1),  # divide the image size
                           min(int(rows.max() * s + s - 1), h - 1))  # ends at its edge
         if mask is not None:  # the full-resolution silhouette
             sil = mask[v0:v1 + 1, u0:u1 + 1] == inst
         else:  # the strided region, blown up to full resolution
-            cell = (labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst)
-            sil = _blow_up(cell.view(np.uint8), s, (v1 + 1 - v0, u1 + 1 - u0)).view(bool)
+            sil = _blow_up(own.view(np.uint8), s, (v1 + 1 - v0, u1 + 1 - u0)).view(bool)
         image = image_features(sil, grey[v0:v0 + sil.shape[0], u0:u0 + sil.shape[1]])
         spacing = s / intrinsics.fx
         if s > 1 and len(idx) < config.dense_below:  # small or far: every pixel's reading
@@ -191,7 +191,6 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         bright = np.maximum(np.maximum(px[:, 0], px[:, 1]), px[:, 2])
         colour = np.median(px[bright >= np.percentile(bright, 75)], axis=0) / 255.0
         # the name: the object's own pixels, its boundary cells (background mixed in) left out
-        own = (labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst)
         inner = cv2.erode(own.view(np.uint8), _CROSS, borderValue=0)[rows - rows.min(),
                                                                       cols - cols.min()] > 0
         name_px = px[inner] if inner.sum() >= max(9, len(px) // 4) else px

@@ -152,20 +152,16 @@ def _join_gradients(parts: list[tuple[int, np.ndarray]], lab_w: np.ndarray,
         ids[c // shape[1] - y0, c % shape[1] - x0] = i + 1
     lab = lab_w[y0:y0 + ids.shape[0], x0:x0 + ids.shape[1]]
     hue = np.array([h for h, _c in parts])
-    colour = np.array([np.median(flat[c], axis=0) for _h, c in parts])
-    across: dict[tuple[int, int], list[np.ndarray]] = {}
+    colour = np.array([_chroma(flat[c]) for _h, c in parts])
+    keys, dists = [], []  # each cell pair across a boundary: its blobs (as one key), distance
     for axis in (0, 1):
         for gap in (1, 2):
             a, b = _along(ids, axis, slice(0, -gap)), _along(ids, axis, slice(gap, None))
             sel = (a > 0) & (b > 0) & (a != b)
-            if not sel.any():
-                continue
-            i, j = a[sel] - 1, b[sel] - 1
-            dist = np.linalg.norm(_along(lab, axis, slice(0, -gap))[sel]
-                                  - _along(lab, axis, slice(gap, None))[sel], axis=1)
-            for key in set(zip(np.minimum(i, j).tolist(), np.maximum(i, j).tolist())):
-                pick = (np.minimum(i, j) == key[0]) & (np.maximum(i, j) == key[1])
-                across.setdefault(key, []).append(dist[pick])
+            keys.append(np.minimum(a[sel], b[sel]) * (len(parts) + 1) + np.maximum(a[sel], b[sel]))
+            dists.append(np.linalg.norm(_along(lab, axis, slice(0, -gap))[sel]
+                                        - _along(lab, axis, slice(gap, None))[sel], axis=1))
+    keys, dists = np.concatenate(keys), np.concatenate(dists)
     group = list(range(len(parts)))
 
     def root(k: int) -> int:
@@ -173,9 +169,10 @@ def _join_gradients(parts: list[tuple[int, np.ndarray]], lab_w: np.ndarray,
             k = group[k]
         return k
 
-    for (i, j), dists in across.items():
+    for key in np.unique(keys):
+        i, j = int(key // (len(parts) + 1)) - 1, int(key % (len(parts) + 1)) - 1
         full = float(np.linalg.norm(colour[i] - colour[j]))
-        if hue[i] != hue[j] and np.median(np.concatenate(dists)) < step * full:
+        if hue[i] != hue[j] and np.median(dists[keys == key]) < step * full:
             group[root(j)] = root(i)
     roots = [root(k) for k in range(len(parts))]
     if len(set(roots)) == 1:
