@@ -32,6 +32,8 @@ ARGS = {
                     "depth registered to colour (RealSense default)"),
     "camera_info_topic": ("/camera/camera/color/camera_info", "colour CameraInfo"),
     "mask_topic": ("", "instance mask from an upstream detector ('' = class-agnostic)"),
+    "label_map": ("", "class names of the mask's ids: '1: mug, 2: bowl', JSON or a YAML file"),
+    "label_map_topic": ("", "std_msgs/String with the detector's label map ('' = none)"),
     "world_frame": ("odom", "fixed frame of the scene graph"),
     "use_tf": ("true", "camera pose from tf2"),
     "gravity_source": ("pose", "scene graph's up: pose (tf2 / topic), imu (a D435i/D455 "
@@ -55,6 +57,7 @@ def generate_launch_description():
         parameters=[params_file, {
             "color_topic": cfg["color_topic"], "depth_topic": cfg["depth_topic"],
             "camera_info_topic": cfg["camera_info_topic"], "mask_topic": cfg["mask_topic"],
+            "label_map": cfg["label_map"], "label_map_topic": cfg["label_map_topic"],
             "world_frame": cfg["world_frame"], "use_tf": cfg["use_tf"],
             "camera_pose_topic": cfg["camera_pose_topic"],
             "depth_noise_model": cfg["depth_noise_model"],

@@ -81,6 +81,8 @@ COLOURS = set(PALETTE) | set(COLOUR_SYNONYMS)
 _NOT_NOUNS = {"that", "which", "is", "are", "and", "or", "there"}
 #: a support surface an object's bottom lies this close to is what it stands on (m)
 RESTING_GAP = 0.03
+#: a support surface this far (m) above the lowest one seen is a table; the lowest, the floor
+FLOOR_DROP = 0.3
 
 
 class QuestionError(SpatialRosError):
@@ -149,10 +151,15 @@ def _parse_ref(text: str) -> _Ref:
             raise QuestionError(f"unknown colour {words[i]!r} in {text!r}")
         if i < len(words) and words[i] in SHAPES:
             ref.shape, i, named = SHAPES[words[i]], i + 1, True
-        elif (i < len(words) and words[i].isalpha() and words[i] not in _NOT_NOUNS
-              and parse_predicate(" ".join(words[i:])) is None
-              and (named or i + 1 == len(words) or parse_predicate(" ".join(words[i + 1:])))):
-            ref.noun, i, named = words[i], i + 1, True  # "the mug", "the purple cup"
+        else:  # "the mug", "the purple cup", "the mustard bottle"
+            j = i
+            while (j < len(words) and j - i < 3 and words[j].isalpha()
+                   and words[j] not in _NOT_NOUNS and words[j] not in SHAPES
+                   and parse_predicate(" ".join(words[j:])) is None):
+                j += 1
+            if j > i and (j == len(words) or parse_predicate(" ".join(words[j:]))
+                          or words[j] == "that"):
+                ref.noun, i, named = " ".join(words[i:j]), j, True
     if not named:
         raise QuestionError(f"cannot tell which object {text!r} means")
     rest = " ".join(words[i:])
@@ -198,10 +205,11 @@ def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame, camera: Pose | None 
            and (ref.color is None or o.color == ref.color)
            and (ref.shape is None or o.label == ref.shape)]
     if ref.noun is not None:
-        labels = {_singular(o.label) for o in graph.objects}
-        labelled = [i for i in ids if _singular(graph.object(i).label) == _singular(ref.noun)]
-        if labelled or (_singular(ref.noun) in labels and ref.color is None):
-            ids = labelled  # a detector's label ("the mug")
+        labels = {o.label for o in graph.objects}
+        labelled = [i for i in ids if _names_label(ref.noun, graph.object(i).label)]
+        if labelled or (ref.color is None and any(_names_label(ref.noun, lab)
+                                                  for lab in labels)):
+            ids = labelled  # a detector's label ("the mug", "the bottle": "mustard bottle")
         elif ref.color is not None:
             ref.note = (f"no {ref.color} object is labelled {ref.noun!r}: went by the colour "
                         f"alone ({ref.color})")
@@ -213,7 +221,7 @@ def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame, camera: Pose | None 
         # means the red object whose shape could not be read, or the only red object
         same_colour = [o for o in graph.objects if o.color == ref.color
                        and (ref.object_id is None or o.id == ref.object_id)]
-        unread = [o.id for o in same_colour if o.label == "unknown"]
+        unread = [o.id for o in same_colour if o.label in ("unknown", "object")]
         if len(unread) == 1:
             ids = unread
         elif len(same_colour) == 1:
@@ -260,6 +268,13 @@ def _singular(word: str) -> str:
         else word
 
 
+def _names_label(noun: str, label: str) -> bool:
+    """Whether ``noun`` names an object labelled ``label``: the whole label or its head noun
+    ("bottle" names a "mustard bottle"), plurals as singulars."""
+    noun, label = _singular(noun), _singular(label)
+    return noun == label or (" " not in noun and noun == label.rsplit(" ", 1)[-1])
+
+
 def _colours_seen(graph: SceneGraph) -> str:
     return ", ".join(sorted({o.color for o in graph.objects})) or "none (the graph is empty)"
 
@@ -271,12 +286,15 @@ def _notes(ref: _Ref) -> list[str]:
 
 
 def _table_height(graph: SceneGraph) -> float:
-    """The support surface most objects stand on (ties: the higher, a table over the floor)."""
+    """The support surface most objects stand on (ties: the higher, a table over the floor).
+    Where the surfaces seen lie ``FLOOR_DROP`` or more apart, the lowest is the floor and no
+    table: carpet patches and chair legs rest on it, often more of them than on the table."""
     if not graph.support_heights:
         raise QuestionError("no table is known: the scene graph carries no support surface")
+    heights = sorted(graph.support_heights)
+    tables = [h for h in heights if h - heights[0] >= FLOOR_DROP] or heights
     bottoms = [o.box.aabb()[0][2] for o in graph.objects]
-    return max(graph.support_heights, key=lambda h: (
-        sum(abs(b - h) < RESTING_GAP for b in bottoms), h))
+    return max(tables, key=lambda h: (sum(abs(b - h) < RESTING_GAP for b in bottoms), h))
 
 
 def _count(graph: SceneGraph, what: str, where: str, frame: Frame, min_confidence: float,

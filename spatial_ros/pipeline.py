@@ -68,6 +68,8 @@ class FrameResult:
     detections: list[tuple[Track, Detection]]
     occlusion: dict[tuple[int, int], float] = field(default_factory=dict)  # (a, b) -> share
     timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
+    #: ids the label map names that this frame's mask lacks (sorted)
+    unmatched_labels: list[int] = field(default_factory=list)
 
 
 class SceneGraphBuilder:
@@ -89,12 +91,21 @@ class SceneGraphBuilder:
 
     def process(self, rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrinsics,
                 camera_pose: Pose, stamp: float, mask: np.ndarray | None = None,
-                ) -> FrameResult:
+                labels: dict[int, str] | None = None) -> FrameResult:
+        """One synchronised frame. ``labels`` (mask id -> class name, from an upstream
+        detector; spatial_ros.labels) names the objects of ``mask``'s ids: their
+        ``SceneObject.label``; objects without a name keep their shape word."""
         t0 = time.perf_counter()
         refresh = self._frames % self.support_refresh == 0 or not self._supports
         dets, report = detect_objects(rgb, depth, intrinsics, camera_pose, mask, self.perception,
                                       supports=None if refresh else self._supports)
         self._frames += 1
+        unmatched: list[int] = []
+        if labels and mask is not None:
+            for d in dets:
+                d.label = labels.get(d.instance, "")
+            present = set(np.unique(mask).tolist())
+            unmatched = sorted(i for i in labels if i not in present)
         if refresh:
             self._supports = report.support_heights
         t1 = time.perf_counter()
@@ -110,7 +121,7 @@ class SceneGraphBuilder:
                            support_heights=list(self._supports))
         return FrameResult(graph=graph, report=report, detections=pairs, occlusion=occ, timings={
             "perception": (t1 - t0) * 1e3, "tracking": (t2 - t1) * 1e3,
-            "relations": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3})
+            "relations": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}, unmatched_labels=unmatched)
 
     def all_relations(self, graph: SceneGraph, camera_pose: Pose,
                       occlusion: dict[tuple[int, int], float] | None = None) -> list:

@@ -30,6 +30,7 @@ class TrackerConfig:
     smoothing: float = 0.5  #: weight of the new measurement (1 = no smoothing)
     move_threshold: float = 0.05  #: a jump larger than this is taken as is (no smoothing)
     color_penalty: float = 1.0  #: cost added when the colour names differ
+    label_penalty: float = 1.0  #: ... and when a detector named both, differently
     forget_after: float = 5.0  #: seconds a track is kept after its object was last seen
     min_hits: int = 1  #: frames a track must be seen before it is reported
 
@@ -74,12 +75,13 @@ class Track:
     point_count: int = 0
     bbox2d: tuple[int, int, int, int] = (0, 0, 0, 0)
     instance: int = 0
+    label: str = ""  # an upstream detector's class name ("" = none: the shape names it)
     shape_votes: dict[str, int] = field(default_factory=dict)
 
     def to_object(self, now: float) -> SceneObject:
         conf = min(1.0, self.hits / 5.0) * (1.0 if self.last_seen >= now else 0.8)
         return SceneObject(id=self.id, centroid=self.centroid.copy(), box=self.box,
-                           label=self.shape, color=self.color, confidence=conf,
+                           label=self.label or self.shape, color=self.color, confidence=conf,
                            bbox2d=self.bbox2d, point_count=self.point_count,
                            last_seen=self.last_seen)
 
@@ -103,6 +105,8 @@ class Tracker:
         cost = dist / gate + (1.0 - aabb_iou(t.box.aabb(), d.box.aabb()))
         if t.color != d.color:
             cost += c.color_penalty
+        if t.label and d.label and t.label != d.label:
+            cost += c.label_penalty
         return cost
 
     def update(self, detections: list[Detection], now: float) -> list[tuple[Track, Detection]]:
@@ -130,7 +134,8 @@ class Tracker:
                 continue
             t = Track(id=self._next_id, centroid=d.centroid.copy(), box=d.box, color=d.color,
                       shape=d.shape, first_seen=now, last_seen=now, point_count=d.point_count,
-                      bbox2d=d.bbox2d, instance=d.instance, shape_votes={d.shape: 1})
+                      bbox2d=d.bbox2d, instance=d.instance, label=d.label,
+                      shape_votes={d.shape: 1})
             self._next_id += 1
             self.tracks.append(t)
             out.append((t, d))
@@ -153,6 +158,7 @@ class Tracker:
         t.point_count = d.point_count
         t.bbox2d = d.bbox2d
         t.instance = d.instance
+        t.label = d.label or t.label  # a frame without the detector's name keeps the last one
 
     def objects(self, now: float) -> list[SceneObject]:
         """The tracked objects to report at ``now``."""

@@ -90,6 +90,7 @@ class Detection:
     bbox2d: tuple[int, int, int, int]
     pixels: np.ndarray  # flat indices into the full-resolution image (its surface readings)
     instance: int = 0  # mask id it came from (0 = class-agnostic)
+    label: str = ""  # class name an upstream detector gave its mask id ("" = none)
     shape_features: np.ndarray | None = None  # spatial_ros.shapes.FEATURES, None if too few points
     boxes: dict[str, OrientedBox] = field(default_factory=dict)  # amodal box per supported shape
     #: image pixels of the object that are not its surface (class-agnostic): the table seen

@@ -38,6 +38,8 @@ DEFAULT_TOPICS = {
 }
 _SENSOR = {"/camera/color/image_raw", "/camera/depth/image_raw", "/camera/color/camera_info",
            "/camera/segmentation/labels"}
+#: replayed with sensor-data QoS wherever they are (a camera driver's topics)
+_SENSOR_TYPES = {"sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "sensor_msgs/msg/Imu"}
 
 
 class BagError(SpatialRosError):
@@ -208,7 +210,8 @@ def replay(node: Node, path: str | pathlib.Path, *, rate: float = 1.0, start: fl
                 node.get_logger().warning(f"{path}: skipping topic {c.topic}: {exc}")
                 skipped.append(f"{c.topic} ({c.msgtype})")
                 continue
-            qos = qos_profile_sensor_data if c.topic in _SENSOR else QoSProfile(depth=20)
+            sensor = c.topic in _SENSOR or c.msgtype in _SENSOR_TYPES
+            qos = qos_profile_sensor_data if sensor else QoSProfile(depth=20)
             pubs[c.topic] = node.create_publisher(cls, c.topic, qos)
         if not pubs:
             raise BagError(f"{path}: none of the bag's message types is importable: "

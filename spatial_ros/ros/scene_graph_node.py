@@ -20,11 +20,12 @@ import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Imu
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
 
 from spatial_ros.errors import GravityError
 from spatial_ros.geometry import quat_to_matrix
+from spatial_ros.labels import LabelMapError, parse_label_map
 from spatial_ros.msg import SceneGraph, SpatialRelationArray
 from spatial_ros.perception import PerceptionConfig
 from spatial_ros.perception.gravity import ImuGravity, PlaneGravityConfig, gravity_from_plane
@@ -53,6 +54,16 @@ class SceneGraphNode(Node):
         info = d("camera_info_topic", "/camera/color/camera_info", "CameraInfo topic")
         mask = d("mask_topic", "", "instance mask topic (mono8/16UC1 ids); '' = segment "
                  "class-agnostically")
+        label_map = d("label_map", "", "class names of the mask's ids from an upstream "
+                      "detector: '1: mug, 2: bowl', a JSON object or a .yaml/.json file")
+        label_topic = d("label_map_topic", "", "std_msgs/String topic with the label map in "
+                        "the same forms (a detector's classes; the latest applies); '' = none")
+        self.labels = parse_label_map(label_map, source="parameter label_map")
+        self.label_topic = label_topic
+        self._warned_labels: set[int] = set()
+        if (self.labels or label_topic) and not mask:
+            self.get_logger().warning("label_map / label_map_topic name mask ids but mask_topic "
+                                      "is empty: the names are not used")
         slop = d("sync_slop", 0.02, "approximate-time tolerance between colour and depth (s)")
         self.gravity_source = d("gravity_source", "pose", "where up comes from: pose (the "
                                 "camera pose source below), imu (imu_topic) or plane (the "
@@ -138,6 +149,10 @@ class SceneGraphNode(Node):
         self.graph_pub = self.create_publisher(SceneGraph, out["scene_graph"], reliable)
         self.rel_pub = self.create_publisher(SpatialRelationArray, out["relations"], reliable)
         self.marker_pub = self.create_publisher(MarkerArray, out["markers"], reliable)
+        if label_topic:
+            # volatile: matches latched and plain publishers alike (a latched map published
+            # before this node started is missed: publish it with each scene, or use label_map)
+            self.create_subscription(String, label_topic, self._on_label_map, QoSProfile(depth=5))
         self.input = RgbdInput(self, color_topic=color, depth_topic=depth, info_topic=info,
                                mask_topic=mask, slop=slop, time_jump=self.time_jump,
                                callback=self._on_frame)
@@ -158,6 +173,12 @@ class SceneGraphNode(Node):
             self.imu.add(np.array([a.x, a.y, a.z]), conv.stamp_to_seconds(msg.header.stamp))
         except GravityError as exc:
             self.health.drop("imu_no_gravity", str(exc), "IMU sample ignored")
+
+    def _on_label_map(self, msg: String) -> None:
+        try:
+            self.labels = parse_label_map(msg.data, source=f"topic {self.label_topic}")
+        except LabelMapError as exc:
+            self.health.drop("label_map", str(exc), "label map ignored, the previous one kept")
 
     def _on_frame(self, frame: RgbdFrame) -> None:
         if not self.threaded:
@@ -197,8 +218,14 @@ class SceneGraphNode(Node):
             return
         t0 = time.perf_counter()
         result = self.builder.process(frame.rgb, frame.depth, frame.intrinsics, pose,
-                                      frame.stamp, frame.mask)
+                                      frame.stamp, frame.mask, self.labels)
         self._last_stamp = frame.stamp
+        new = [i for i in result.unmatched_labels if i not in self._warned_labels]
+        if new and frame.mask is not None:
+            self._warned_labels.update(new)
+            names = ", ".join(f"{i} ({self.labels[i]})" for i in new if i in self.labels)
+            self.get_logger().warning(f"the label map names ids the mask lacks: {names}; "
+                                      "their names are unused (warned once per id)")
         for warning in result.report.warnings:
             self.health.drop("degraded", warning, "frame degraded")
         graph = result.graph
