@@ -36,10 +36,12 @@ DEFAULT_TOPICS = {
     "/spatial/scene_graph": "spatial_ros/msg/SceneGraph",
     "/spatial/relations": "spatial_ros/msg/SpatialRelationArray",
 }
-_SENSOR = {"/camera/color/image_raw", "/camera/depth/image_raw", "/camera/color/camera_info",
-           "/camera/segmentation/labels"}
-#: replayed with sensor-data QoS wherever they are (a camera driver's topics)
+#: recorded and replayed with sensor-data QoS whatever their topic (a camera driver's messages)
 _SENSOR_TYPES = {"sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "sensor_msgs/msg/Imu"}
+
+
+def _qos(msgtype: str):
+    return qos_profile_sensor_data if msgtype in _SENSOR_TYPES else QoSProfile(depth=20)
 
 
 class BagError(SpatialRosError):
@@ -108,9 +110,9 @@ class Recorder:
         self._ready.wait(30.0)
         if self._error is not None:
             raise BagError(f"{self.path}: cannot write the bag: {self._error}")
-        for topic in self.topics:
-            qos = qos_profile_sensor_data if topic in _SENSOR else QoSProfile(depth=20)
-            node.create_subscription(classes[topic], topic, self._callback(topic), qos, raw=True)
+        for topic, msgtype in self.topics.items():
+            node.create_subscription(classes[topic], topic, self._callback(topic), _qos(msgtype),
+                                     raw=True)
         self._closed = False
         self._received = 0
 
@@ -210,9 +212,7 @@ def replay(node: Node, path: str | pathlib.Path, *, rate: float = 1.0, start: fl
                 node.get_logger().warning(f"{path}: skipping topic {c.topic}: {exc}")
                 skipped.append(f"{c.topic} ({c.msgtype})")
                 continue
-            sensor = c.topic in _SENSOR or c.msgtype in _SENSOR_TYPES
-            qos = qos_profile_sensor_data if sensor else QoSProfile(depth=20)
-            pubs[c.topic] = node.create_publisher(cls, c.topic, qos)
+            pubs[c.topic] = node.create_publisher(cls, c.topic, _qos(c.msgtype))
         if not pubs:
             raise BagError(f"{path}: none of the bag's message types is importable: "
                            + ", ".join(skipped))

@@ -39,9 +39,8 @@ START = 1_700_000_000  # bag time of the first frame (s): any wall-clock-like ti
 
 def label_map_text(frame: RealFrame) -> str:
     """The annotations' names as a label map: '1: mustard bottle, 2: drill, ...'."""
-    def name(text: str) -> str:
-        return text[4:] if text.startswith("the ") else text
-    return ", ".join(f"{k}: {name(o['name'])}" for k, o in sorted(frame.objects.items()))
+    return ", ".join(f"{k}: {o['name'].removeprefix('the ')}"
+                     for k, o in sorted(frame.objects.items()))
 
 
 def write_real_bag(out: str | pathlib.Path, frames: list[RealFrame], *, repeats: int = 5,

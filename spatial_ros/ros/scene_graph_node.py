@@ -217,13 +217,14 @@ class SceneGraphNode(Node):
             self.health.drop("no_camera_pose", why)
             return
         t0 = time.perf_counter()
+        labels = self.labels  # one map for the frame (the label-map topic may replace it)
         result = self.builder.process(frame.rgb, frame.depth, frame.intrinsics, pose,
-                                      frame.stamp, frame.mask, self.labels)
+                                      frame.stamp, frame.mask, labels)
         self._last_stamp = frame.stamp
         new = [i for i in result.unmatched_labels if i not in self._warned_labels]
-        if new and frame.mask is not None:
+        if new:
             self._warned_labels.update(new)
-            names = ", ".join(f"{i} ({self.labels[i]})" for i in new if i in self.labels)
+            names = ", ".join(f"{i} ({labels[i]})" for i in new)
             self.get_logger().warning(f"the label map names ids the mask lacks: {names}; "
                                       "their names are unused (warned once per id)")
         for warning in result.report.warnings:

@@ -19,6 +19,7 @@ from spatial_ros.ros.planner_node import PlannerNode
 from spatial_ros.ros.real_bag import DETECTOR_TOPICS, REALSENSE_TOPICS, write_real_bag
 from spatial_ros.ros.scene_graph_node import SceneGraphNode
 from spatial_ros.srv import QuerySpatial
+from spatial_ros.tracking import aabb_iou
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PHRASE = {"left_of": "left of", "right_of": "right of", "in_front_of": "in front of",
@@ -44,11 +45,8 @@ def _robot_params(**extra) -> list[Parameter]:
 
 
 def _box_iou(a, b) -> float:
-    iw = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    """IoU of two image boxes (u_min, v_min, u_max, v_max), by the tracker's box overlap."""
+    return aabb_iou((np.array(a[:2]), np.array(a[2:])), (np.array(b[:2]), np.array(b[2:])))
 
 
 def _match(frame, graph) -> dict[int, int]:
@@ -79,6 +77,13 @@ def _play(ros, bag, graphs, node):
     return conv.scene_graph_from_msg(graphs.messages[-1])
 
 
+def _asker(ros):
+    """ask(question) -> the planner's QuerySpatial response."""
+    client = ros.node.create_client(QuerySpatial, "/spatial/query")
+    assert client.wait_for_service(timeout_sec=10)
+    return lambda question: ros.call(client, QuerySpatial.Request(question=question), timeout=10)
+
+
 def test_the_bag_has_realsense_topics_and_no_pose(tmp_path):
     from rosbags.highlevel import AnyReader
 
@@ -105,7 +110,6 @@ def test_the_bag_has_realsense_topics_and_no_pose(tmp_path):
 def test_real_bags_through_the_live_nodes_match_the_annotations(ros, tmp_path):
     """Each annotated frame as its own bag (a fresh scene graph and planner per scene)."""
     graphs = ros.inbox(SceneGraph, "/spatial/scene_graph")
-    client = ros.node.create_client(QuerySpatial, "/spatial/query")
     found = objects = yes = asked = named_right = named = nearest_right = judged = 0
     wrong: list[str] = []
     for frame in load_real_frames():
@@ -118,10 +122,7 @@ def test_real_bags_through_the_live_nodes_match_the_annotations(ros, tmp_path):
         match = _match(frame, graph)
         found += len(match)
         objects += len(frame.objects)
-        assert client.wait_for_service(timeout_sec=10)
-
-        def ask(question):
-            return ros.call(client, QuerySpatial.Request(question=question), timeout=10)
+        ask = _asker(ros)
 
         # every annotated relation between found objects, asked by id
         for a, pred, b, _f in frame.relations:
@@ -206,11 +207,7 @@ def test_detector_names_reach_the_planner(ros, tmp_path, source):
     else:  # unnamed ids keep their shape word; the ghost id is warned about, once
         assert node._warned_labels == {42}
         assert len(graph.objects) == len(frame.objects)
-    client = ros.node.create_client(QuerySpatial, "/spatial/query")
-    assert client.wait_for_service(timeout_sec=10)
-
-    def ask(question):
-        return ros.call(client, QuerySpatial.Request(question=question), timeout=10)
+    ask = _asker(ros)
 
     r = ask("is the dark blue mug left of the white mug?")  # as annotated
     assert r.success and r.answer.startswith("yes"), r.answer or r.error_message
