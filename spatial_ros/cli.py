@@ -300,7 +300,7 @@ def _bench_real(args: argparse.Namespace) -> int:
     print(table)
     for f in scores.frames:
         for kind, items in (("contradicted", f.contradictions), ("missed", f.missed_relations),
-                            ("colour", f.colour_errors)):
+                            ("colour", f.colour_errors), ("name", f.name_errors)):
             if items:
                 print(f"{f.name} {kind}: " + "; ".join(items))
     md, png = save_table(table, out / "real_tabletop", title="real RealSense tabletop frames, "

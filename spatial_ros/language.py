@@ -44,7 +44,7 @@ from spatial_ros.errors import SpatialRosError
 from spatial_ros.geometry import Pose
 from spatial_ros.query import Q, _frame_for, distances, relation_confidence
 from spatial_ros.relations import Body, RelationConfig, pair_margins, sigmoid, viewer_relation
-from spatial_ros.scene import SceneGraph, SceneObject
+from spatial_ros.scene import SceneGraph, SceneObject, size_class
 from spatial_ros.vocabulary import Frame
 
 __all__ = ["Answer", "QuestionError", "answer_question", "parse_predicate", "resolve",
@@ -71,8 +71,12 @@ SHAPES: dict[str, str | None] = {
     "cylinder": "cylinder", "cylinders": "cylinder", "can": "cylinder", "bin": "bin",
     "object": None, "objects": None, "thing": None, "things": None, "one": None,
 }
-SIZE_WORDS = {"largest": -1, "biggest": -1, "large": -1, "big": -1, "smallest": 1,
-              "small": 1, "little": 1, "tiny": 1}
+#: superlatives: the largest or smallest of the objects a reference could mean
+SIZE_WORDS = {"largest": -1, "biggest": -1, "smallest": 1}
+#: size adjectives -> the size class (spatial_ros.scene.size_class) objects are described by
+SIZE_ADJECTIVES = {"large": "large", "big": "large", "small": "small", "little": "small",
+                   "tiny": "small", "medium": "medium-sized", "medium-sized": "medium-sized",
+                   "mid-sized": "medium-sized"}
 #: colour words a person uses -> the palette's name
 COLOUR_SYNONYMS = {"gray": "grey", "silver": "grey", "teal": "cyan", "turquoise": "cyan",
                    "violet": "purple", "magenta": "purple"}
@@ -106,6 +110,7 @@ class _Ref:
     shape: str | None = None
     object_id: int | None = None
     size: int = 0  # -1 largest, 1 smallest
+    size_class: str | None = None  # "small", "medium-sized", "large"
     relation: tuple[str, _Ref] | None = None
     noun: str | None = None  # a noun that is no shape word: a label, or the colour alone
     note: str = ""  # set on resolving: how a noun was read
@@ -143,6 +148,8 @@ def _parse_ref(text: str) -> _Ref:
     else:
         if i < len(words) and words[i] in SIZE_WORDS:
             ref.size, i, named = SIZE_WORDS[words[i]], i + 1, True
+        elif i < len(words) and words[i] in SIZE_ADJECTIVES:
+            ref.size_class, i, named = SIZE_ADJECTIVES[words[i]], i + 1, True
         if i < len(words) and words[i] in COLOURS:
             ref.color = COLOUR_SYNONYMS.get(words[i], words[i])
             i, named = i + 1, True
@@ -242,6 +249,14 @@ def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame, camera: Pose | None 
         ids = Q.ids(*pool, frame=frame).that(pred, Q.ids(target.id)).evaluate(graph)
         if not ids and camera is not None:
             ids = _nearly(graph, pool, pred, target, frame, camera)  # several: ambiguous
+    if ref.size_class is not None and len(ids) > 1:
+        # "the small red object": the one of its size class; a person's "small" and "large"
+        # are relative too: among several (or none) of that class, the smallest / largest
+        same = [i for i in ids if size_class(graph.object(i).box) == ref.size_class]
+        ids = same or ids
+        if len(ids) > 1 and ref.size_class != "medium-sized":
+            ids = [min(ids, key=lambda i: (1 if ref.size_class == "small" else -1)
+                       * graph.object(i).box.volume)]
     if ref.size and len(ids) > 1:
         vol = {i: graph.object(i).box.volume for i in ids}
         ids = [min(ids, key=lambda i: ref.size * vol[i])]
@@ -303,6 +318,7 @@ def _count(graph: SceneGraph, what: str, where: str, frame: Frame, min_confidenc
     ref = _parse_ref(f"the {what}")
     if ref.relation is not None or ref.object_id is not None or ref.size:
         raise QuestionError(f"cannot count {what!r}: name a kind of object (e.g. 'red objects')")
+    size, ref.size_class = ref.size_class, None  # counted by class, not picked among them
     notes: list[str] = []
     if ref.color is not None and not any(o.color == ref.color for o in graph.objects):
         notes.append(f"no object is {ref.color}; the colours seen are: {_colours_seen(graph)}")
@@ -312,6 +328,8 @@ def _count(graph: SceneGraph, what: str, where: str, frame: Frame, min_confidenc
     else:
         ids, _named = _candidates(graph, ref, frame)
         notes += _notes(ref)
+        if size is not None:
+            ids = [i for i in ids if size_class(graph.object(i).box) == size]
     if not ids or where in ("there", "in the scene", "in view", "here", ""):
         pass  # none of them at all: none of them anywhere
     elif where in ("on the table", "on the floor"):
@@ -457,7 +475,7 @@ def _answer(graph: SceneGraph | None, question: str, viewpoint: np.ndarray | Non
         a, b = res(m.group(2)), res(m.group(3))
         da, db = (float(np.linalg.norm(o.centroid - viewpoint)) for o in (a, b))
         pick = a if (da < db) == (m.group(1) in ("closer", "nearer")) else b
-        return Answer(text=f"{pick.color} {pick.label}", object_ids=[pick.id],
+        return Answer(text=pick.name, object_ids=[pick.id],
                       confidence=min(1.0, 0.5 + abs(da - db) / 0.05), kind="closer")
     m = re.fullmatch(r"(?:which|what) (\w+ )?is (closest|nearest|farthest|furthest) "
                      r"(?:to|from) the camera", q)

@@ -9,7 +9,21 @@ import numpy as np
 from spatial_ros.geometry import Pose
 from spatial_ros.vocabulary import Frame, Source, check_predicate
 
-__all__ = ["OrientedBox", "SceneObject", "Relation", "SceneGraph"]
+__all__ = ["OrientedBox", "SceneObject", "Relation", "SceneGraph", "size_class", "SIZE_CLASSES",
+           "GENERIC_LABELS"]
+
+#: size classes by an object's longest box side (m): under the first "small", from the
+#: second "large" (a mug or a can is medium-sized, a cereal box large)
+SIZE_CLASSES = (0.08, 0.2)
+#: labels that name no kind of object: the shape word did not fit, or too few points
+GENERIC_LABELS = ("object", "unknown")
+
+
+def size_class(box: OrientedBox) -> str:
+    """"small", "medium-sized" or "large", by the box's longest side (``SIZE_CLASSES``)."""
+    longest = float(np.max(box.size))
+    return "small" if longest < SIZE_CLASSES[0] else "large" if longest >= SIZE_CLASSES[1] \
+        else "medium-sized"
 
 
 @dataclass
@@ -58,9 +72,17 @@ class SceneObject:
         self.centroid = np.asarray(self.centroid, dtype=np.float64).reshape(3)
 
     @property
+    def name(self) -> str:
+        """What a person would call it, e.g. ``red box``; an object of no known kind by its
+        size and colour, e.g. ``large red object``."""
+        if self.label in GENERIC_LABELS:
+            return f"{size_class(self.box)} {self.color} object"
+        return f"{self.color} {self.label}"
+
+    @property
     def description(self) -> str:
-        """Human-readable name, e.g. ``red box (id 3)``."""
-        return f"{self.color} {self.label} (id {self.id})"
+        """Its name and id, e.g. ``red box (id 3)``."""
+        return f"{self.name} (id {self.id})"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spatial_ros.perception import Detection
+from spatial_ros.perception.shapes import GENERIC_NOUN
 from spatial_ros.scene import OrientedBox, SceneObject
 
 __all__ = ["TrackerConfig", "Track", "Tracker", "aabb_iou", "blend_boxes"]
@@ -77,11 +78,28 @@ class Track:
     instance: int = 0
     label: str = ""  # an upstream detector's class name ("" = none: the shape names it)
     shape_votes: dict[str, int] = field(default_factory=dict)
+    fit_votes: dict[str, int] = field(default_factory=dict)  # frames whose fit held, per shape
+
+    @property
+    def noun(self) -> str:
+        """Its shape word where at least half the frames that named it so had a fit that
+        supports it (spatial_ros.perception.shapes.shape_fits), else the generic noun."""
+        if self.shape == "unknown":
+            return self.shape
+        fits = 2 * self.fit_votes.get(self.shape, 0) >= self.shape_votes.get(self.shape, 0)
+        return self.shape if fits else GENERIC_NOUN
+
+    def vote(self, d: Detection) -> None:
+        """Count ``d``'s shape (and whether its fit held); the track's shape is the most voted."""
+        self.shape_votes[d.shape] = self.shape_votes.get(d.shape, 0) + 1
+        self.fit_votes[d.shape] = self.fit_votes.get(d.shape, 0) + int(d.shape_fits)
+        known = {k: v for k, v in self.shape_votes.items() if k != "unknown"}
+        self.shape = max(known, key=known.get) if known else "unknown"
 
     def to_object(self, now: float) -> SceneObject:
         conf = min(1.0, self.hits / 5.0) * (1.0 if self.last_seen >= now else 0.8)
         return SceneObject(id=self.id, centroid=self.centroid.copy(), box=self.box,
-                           label=self.label or self.shape, color=self.color, confidence=conf,
+                           label=self.label or self.noun, color=self.color, confidence=conf,
                            bbox2d=self.bbox2d, point_count=self.point_count,
                            last_seen=self.last_seen)
 
@@ -134,8 +152,8 @@ class Tracker:
                 continue
             t = Track(id=self._next_id, centroid=d.centroid.copy(), box=d.box, color=d.color,
                       shape=d.shape, first_seen=now, last_seen=now, point_count=d.point_count,
-                      bbox2d=d.bbox2d, instance=d.instance, label=d.label,
-                      shape_votes={d.shape: 1})
+                      bbox2d=d.bbox2d, instance=d.instance, label=d.label)
+            t.vote(d)
             self._next_id += 1
             self.tracks.append(t)
             out.append((t, d))
@@ -146,9 +164,7 @@ class Tracker:
         c = self.config
         moved = float(np.linalg.norm(t.centroid - d.centroid)) > c.move_threshold
         a = 1.0 if moved else c.smoothing
-        t.shape_votes[d.shape] = t.shape_votes.get(d.shape, 0) + 1
-        known = {k: v for k, v in t.shape_votes.items() if k != "unknown"}
-        t.shape = max(known, key=known.get) if known else "unknown"
+        t.vote(d)
         t.centroid = (1 - a) * t.centroid + a * d.centroid
         # the amodal box of the shape the track has settled on, where this frame supports it
         t.box = blend_boxes(t.box, d.boxes.get(t.shape, d.box), a)

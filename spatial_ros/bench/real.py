@@ -16,6 +16,8 @@ scene-graph pipeline (class-agnostic, RealSense noise model) with a fresh tracke
         opposite the graph reports (``a P b`` annotated, ``a INVERSE[P] b`` or ``b P a`` reported).
     colour: found objects with a single-colour annotation whose colour name is one of those the
         annotation accepts.
+    names: found objects called by a shape word the annotation accepts ("shape") or by a
+        generic noun (spatial_ros.perception.shapes.shape_fits); in brackets how many generic.
     ms per frame: gravity + pipeline, median over ``repeats`` runs of each frame.
 """
 from __future__ import annotations
@@ -33,6 +35,7 @@ from spatial_ros.geometry import CameraIntrinsics
 from spatial_ros.perception.gravity import PlaneGravityConfig, gravity_from_plane
 from spatial_ros.pipeline import FrameResult, SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
+from spatial_ros.scene import GENERIC_LABELS
 from spatial_ros.vocabulary import INVERSE, PREDICATES, Frame
 
 __all__ = ["RealFrame", "load_real_frames", "default_data_dir", "run_real_bench",
@@ -54,7 +57,7 @@ class RealFrame:
     depth: np.ndarray  # (H, W) float32 metres, NaN = no reading
     intrinsics: CameraIntrinsics
     mask: np.ndarray  # (H, W) uint8 annotated instance ids, 0 = not annotated
-    objects: dict[int, dict]  # id -> {"name", "colour": [accepted names]}
+    objects: dict[int, dict]  # id -> {"name", "colour": [accepted names], "shape": [words]}
     relations: list[tuple[int, str, int, Frame]]
 
 
@@ -92,7 +95,8 @@ def load_real_frames(data: str | pathlib.Path | None = None) -> list[RealFrame]:
                              f"{mask.shape} differ from the camera's {intr.height}x{intr.width}")
         depth = raw.astype(np.float32) * unit
         depth[raw == 0] = np.nan
-        objects = {int(k): {"name": o["name"], "colour": list(o.get("colour", []))}
+        objects = {int(k): {"name": o["name"], "colour": list(o.get("colour", [])),
+                            "shape": list(o.get("shape", []))}
                    for k, o in spec["objects"].items()}
         rels = []
         for a, p, b, f in spec["relations"]:
@@ -119,6 +123,9 @@ class FrameScore:
     colours: int = 0
     colours_right: int = 0
     colour_errors: list[str] = field(default_factory=list)
+    names_right: int = 0  # found objects called by an accepted shape word or a generic noun
+    names_generic: int = 0
+    name_errors: list[str] = field(default_factory=list)
     ms: list[float] = field(default_factory=list)
     ious: dict[int, float] = field(default_factory=dict)
 
@@ -149,6 +156,10 @@ class RealScores:
     @property
     def colour_accuracy(self) -> float:
         return self.total("colours_right") / max(self.total("colours"), 1)
+
+    @property
+    def name_accuracy(self) -> float:
+        return self.total("names_right") / max(self.total("found"), 1)
 
     @property
     def contradictions(self) -> int:
@@ -187,7 +198,7 @@ def _score(frame: RealFrame, result: FrameResult, stride: int, score: FrameScore
             iou = inter / float(n + area[a] - inter)
             score.ious[a] = max(score.ious.get(a, 0.0), iou)
             if iou >= 0.5:
-                matches[a] = (track.id, det)
+                matches[a] = (track.id, det, track.label or track.noun)
     score.found = len(matches)
     score.on_objects = sum(hit.values())
     score.fragmented_objects = len(hit)
@@ -207,7 +218,12 @@ def _score(frame: RealFrame, result: FrameResult, stride: int, score: FrameScore
         if (inverse and inverse != p and (ta, inverse, tb, f) in reported) or \
                 (inverse != p and (tb, p, ta, f) in reported):
             score.contradictions.append(text)
-    for a, (_tid, det) in matches.items():
+    for a, (_tid, det, noun) in matches.items():
+        if noun in GENERIC_LABELS or noun in frame.objects[a]["shape"]:
+            score.names_right += 1
+            score.names_generic += noun in GENERIC_LABELS
+        else:
+            score.name_errors.append(f"{frame.objects[a]['name']}: {noun}")
         accepted = frame.objects[a]["colour"]
         if accepted:
             score.colours += 1
@@ -221,7 +237,7 @@ def _score(frame: RealFrame, result: FrameResult, stride: int, score: FrameScore
 def _draw(frame: RealFrame, result: FrameResult, matches: dict, path: pathlib.Path) -> None:
     bgr = frame.rgb[:, :, ::-1]
     out = (bgr * 0.4).astype(np.uint8)
-    matched = {id(det) for _t, det in matches.values()}
+    matched = {id(m[1]) for m in matches.values()}
     rng = np.random.default_rng(5)
     for track, det in result.detections:
         colour = rng.integers(90, 255, 3)
@@ -234,7 +250,8 @@ def _draw(frame: RealFrame, result: FrameResult, matches: dict, path: pathlib.Pa
         u0, v0, u1, v1 = det.bbox2d
         box_colour = (80, 220, 80) if id(det) in matched else (0, 160, 255)
         cv2.rectangle(out, (u0, v0), (u1, v1), box_colour, 1)
-        cv2.putText(out, f"{track.id} {det.color}", (u0 + 2, max(v0 - 3, 10)),
+        cv2.putText(out, f"{track.id} {track.to_object(track.last_seen).name}",
+                    (u0 + 2, max(v0 - 3, 10)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
     for a, obj in frame.objects.items():
         if a in matches:
@@ -285,15 +302,18 @@ def run_real_bench(*, data: str | pathlib.Path | None = None, repeats: int = 5,
 
 def format_real_table(scores: RealScores) -> str:
     rows = ["| frame | objects found (IoU >= 0.5) | precision | detections per object | "
-            "relations reported | contradictions | colour names | ms per frame (p50) |",
-            "|---|---|---|---|---|---|---|---|"]
+            "relations reported | contradictions | colour names | names (generic) | "
+            "ms per frame (p50) |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for f in scores.frames:
         rows.append(f"| {f.name} | {f.found}/{f.objects} | {f.found}/"
                     f"{f.detections} | {f.on_objects / max(f.fragmented_objects, 1):.2f} | "
                     f"{f.reported}/{f.relations} | {len(f.contradictions)} | "
-                    f"{f.colours_right}/{f.colours} | {np.median(f.ms):.0f} |")
+                    f"{f.colours_right}/{f.colours} | {f.names_right}/{f.found} "
+                    f"({f.names_generic}) | {np.median(f.ms):.0f} |")
     rows.append(f"| **all** | **{scores.recall:.1%}** | {scores.precision:.1%} | "
                 f"**{scores.detections_per_object:.2f}** | **{scores.relation_recall:.1%}** | "
                 f"**{scores.contradictions}** | "
-                f"{scores.colour_accuracy:.1%} | **{scores.ms_p50:.0f}** |")
+                f"{scores.colour_accuracy:.1%} | {scores.name_accuracy:.1%} "
+                f"({scores.total('names_generic')}) | **{scores.ms_p50:.0f}** |")
     return "\n".join(rows)

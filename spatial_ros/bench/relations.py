@@ -25,7 +25,7 @@ from spatial_ros.geometry import Pose
 from spatial_ros.perception import PerceptionConfig
 from spatial_ros.pipeline import SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
-from spatial_ros.scene import SceneGraph
+from spatial_ros.scene import GENERIC_LABELS, SceneGraph
 from spatial_ros.sim.groundtruth import ground_truth
 from spatial_ros.sim.render import Renderer
 from spatial_ros.sim.sensors import apply_sensor, get_sensor
@@ -65,6 +65,8 @@ class RelationScores:
     frames: int = 0
     colours: int = 0  #: found objects whose colour name was checked
     colours_right: int = 0
+    shapes_right: int = 0  #: found objects named by their true shape word
+    shapes_generic: int = 0  #: ... by a generic noun (the shape word did not fit)
     ms: list[float] = field(default_factory=list)
 
     def add(self, other: RelationScores) -> None:
@@ -73,7 +75,7 @@ class RelationScores:
             for k, v in getattr(other, name).items():
                 mine[k] += v
         for name in ("visible", "recalled", "transitions", "kept_id", "frames", "colours",
-                     "colours_right"):
+                     "colours_right", "shapes_right", "shapes_generic"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.ms.extend(other.ms)
 
@@ -125,6 +127,8 @@ def evaluate_frame(builder: SceneGraphBuilder, graph: SceneGraph, truth: SceneGr
     for g, t in match.items():  # the colour a found object is named by, against the world's
         scores.colours += 1
         scores.colours_right += int(tracked[t].color == truth.object(g).color)
+        scores.shapes_right += int(tracked[t].label == truth.object(g).label)
+        scores.shapes_generic += int(tracked[t].label in GENERIC_LABELS)
     predicted = {}
     for r in builder.all_relations(graph, camera_pose, occlusion):
         predicted[(r.subject, r.predicate, r.object, r.frame)] = r.confidence
@@ -264,6 +268,12 @@ def format_table(results: dict[str, RelationScores], *, title: str = "") -> str:
     row("id stability", lambda r: f"{100 * r.id_stability:.1f}% ({r.kept_id}/{r.transitions})")
     row("colour names (found objects)",
         lambda r: f"{100 * r.colour_accuracy:.1f}% ({r.colours_right}/{r.colours})")
+    def shapes(r: RelationScores) -> str:
+        wrong = r.colours - r.shapes_right - r.shapes_generic
+        return " / ".join(f"{100 * k / max(r.colours, 1):.1f}%"
+                          for k in (r.shapes_right, r.shapes_generic, wrong))
+
+    row("shape words right / generic noun / wrong (found objects)", shapes)
     row("pipeline ms/frame (median)", lambda r: f"{np.median(r.ms):.1f}" if r.ms else "-")
     names = sorted(next(iter(results.values())).total,
                    key=lambda k: (PREDICATES.index(k.split("/")[0]), k))

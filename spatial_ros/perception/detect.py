@@ -41,7 +41,7 @@ from spatial_ros.perception.segmentation import (
     label_order,
     weighted_lab,
 )
-from spatial_ros.perception.shapes import image_features
+from spatial_ros.perception.shapes import image_features, shape_fits
 from spatial_ros.perception.supports import find_planes
 from spatial_ros.perception.types import Detection, FrameReport, PerceptionConfig
 
@@ -197,7 +197,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         dets.append(Detection(
             points=p, centroid=p.mean(axis=0), box=box, color=surface_color(name_px / 255.0),
             rgb=colour,
-            shape=shape, shape_features=feats, boxes=boxes, pixels=_grid_pixels(cells, sw, s, w),
+            shape=shape, shape_features=feats, shape_fits=shape_fits(shape, feats), boxes=boxes,
+            pixels=_grid_pixels(cells, sw, s, w),
             interior=interior.get(inst) if mask is None else None,
             instance=inst if mask is not None else 0,
             bbox2d=(u0, v0, u1, v1)))

@@ -92,6 +92,7 @@ class Detection:
     instance: int = 0  # mask id it came from (0 = class-agnostic)
     label: str = ""  # class name an upstream detector gave its mask id ("" = none)
     shape_features: np.ndarray | None = None  # spatial_ros.shapes.FEATURES, None if too few points
+    shape_fits: bool = False  # whether its geometry supports the shape word (shapes.shape_fits)
     boxes: dict[str, OrientedBox] = field(default_factory=dict)  # amodal box per supported shape
     #: image pixels of the object that are not its surface (class-agnostic): the table seen
     #: inside its outline, e.g. a bowl's floor; its image mask is ``pixels`` and these

@@ -339,4 +339,36 @@ def test_a_generic_object_is_found_by_a_shape_word_when_its_colour_is_its_own():
     g = _tabletop()
     g.objects[1].label = "object"  # id 2: green, its shape did not fit a primitive
     assert answer_question(g, "is the green box near the bowl?").object_ids == [2, 5]
-    assert g.objects[1].description == "green object (id 2)"
+    assert g.objects[1].description == "medium-sized green object (id 2)"
+
+
+def _three_red_objects():
+    """Three red objects of no known kind: small (5 cm), medium-sized (12 cm), large (30 cm)."""
+    from spatial_ros.scene import OrientedBox, SceneGraph, SceneObject
+
+    objs = [SceneObject(id=i + 1, label="object", color="red", centroid=[0.3 * i, 0, 0.8],
+                        box=OrientedBox(center=[0.3 * i, 0, 0.8], size=[s, s, s]))
+            for i, s in enumerate((0.05, 0.12, 0.3))]
+    return SceneGraph(objects=objs, support_heights=[0.75])
+
+
+def test_size_words_pick_an_object_described_by_its_size():
+    g = _three_red_objects()
+    assert [o.name for o in g.objects] == ["small red object", "medium-sized red object",
+                                           "large red object"]
+    for words, oid in (("small", 1), ("little", 1), ("medium-sized", 2), ("medium", 2),
+                       ("large", 3), ("big", 3), ("smallest", 1), ("largest", 3)):
+        a = answer_question(g, f"how far is the {words} red object from the camera?",
+                            camera_pose=Pose(rotation=np.eye(3), translation=np.zeros(3)))
+        assert a.object_ids == [oid], words
+    # "small" is relative too: with no small object, the smallest
+    g.objects[0].box.size[:] = 0.1
+    assert answer_question(g, "how far is the small red object from the camera?",
+                           camera_pose=Pose(rotation=np.eye(3), translation=np.zeros(3))
+                           ).object_ids == [1]
+    assert answer_question(g, "how many medium-sized objects are there?").text.startswith("2 (")
+    assert answer_question(g, "how many large red objects are there?").text == \
+        "1 (large red object (id 3))"
+    with pytest.raises(QuestionError, match="2 objects match"):
+        answer_question(g, "how far is the medium red object from the camera?",
+                        camera_pose=Pose(rotation=np.eye(3), translation=np.zeros(3)))

@@ -68,13 +68,24 @@ def test_a_moved_object_keeps_its_id_and_position_follows(scene):
     assert len(builder.tracker.tracks) == 7
 
 
-def _det(centre, color="red"):
+def _det(centre, color="red", shape="box", fits=True):
     from spatial_ros.perception import Detection
 
     box = OrientedBox(center=centre, size=[0.1, 0.1, 0.1])
     return Detection(points=np.array([centre]), centroid=np.asarray(centre, float), box=box,
-                     color=color, rgb=np.zeros(3), shape="box", bbox2d=(0, 0, 1, 1),
-                     pixels=np.array([0]))
+                     color=color, rgb=np.zeros(3), shape=shape, bbox2d=(0, 0, 1, 1),
+                     pixels=np.array([0]), shape_fits=fits)
+
+
+def test_a_track_uses_its_shape_word_only_where_the_fits_support_it():
+    tracker = Tracker()
+    for k, fits in enumerate((False, True, False)):  # a "sphere" whose fit mostly fails
+        tracker.update([_det([0, 0, 0], shape="sphere", fits=fits)], now=0.1 * k)
+    (obj,) = tracker.objects(0.2)
+    assert tracker.tracks[0].shape == "sphere" and obj.label == "object"
+    assert obj.name == "medium-sized red object"
+    tracker.update([_det([0, 0, 0], shape="sphere", fits=True)], now=0.3)  # 2 of 4: enough
+    assert tracker.objects(0.3)[0].label == "sphere"
 
 
 def test_objects_out_of_view_are_kept_then_forgotten():
