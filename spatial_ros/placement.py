@@ -113,13 +113,18 @@ class MotionMonitor:
 def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str | int, *,
                    camera_pose: Pose, frame: Frame = Frame.EGOCENTRIC, margin: float = 0.02,
                    clearance: float = 0.01, radius: float = 0.4, samples: int = 600,
-                   slack: float = 0.03,
+                   slack: float = 0.03, release: float = 0.01,
                    max_age: float = 2.0, seed: int = 0, motion: MotionMonitor | None = None,
                    max_speed: float = 0.05) -> Placement:
     """A collision-free target pose for ``obj`` so that ``obj predicate ref`` holds.
 
     With ``motion``, a goal naming an object that moves faster than ``max_speed`` (m/s) is
     refused: a pose computed against a moving object is stale before it is reached.
+
+    ``release``: for on_top_of, the pose holds the object this far (m) above where it would rest
+    on the reference's sensed top, and the relation is checked where it comes to rest: sensed
+    heights are a centimetre off (a sphere's fit under D435 noise reads 1 cm small), and an
+    object lowered to a top that lies higher than sensed is pushed into it.
     """
     if predicate not in PLACEABLE:
         raise PlacementError(f"cannot place an object so that it is {predicate!r} another; "
@@ -181,6 +186,9 @@ def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str |
                              f"{predicate.replace('_', ' ')} {b.description} (tried {samples} "
                              f"places within {radius:.2f} m)")
     _d, box, m, _spare = best
+    if predicate == "on_top_of" and release > 0:
+        box = OrientedBox(center=box.center + [0.0, 0.0, release], size=box.size,
+                          rotation=box.rotation)
     return Placement(object_id=a.id, reference_id=b.id, predicate=predicate, frame=frame,
                      pose=Pose(rotation=box.rotation, translation=box.center), box=box,
                      margin=m, candidates=samples, valid=valid)

@@ -43,6 +43,8 @@ class PlannerNode(Node):
         self.margin = d("place_margin", 0.02, "placements satisfy the relation by this (m)")
         self.clearance = d("place_clearance", 0.01, "free space kept around placed objects (m)")
         self.radius = d("place_radius", 0.4, "search radius around the reference (m)")
+        self.release = d("place_release", 0.01, "on_top_of targets hold the object this far "
+                         "above where it rests on the reference's sensed top (m)")
         self.max_age = d("max_object_age", 2.0, "refuse goals on objects unseen this long (s)")
         self.max_speed = d("max_object_speed", 0.05, "refuse goals on objects moving faster "
                            "(m/s, from their centroids over the last second of graphs)")
@@ -132,6 +134,7 @@ class PlannerNode(Node):
         obj, pred, ref, frame = parse_goal(goal)
         p = place_relative(graph, obj, pred, ref, camera_pose=camera, frame=frame,
                            margin=self.margin, clearance=self.clearance, radius=self.radius,
+                           release=self.release,
                            max_age=self.max_age, motion=self.motion, max_speed=self.max_speed)
         msg = conv.pose_to_msg(p.pose, stamp=conv.seconds_to_stamp(graph.stamp),
                                frame_id=graph.frame_id or "world")
