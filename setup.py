@@ -27,6 +27,8 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.7",
         "torch>=2.1",
+        "trimesh>=4.0",  # DAE (COLLADA) meshes in SDF worlds, with pycollada
+        "pycollada>=0.8",
     ],
     entry_points={"console_scripts": ["spatial-ros = spatial_ros.cli:main"]},
 )

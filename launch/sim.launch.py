@@ -9,7 +9,12 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
+from launch.actions import (
+    DeclareLaunchArgument,
+    IncludeLaunchDescription,
+    OpaqueFunction,
+    SetEnvironmentVariable,
+)
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
@@ -27,9 +32,14 @@ def generate_launch_description():
                   parameters=[{"config_file": os.path.join(share, "config", "gz_bridge.yaml")}])
     monitor = Node(package="spatial_ros", executable="rgbd_monitor_node", name="rgbd_monitor",
                    parameters=[{"use_sim_time": True}])
+    # model:// URIs (the household world's meshes) resolve in the package's sim/models
+    models = os.pathsep.join(p for p in (os.path.join(share, "sim", "models"),
+                                         os.environ.get("GZ_SIM_RESOURCE_PATH", "")) if p)
     return LaunchDescription([
+        SetEnvironmentVariable("GZ_SIM_RESOURCE_PATH", models),
         DeclareLaunchArgument("world", default_value="tabletop",
-                              description="world in sim/worlds: tabletop, shelf or room"),
+                              description="world in sim/worlds: tabletop, shelf, room or "
+                                          "household"),
         DeclareLaunchArgument("device", default_value="auto",
                               description="reasoning model device: auto, cpu, cuda"),
         gz, bridge, monitor, OpaqueFunction(function=_nodes_for_world),

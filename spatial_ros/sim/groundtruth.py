@@ -22,15 +22,19 @@ def object_box(model: SimModel) -> OrientedBox:
     """Exact box of a model: its visual's oriented box, or the world AABB of several visuals."""
     if len(model.visuals) == 1:
         v = model.visuals[0]
-        return OrientedBox(center=v.pose.translation, size=v.size, rotation=v.pose.rotation)
-    corners = np.concatenate([OrientedBox(v.pose.translation, v.size, v.pose.rotation).corners()
+        return OrientedBox(center=v.center, size=v.size, rotation=v.pose.rotation)
+    corners = np.concatenate([OrientedBox(v.center, v.size, v.pose.rotation).corners()
                               for v in model.visuals])
     lo, hi = corners.min(axis=0), corners.max(axis=0)
     return OrientedBox(center=(lo + hi) / 2, size=hi - lo)
 
 
 def object_shape(model: SimModel) -> str:
-    """box / cylinder / sphere for single-visual models, else the last word of the model name."""
+    """box / cylinder / sphere for single-primitive models; for a mesh, the model's name as
+    words ("cereal_box_2" -> "cereal box"); else the last word of the model name."""
+    name = model.name.split("::")[-1]
+    if len(model.visuals) == 1 and model.visuals[0].geometry == "mesh":
+        return " ".join(w for w in name.split("_") if not w.isdigit()) or "object"
     if len(model.visuals) == 1 and model.visuals[0].geometry != "plane":
         return model.visuals[0].geometry
     return model.name.split("::")[-1].split("_")[-1]

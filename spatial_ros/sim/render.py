@@ -41,10 +41,13 @@ def visual_mesh(visual: Visual) -> o3d.geometry.TriangleMesh:
                                                          resolution=40, split=1)
     elif visual.geometry == "sphere":
         mesh = o3d.geometry.TriangleMesh.create_sphere(radius=sx / 2, resolution=24)
+    elif visual.geometry == "mesh":
+        mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(visual.mesh.vertices),
+                                         o3d.utility.Vector3iVector(visual.mesh.triangles))
     elif visual.geometry == "plane":
         mesh = o3d.geometry.TriangleMesh.create_box(sx, sy, 1e-4)
         mesh.translate((-sx / 2, -sy / 2, -1e-4))
-    else:  # the SDF loader admits only the four above
+    else:  # the SDF loader admits only the five above
         raise ValueError(f"unknown geometry {visual.geometry!r}")
     mesh.transform(visual.pose.matrix)
     return mesh

@@ -1,11 +1,13 @@
 """Load the SDF worlds that Gazebo runs, for the project's own headless renderer.
 
 Supported: worlds with models, nested models, ``<include>`` of ``model://`` URIs, links, visuals
-with box / cylinder / sphere / plane geometry, poses (with ``relative_to`` and ``degrees``),
-material colours, the Gazebo label system plugin, and camera sensors (``camera``,
-``rgbd_camera``, ``depth_camera``, ``segmentation``) with pose, image size, horizontal_fov and
-clip. Elements that do not affect images are ignored by the explicit lists below; any other
-element is an :class:`SdfError` naming the element, the file and what is supported.
+with box / cylinder / sphere / plane geometry and meshes (OBJ, STL, PLY, DAE, with ``<scale>``;
+spatial_ros.sim.meshes: a relative URI is relative to the world file), poses (with
+``relative_to`` and ``degrees``), material colours, the Gazebo label system plugin, and camera
+sensors (``camera``, ``rgbd_camera``, ``depth_camera``, ``segmentation``) with pose, image size,
+horizontal_fov and clip. Elements that do not affect images are ignored by the explicit lists
+below; any other element is an :class:`SdfError` naming the element, the file and what is
+supported.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from spatial_ros.errors import SdfError
 from spatial_ros.geometry import CameraIntrinsics, Pose
+from spatial_ros.sim.meshes import MAX_MESH_EXTENT, MeshData, load_mesh
 
 __all__ = ["Visual", "SimModel", "SimCamera", "World", "load_world", "euler_to_matrix",
            "OPTICAL_FROM_BODY"]
@@ -43,7 +46,7 @@ IGNORED = {
 }
 CAMERA_SENSORS = {"camera", "rgbd_camera", "depthcamera", "depth_camera", "segmentation",
                   "rgbd"}
-GEOMETRIES = ("box", "cylinder", "sphere", "plane")
+GEOMETRIES = ("box", "cylinder", "sphere", "plane", "mesh")
 
 
 def euler_to_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
@@ -61,10 +64,21 @@ class Visual:
 
     name: str
     model: str
-    geometry: str  # box | cylinder | sphere | plane
-    size: np.ndarray  # box: size; cylinder: (2r, 2r, length); sphere: (2r,)*3; plane: (sx, sy, 0)
+    geometry: str  # box | cylinder | sphere | plane | mesh
+    #: box: size; cylinder: (2r, 2r, length); sphere: (2r,)*3; plane: (sx, sy, 0); mesh: the
+    #: extent of its vertices in the visual's frame
+    size: np.ndarray
     pose: Pose
     color: np.ndarray  # rgb in [0, 1]
+    mesh: MeshData | None = None  # the scaled mesh, in the visual's frame (geometry "mesh")
+
+    @property
+    def center(self) -> np.ndarray:
+        """World centre of the visual's box (a mesh's vertices need not centre on its origin)."""
+        if self.mesh is None:
+            return self.pose.translation
+        lo, hi = self.mesh.bounds
+        return self.pose.rotation @ ((lo + hi) / 2) + self.pose.translation
 
 
 @dataclass
@@ -238,16 +252,20 @@ class _Loader:
             raise self.fail("diffuse", f"expected 'r g b a', got {diffuse.text!r}")
         return np.clip(np.array(rgba[:3]), 0.0, 1.0)
 
-    def geometry(self, visual: ET.Element) -> tuple[str, np.ndarray]:
+    def geometry(self, visual: ET.Element) -> tuple[str, np.ndarray, MeshData | None]:
         geo = visual.find("geometry")
         if geo is None or len(geo) == 0:
             raise self.fail("visual", f"visual {visual.get('name')!r} has no <geometry>")
         shape = geo[0]
         if shape.tag == "mesh":
-            uri = (shape.findtext("uri") or "").strip()
-            path = self.resolve_uri(uri, "mesh") if uri else None
-            raise self.fail("mesh", f"mesh geometry ({path}) is not supported by the headless "
-                            f"renderer; supported geometry: {', '.join(GEOMETRIES)}")
+            self.check_children(shape, "mesh", {"uri", "scale"})
+            uri = (self.need(shape, "uri").text or "").strip()
+            if not uri:
+                raise self.fail("uri", "empty mesh <uri>")
+            scale = self.floats(shape.find("scale"), 3, "mesh scale") \
+                if shape.find("scale") is not None else [1.0, 1.0, 1.0]
+            mesh = load_mesh(self.resolve_uri(uri, "mesh"), scale)
+            return "mesh", mesh.extent, mesh
         if shape.tag == "box":
             size = self.floats(self.need(shape, "size"), 3, "box size")
         elif shape.tag == "cylinder":
@@ -270,7 +288,7 @@ class _Loader:
                             f"{visual.get('name')!r}; supported: {', '.join(GEOMETRIES)}")
         if any(v < 0 for v in size) or (shape.tag != "plane" and any(v <= 0 for v in size)):
             raise self.fail(shape.tag, f"sizes must be positive, got {size}")
-        return shape.tag, np.array(size, dtype=float)
+        return shape.tag, np.array(size, dtype=float), None
 
     def need(self, el: ET.Element, tag: str) -> ET.Element:
         child = el.find(tag)
@@ -377,10 +395,10 @@ class _Loader:
         for vis in el.findall("visual"):
             self.check_children(vis, "visual", {"pose", "geometry", "material"})
             local, _ = self.raw_pose(vis)
-            kind, size = self.geometry(vis)
+            kind, size, mesh = self.geometry(vis)
             model.visuals.append(Visual(name=vis.get("name") or "visual", model=model.name,
                                         geometry=kind, size=size, pose=link_pose @ local,
-                                        color=self.color(vis)))
+                                        color=self.color(vis), mesh=mesh))
             label = self.label_of(vis)
             if label is not None:
                 model.label = label
@@ -400,6 +418,19 @@ def _parse(path: pathlib.Path) -> ET.Element:
     if root.tag != "sdf":
         raise SdfError(f"{path}: <{root.tag}>: expected <sdf> as the root element")
     return root
+
+
+def _check_mesh_sizes(path: pathlib.Path, models: list[SimModel]) -> None:
+    """No mesh larger than the world: its ground plane where it has one, else MAX_MESH_EXTENT
+    (a wrong unit scale, millimetres read as metres, makes a mug 100 m tall)."""
+    planes = [float(max(v.size[:2])) for m in models for v in m.visuals if v.geometry == "plane"]
+    limit = max(planes) if planes else MAX_MESH_EXTENT
+    for m in models:
+        for v in m.visuals:
+            if v.mesh is not None and float(v.size.max()) > limit:
+                raise SdfError(f"{v.mesh.path}: mesh of visual {v.name!r} in model {m.name!r} "
+                               f"is {v.size.max():.3g} m across, larger than the world "
+                               f"({limit:g} m); check its <scale> (units)")
 
 
 def default_search_path(world_path: pathlib.Path) -> list[pathlib.Path]:
@@ -434,5 +465,6 @@ def load_world(path: str | os.PathLike) -> World:
     cameras: list[SimCamera] = []
     for name, el in elements.items():
         loader.model(el, poses[name], models, cameras)
+    _check_mesh_sizes(path, models)
     return World(name=world_el.get("name") or path.stem, path=path, models=models,
                  cameras=cameras)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from spatial_ros.geometry import Pose
+from spatial_ros.sim.meshes import MeshData
 from spatial_ros.sim.sdf import World
 
 __all__ = ["world_to_sdf", "pose_text"]
@@ -21,7 +22,10 @@ def pose_text(pose: Pose) -> str:
     return " ".join(f"{v:.6f}" for v in values)
 
 
-def _geometry(kind: str, size: np.ndarray) -> str:
+def _geometry(kind: str, size: np.ndarray, mesh: MeshData | None = None) -> str:
+    if mesh is not None:
+        scale = " ".join(f"{v:g}" for v in mesh.scale)
+        return f"<mesh><uri>{mesh.path.resolve()}</uri><scale>{scale}</scale></mesh>"
     if kind == "box":
         return f"<box><size>{size[0]:.6f} {size[1]:.6f} {size[2]:.6f}</size></box>"
     if kind == "cylinder":
@@ -44,7 +48,7 @@ def world_to_sdf(world: World) -> str:
                 '<plugin filename="gz-sim-label-system" name="gz::sim::systems::Label">'
                 f"<label>{model.label}</label></plugin>")
             out.append(f'        <visual name="{v.name}_{i}"><pose>{pose_text(v.pose)}</pose>'
-                       f"<geometry>{_geometry(v.geometry, v.size)}</geometry>"
+                       f"<geometry>{_geometry(v.geometry, v.size, v.mesh)}</geometry>"
                        f"<material><diffuse>{c} 1</diffuse></material>{label}</visual>")
         out.append("      </link>")
         out.append("    </model>")
