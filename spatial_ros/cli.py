@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     codec.add_argument("--frames", type=int, default=300, help="frames per encoding")
     codec.set_defaults(func=_bench_codec)
     gen = bench_sub.add_parser("generate", help="write SpatialBench scenes")
-    gen.add_argument("--split", required=True, help="train, val, test or shift")
+    gen.add_argument("--split", required=True, help="train, val, test, shift or household")
     gen.add_argument("--n", type=int, required=True, help="number of scenes")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--out", required=True, help="output folder")
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _scene_bench(sub, name: str, help_text: str, *, sensors: str) -> argparse.ArgumentParser:
     """A benchmark over SpatialBench scenes: the arguments every such benchmark takes."""
     parser = sub.add_parser(name, help=help_text)
-    parser.add_argument("--split", default="test", help="train, val, test or shift")
+    parser.add_argument("--split", default="test", help="train, val, test, shift or household")
     parser.add_argument("--n", type=int, default=50, help="scenes per sensor preset")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sensors", default=sensors, help="comma-separated depth presets")

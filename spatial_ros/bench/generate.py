@@ -14,7 +14,11 @@ On-disk format, one folder per scene under ``OUT/<split>/scene_NNNNNN/``:
 
 ``OUT/<split>/index.jsonl`` lists the scenes. Splits are disjoint by seed: scene i of a split
 uses the seed sequence (split, seed, i). ``shift`` uses colours, a shape and camera heights that
-the other splits never use. The same arguments give the same bytes.
+the other splits never use. ``household`` places household meshes (spatial_ros.sim.household:
+mug, bowl, bottle, can, cereal box, cup, toy block, marker) of every colour, with domain
+randomisation: their size and proportions, texture noise, unlabelled distractors, the table's
+height, size and colour, the light, and the camera's distance, height, pitch and roll; its
+meshes are written beside ``world.sdf`` (``meshes/``). The same arguments give the same bytes.
 """
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ from spatial_ros.errors import BenchError
 from spatial_ros.geometry import Pose
 from spatial_ros.relations import RelationConfig, viewer_relation
 from spatial_ros.sim.groundtruth import ground_truth
+from spatial_ros.sim.household import HOUSEHOLD, household_mesh, write_mesh
+from spatial_ros.sim.meshes import MeshData
 from spatial_ros.sim.paths import look_at
 from spatial_ros.sim.render import Renderer
 from spatial_ros.sim.sdf import OPTICAL_FROM_BODY, SimCamera, SimModel, Visual, World
@@ -40,7 +46,7 @@ from spatial_ros.vocabulary import Frame
 
 __all__ = ["SPLITS", "generate_scene", "generate"]
 
-SPLITS = {"train": 0, "val": 1, "test": 2, "shift": 3}
+SPLITS = {"train": 0, "val": 1, "test": 2, "shift": 3, "household": 4}
 TRAIN_COLORS = ["red", "green", "blue", "yellow", "orange", "purple", "grey"]
 SHIFT_COLORS = ["cyan", "pink", "brown", "white"]
 TRAIN_SHAPES = ["box", "cylinder", "sphere"]
@@ -74,10 +80,111 @@ def _sample_size(shape: str, rng: np.random.Generator) -> np.ndarray:
     return np.array([s * 3.0, s * 0.5, s * 0.5])  # bar
 
 
+def _yaw(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
+
+
+def _camera(pose: Pose, width: int, height: int) -> SimCamera:
+    """The scene camera whose optical frame is at ``pose``."""
+    return SimCamera(name="camera", sensor_type="rgbd_camera",
+                     pose=Pose(rotation=pose.rotation @ OPTICAL_FROM_BODY.T,
+                               translation=pose.translation),
+                     width=width, height=height, hfov=1.1, near=0.1, far=10.0,
+                     update_rate=30.0, topic="camera")
+
+
+def _free_spot(rng: np.random.Generator, half: np.ndarray, radius: float,
+               placed: list[tuple[np.ndarray, float]]) -> np.ndarray | None:
+    """A point of the table (half sizes ``half``) ``radius`` clear of the placed footprints."""
+    for _ in range(60):
+        xy = rng.uniform(-half + radius, half - radius)
+        if all(np.linalg.norm(xy - c) > radius + r for c, r in placed):
+            return xy
+    return None
+
+
+def _household_scene(rng: np.random.Generator, name: str, width: int, height: int
+                     ) -> tuple[World, Pose]:
+    """A table of household meshes, domain-randomised (module docstring)."""
+    top = float(rng.uniform(0.6, 0.9))
+    half = rng.uniform([0.45, 0.35], [0.7, 0.55])
+    table_rgb = np.clip(rng.uniform(0.15, 0.85) * np.array([1.0, 1.0, 1.0])
+                        + rng.normal(0, 0.08, 3), 0.05, 0.95)
+    table = SimModel(name="table", pose=Pose(), static=True, visuals=[Visual(
+        name="top", model="table", geometry="box", size=np.array([2 * half[0], 2 * half[1], 0.04]),
+        pose=Pose(translation=np.array([0, 0, top - 0.02])), color=table_rgb,
+        texture=float(rng.uniform(0.0, 0.08)))])
+    models: list[SimModel] = [table]
+    colours = TRAIN_COLORS + SHIFT_COLORS
+    combos = [(c, k) for c in colours for k in HOUSEHOLD]
+    n = int(rng.integers(3, 9))
+    placed: list[tuple[np.ndarray, float]] = []
+    flat_tops: list[tuple[np.ndarray, float, float]] = []  # (xy, top z, footprint radius)
+    label = 0
+    for ci in rng.permutation(len(combos))[:n]:
+        colour, kind = combos[ci]
+        v, t = household_mesh(kind, scale=float(rng.uniform(0.8, 1.25)), rng=rng)
+        radius = float(np.linalg.norm((v.max(0) - v.min(0))[:2]) / 2)
+        z = top
+        xy = None
+        small = kind in ("toy block", "can", "cup") and flat_tops and rng.random() < 0.2
+        if small:  # stacked on a flat top wide enough to hold it
+            base_xy, base_z, base_r = flat_tops[int(rng.integers(len(flat_tops)))]
+            if base_r > radius:
+                xy, z = base_xy, base_z
+        if xy is None:
+            xy = _free_spot(rng, half, radius, placed)
+            if xy is None:
+                continue
+            placed.append((xy, radius))
+        label += 1
+        model = f"{kind.replace(' ', '_')}_{label}"
+        pose = Pose(rotation=_yaw(float(rng.uniform(0, 2 * math.pi))),
+                    translation=np.array([xy[0], xy[1], z]))
+        mesh = MeshData(path=pathlib.Path("meshes") / f"{model}.obj", vertices=v, triangles=t)
+        models.append(SimModel(name=model, pose=pose, static=False, label=label, visuals=[
+            Visual(name="visual", model=model, geometry="mesh", size=v.max(0) - v.min(0),
+                   pose=pose, color=np.array(PALETTE[colour]), mesh=mesh,
+                   texture=float(rng.uniform(0.0, 0.12)))]))
+        if kind in ("can", "cereal box", "toy block"):
+            flat_tops.append((xy, z + float(v[:, 2].max()), radius * 0.8))
+    for k in range(int(rng.integers(0, 3))):  # distractors: no label, in no question
+        size = rng.uniform(0.03, 0.08, 3)
+        xy = _free_spot(rng, half, float(np.linalg.norm(size[:2]) / 2), placed)
+        if xy is None:
+            continue
+        placed.append((xy, float(np.linalg.norm(size[:2]) / 2)))
+        pos = np.array([xy[0], xy[1], top + size[2] / 2])
+        grey = np.full(3, rng.uniform(0.2, 0.8))
+        models.append(SimModel(name=f"distractor_{k}", pose=Pose(translation=pos), static=False,
+                               visuals=[Visual(name="visual", model=f"distractor_{k}",
+                                               geometry=str(rng.choice(["box", "cylinder"])),
+                                               size=size, pose=Pose(rotation=_yaw(
+                                                   float(rng.uniform(0, math.pi))),
+                                                   translation=pos), color=grey)]))
+    az = rng.uniform(-math.pi, math.pi)
+    dist = rng.uniform(0.7, 1.4)
+    eye = np.array([dist * math.cos(az), dist * math.sin(az), top + rng.uniform(0.3, 0.8)])
+    pose = look_at(eye, np.array([0, 0, top + 0.05]) + rng.normal(0, 0.08, 3))
+    roll = float(rng.uniform(-0.25, 0.25))  # about the optical axis
+    c, s_ = math.cos(roll), math.sin(roll)
+    pose = Pose(rotation=pose.rotation @ np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1.0]]),
+                translation=pose.translation)
+    elevation, light_az = rng.uniform(0.7, 1.5), rng.uniform(-math.pi, math.pi)
+    light = (math.cos(elevation) * math.cos(light_az), math.cos(elevation) * math.sin(light_az),
+             math.sin(elevation))
+    return World(name=name, path=pathlib.Path("generated"), models=models,
+                 cameras=[_camera(pose, width, height)], light=light,
+                 ambient=float(rng.uniform(0.3, 0.6))), pose
+
+
 def generate_scene(split: str, seed: int, index: int, *, width: int = 320,
                    height: int = 240) -> tuple[World, Pose]:
     """A random scene (as a World) and the camera's optical pose."""
     rng = np.random.default_rng([SPLITS[split], seed, index])
+    if split == "household":
+        return _household_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
     shift = split == "shift"
     colors, shapes = (SHIFT_COLORS, SHIFT_SHAPES) if shift else (TRAIN_COLORS, TRAIN_SHAPES)
     n = int(rng.integers(2, 11))
@@ -122,13 +229,8 @@ def generate_scene(split: str, seed: int, index: int, *, width: int = 320,
     dist = rng.uniform(0.9, 1.5)
     eye = np.array([dist * math.cos(az), dist * math.sin(az), TABLE_TOP + rng.uniform(lo_h, hi_h)])
     pose = look_at(eye, np.array([0, 0, TABLE_TOP + 0.05]) + rng.normal(0, 0.05, 3))
-    camera = SimCamera(name="camera", sensor_type="rgbd_camera",
-                       pose=Pose(rotation=pose.rotation @ OPTICAL_FROM_BODY.T,
-                                 translation=pose.translation),
-                       width=width, height=height, hfov=1.1, near=0.1, far=10.0,
-                       update_rate=30.0, topic="camera")
     return World(name=f"spatialbench_{split}_{seed}_{index}", path=pathlib.Path("generated"),
-                 models=models, cameras=[camera]), pose
+                 models=models, cameras=[_camera(pose, width, height)]), pose
 
 
 #: an object is in view when it covers at least this share of the image's pixels
@@ -238,6 +340,11 @@ def write_scene(folder: pathlib.Path, world: World, pose: Pose, sensor: str, see
     mm = np.clip(np.nan_to_num(np.rint(depth * 1000), nan=0), 0, 65535).astype(np.uint16)
     cv2.imwrite(str(folder / "depth.png"), mm)
     cv2.imwrite(str(folder / "mask.png"), frame.mask)
+    for model in world.models:  # generated meshes: beside the world, which names them
+        for v in model.visuals:
+            if v.mesh is not None and not v.mesh.path.is_absolute():
+                write_mesh(folder / v.mesh.path, np.round(v.mesh.vertices, 6),
+                           v.mesh.triangles)
     (folder / "world.sdf").write_text(world_to_sdf(world))
     intr = frame.intrinsics
     meta = {

@@ -27,6 +27,7 @@ from spatial_ros.pipeline import SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
 from spatial_ros.scene import GENERIC_LABELS, SceneGraph
 from spatial_ros.sim.groundtruth import ground_truth
+from spatial_ros.sim.household import shape_words
 from spatial_ros.sim.render import Renderer
 from spatial_ros.sim.sensors import apply_sensor, get_sensor
 from spatial_ros.vocabulary import DIRECTIONAL, PREDICATES, Frame
@@ -127,7 +128,7 @@ def evaluate_frame(builder: SceneGraphBuilder, graph: SceneGraph, truth: SceneGr
     for g, t in match.items():  # the colour a found object is named by, against the world's
         scores.colours += 1
         scores.colours_right += int(tracked[t].color == truth.object(g).color)
-        scores.shapes_right += int(tracked[t].label == truth.object(g).label)
+        scores.shapes_right += int(tracked[t].label in shape_words(truth.object(g).label))
         scores.shapes_generic += int(tracked[t].label in GENERIC_LABELS)
     predicted = {}
     for r in builder.all_relations(graph, camera_pose, occlusion):

@@ -17,7 +17,7 @@ import numpy as np
 
 from spatial_ros.errors import SpatialRosError
 
-__all__ = ["HOUSEHOLD", "household_mesh", "write_mesh", "lathe", "box_mesh"]
+__all__ = ["HOUSEHOLD", "household_mesh", "write_mesh", "lathe", "box_mesh", "shape_words"]
 
 #: kind -> (shape word a person would accept or "", nominal size (m): width, depth, height)
 HOUSEHOLD = {
@@ -31,6 +31,14 @@ HOUSEHOLD = {
     "marker": ("cylinder", (0.13, 0.018, 0.018)),
 }
 _SEGMENTS = 32
+
+
+def shape_words(label: str) -> set[str]:
+    """The shape words a person accepts for an object labelled ``label`` in the ground truth: a
+    primitive's own ("box"), a household object's (a mug: "cylinder"; a bowl: none)."""
+    if label in HOUSEHOLD:
+        return {HOUSEHOLD[label][0]} - {""}
+    return {label}
 
 
 def lathe(profile: list[tuple[float, float]], segments: int = _SEGMENTS

@@ -2,10 +2,12 @@
 
 Intrinsics match Gazebo's camera (fx = fy = width / (2 tan(hfov / 2)), principal point at the
 image centre) and images follow the optical-frame convention (x right, y down, z forward).
-Shading is Lambertian with one directional light and an ambient term.
+Shading is Lambertian with one directional light and an ambient term (the world's ``light``
+and ``ambient``); a visual's ``texture`` adds colour noise per triangle.
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +19,6 @@ from spatial_ros.sim.sdf import SimCamera, Visual, World
 __all__ = ["RenderedFrame", "Renderer", "visual_mesh"]
 
 BACKGROUND = np.array([0.78, 0.80, 0.84])
-_LIGHT = np.array([0.3, 0.2, 0.93]) / np.linalg.norm([0.3, 0.2, 0.93])  # world, from above
-_AMBIENT = 0.45
 
 
 @dataclass
@@ -66,13 +66,20 @@ class Renderer:
         self.intrinsics = self.camera.intrinsics
         self._scene = o3d.t.geometry.RaycastingScene()
         tables, labels, offsets, n = [], [], [], 0
+        light = np.asarray(world.light, float) / np.linalg.norm(world.light)
         for model in world.models:
             for visual in model.visuals:
                 legacy = visual_mesh(visual).compute_triangle_normals()
                 self._scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(legacy))
                 normals = np.asarray(legacy.triangle_normals)
-                shade = np.abs(normals @ _LIGHT) * (1 - _AMBIENT) + _AMBIENT
-                tables.append(np.clip(visual.color[None, :] * shade[:, None], 0, 1))
+                shade = np.abs(normals @ light) * (1 - world.ambient) + world.ambient
+                colour = visual.color[None, :] * shade[:, None]
+                if visual.texture > 0:  # the same noise for the same visual, every run
+                    rng = np.random.default_rng(zlib.crc32(f"{model.name}/{visual.name}"
+                                                           .encode()))
+                    colour = colour * (1 + visual.texture * rng.standard_normal(
+                        (len(normals), 1)))
+                tables.append(np.clip(colour, 0, 1))
                 labels.append(np.full(len(normals), model.label or 0, np.uint8))
                 offsets.append(n)
                 n += len(normals)

@@ -71,6 +71,9 @@ class Visual:
     pose: Pose
     color: np.ndarray  # rgb in [0, 1]
     mesh: MeshData | None = None  # the scaled mesh, in the visual's frame (geometry "mesh")
+    #: colour noise: each triangle's colour times 1 + this x a standard normal (0 = flat; a
+    #: simulator's domain randomisation, no SDF element)
+    texture: float = 0.0
 
     @property
     def center(self) -> np.ndarray:
@@ -120,6 +123,9 @@ class World:
     path: pathlib.Path
     models: list[SimModel]
     cameras: list[SimCamera]
+    #: the headless renderer's light: direction towards it (world) and the ambient share
+    light: tuple[float, float, float] = (0.3, 0.2, 0.93)
+    ambient: float = 0.45
 
     def camera(self, name: str | None = None) -> SimCamera:
         """The camera called ``name`` (the first colour-capable camera when None)."""

@@ -25,7 +25,8 @@ def pose_text(pose: Pose) -> str:
 def _geometry(kind: str, size: np.ndarray, mesh: MeshData | None = None) -> str:
     if mesh is not None:
         scale = " ".join(f"{v:g}" for v in mesh.scale)
-        return f"<mesh><uri>{mesh.path.resolve()}</uri><scale>{scale}</scale></mesh>"
+        # a relative path stays relative: the loader reads it beside the world file
+        return f"<mesh><uri>{mesh.path}</uri><scale>{scale}</scale></mesh>"
     if kind == "box":
         return f"<box><size>{size[0]:.6f} {size[1]:.6f} {size[2]:.6f}</size></box>"
     if kind == "cylinder":

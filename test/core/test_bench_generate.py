@@ -98,3 +98,38 @@ def test_every_object_of_a_scene_has_its_own_name():
             world, _ = generate_scene(split, 0, i)
             names = [(m.visuals[0].color.tobytes(), object_shape(m)) for m in world.objects]
             assert len(names) == len(set(names)), (split, i)
+
+
+def test_household_split_is_randomised_meshes_with_exact_ground_truth(tmp_path):
+    import numpy as np
+
+    from spatial_ros.bench.generate import generate_scene
+    from spatial_ros.sim.groundtruth import ground_truth
+    from spatial_ros.sim.household import HOUSEHOLD
+    from spatial_ros.sim.render import Renderer
+
+    for name in ("a", "b"):  # same arguments, same bytes: meshes beside the world included
+        generate(split="household", n=2, seed=3, out=tmp_path / name, width=96, height=72,
+                 progress=False)
+    a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert a == b and any(p.suffix == ".obj" for p in a)
+    meta = json.loads((tmp_path / "a/household/scene_000000/scene.json").read_text())
+    assert {o["shape"] for o in meta["objects"]} <= set(HOUSEHOLD)
+    names = [f"{o['color']} {o['shape']}" for o in meta["objects"]]
+    assert len(set(names)) == len(names) >= 3
+    # the written world reloads with its meshes, and gives the same objects
+    world = load_world(tmp_path / "a/household/scene_000000/world.sdf")
+    assert {m.visuals[0].geometry for m in world.objects} == {"mesh"}
+    truth = ground_truth(world, Renderer(world))
+    assert [o.label for o in truth.objects] == [o["shape"] for o in meta["objects"]]
+    assert np.allclose([o.box.size for o in truth.objects],
+                       [o["size"] for o in meta["objects"]], atol=1e-4)
+    # domain randomisation: table height, light, camera roll vary from scene to scene
+    tops, lights, rolls = set(), set(), []
+    for i in range(6):
+        w, pose = generate_scene("household", 0, i, width=64, height=48)
+        tops.add(round(float(w.models[0].visuals[0].pose.translation[2]), 3))
+        lights.add(tuple(np.round(w.light, 3)))
+        x_axis = pose.rotation[:, 0]  # the image's x axis: level without roll
+        rolls.append(abs(float(x_axis[2])))
+    assert len(tops) == 6 and len(lights) == 6 and max(rolls) > 0.05
