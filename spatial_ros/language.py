@@ -44,7 +44,7 @@ from spatial_ros.errors import SpatialRosError
 from spatial_ros.geometry import Pose
 from spatial_ros.query import Q, _frame_for, distances, relation_confidence
 from spatial_ros.relations import Body, RelationConfig, pair_margins, sigmoid, viewer_relation
-from spatial_ros.scene import SceneGraph, SceneObject, size_class
+from spatial_ros.scene import GENERIC_LABELS, SceneGraph, SceneObject, size_class
 from spatial_ros.vocabulary import Frame
 
 __all__ = ["Answer", "QuestionError", "answer_question", "parse_predicate", "resolve",
@@ -228,7 +228,7 @@ def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame, camera: Pose | None 
         # means the red object whose shape could not be read, or the only red object
         same_colour = [o for o in graph.objects if o.color == ref.color
                        and (ref.object_id is None or o.id == ref.object_id)]
-        unread = [o.id for o in same_colour if o.label in ("unknown", "object")]
+        unread = [o.id for o in same_colour if o.label in GENERIC_LABELS]
         if len(unread) == 1:
             ids = unread
         elif len(same_colour) == 1:
@@ -250,16 +250,14 @@ def _candidates(graph: SceneGraph, ref: _Ref, frame: Frame, camera: Pose | None 
         if not ids and camera is not None:
             ids = _nearly(graph, pool, pred, target, frame, camera)  # several: ambiguous
     if ref.size_class is not None and len(ids) > 1:
-        # "the small red object": the one of its size class; a person's "small" and "large"
-        # are relative too: among several (or none) of that class, the smallest / largest
-        same = [i for i in ids if size_class(graph.object(i).box) == ref.size_class]
-        ids = same or ids
-        if len(ids) > 1 and ref.size_class != "medium-sized":
-            ids = [min(ids, key=lambda i: (1 if ref.size_class == "small" else -1)
-                       * graph.object(i).box.volume)]
-    if ref.size and len(ids) > 1:
+        # "the small red object": the one of its size class
+        ids = [i for i in ids if size_class(graph.object(i).box) == ref.size_class] or ids
+    # a superlative, and a person's "small" and "large" too, where several (or none) are of
+    # that class: the smallest / largest
+    order = ref.size or {"small": 1, "large": -1}.get(ref.size_class, 0)
+    if order and len(ids) > 1:
         vol = {i: graph.object(i).box.volume for i in ids}
-        ids = [min(ids, key=lambda i: ref.size * vol[i])]
+        ids = [min(ids, key=lambda i: order * vol[i])]
     return ids, named
 
 

@@ -10,13 +10,15 @@ from spatial_ros.geometry import Pose
 from spatial_ros.vocabulary import Frame, Source, check_predicate
 
 __all__ = ["OrientedBox", "SceneObject", "Relation", "SceneGraph", "size_class", "SIZE_CLASSES",
-           "GENERIC_LABELS"]
+           "GENERIC_NOUN", "GENERIC_LABELS"]
 
 #: size classes by an object's longest box side (m): under the first "small", from the
 #: second "large" (a mug or a can is medium-sized, a cereal box large)
 SIZE_CLASSES = (0.08, 0.2)
+#: what an object whose shape word does not fit is called (with its size and colour)
+GENERIC_NOUN = "object"
 #: labels that name no kind of object: the shape word did not fit, or too few points
-GENERIC_LABELS = ("object", "unknown")
+GENERIC_LABELS = (GENERIC_NOUN, "unknown")
 
 
 def size_class(box: OrientedBox) -> str:

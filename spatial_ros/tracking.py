@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spatial_ros.perception import Detection
-from spatial_ros.perception.shapes import GENERIC_NOUN
-from spatial_ros.scene import OrientedBox, SceneObject
+from spatial_ros.scene import GENERIC_NOUN, OrientedBox, SceneObject
 
 __all__ = ["TrackerConfig", "Track", "Tracker", "aabb_iou", "blend_boxes"]
 

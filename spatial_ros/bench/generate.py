@@ -144,7 +144,7 @@ def _household_scene(rng: np.random.Generator, name: str, width: int, height: in
                     translation=np.array([xy[0], xy[1], z]))
         mesh = MeshData(path=pathlib.Path("meshes") / f"{model}.obj", vertices=v, triangles=t)
         models.append(SimModel(name=model, pose=pose, static=False, label=label, visuals=[
-            Visual(name="visual", model=model, geometry="mesh", size=v.max(0) - v.min(0),
+            Visual(name="visual", model=model, geometry="mesh", size=mesh.extent,
                    pose=pose, color=np.array(PALETTE[colour]), mesh=mesh,
                    texture=float(rng.uniform(0.0, 0.12)))]))
         if kind in ("can", "cereal box", "toy block"):

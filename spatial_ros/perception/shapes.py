@@ -22,7 +22,7 @@ import numpy as np
 from spatial_ros.errors import SpatialRosError
 
 __all__ = ["SHAPES", "FEATURES", "ShapeClassifier", "default_classifier", "image_features",
-           "features", "shape_fits", "DEFAULT_PATH", "GENERIC_NOUN"]
+           "features", "shape_fits", "DEFAULT_PATH"]
 
 SHAPES = ("box", "cylinder", "sphere")
 
@@ -35,8 +35,6 @@ FEATURES = ("sphere_rms_rel", "sphere_noise_rel", "sphere_footprint", "sphere_ra
             "log_pixels")
 
 DEFAULT_PATH = pathlib.Path(__file__).parents[1] / "data" / "shape_classifier.json"
-#: what an object whose shape word does not fit is called (with its colour and size)
-GENERIC_NOUN = "object"
 _F = {name: i for i, name in enumerate(FEATURES)}
 #: sphere: the fit's residual (depth noise removed) at most this share of its radius ...
 SPHERE_RMS = 0.05
@@ -107,7 +105,7 @@ def shape_fits(shape: str, feats: np.ndarray | None) -> bool:
     """Whether the geometry behind ``feats`` (``FEATURES``) supports calling the object a
     ``shape``: the classifier has only seen primitives, and names every real object one of
     them (a mustard bottle, a drill and a cereal box all "sphere"). A word is used where its own
-    fit holds; elsewhere the object is a ``GENERIC_NOUN``.
+    fit holds; elsewhere the object is a ``spatial_ros.scene.GENERIC_NOUN``.
 
     Set on SpatialBench test and shift scenes (ideal, RealSense and Kinect depth, masks and
     class-agnostic, per frame: 97.5 % of right box words kept, 96 % of cylinders, 98 % of

@@ -268,8 +268,9 @@ class _Loader:
             uri = (self.need(shape, "uri").text or "").strip()
             if not uri:
                 raise self.fail("uri", "empty mesh <uri>")
-            scale = self.floats(shape.find("scale"), 3, "mesh scale") \
-                if shape.find("scale") is not None else [1.0, 1.0, 1.0]
+            scale_el = shape.find("scale")
+            scale = self.floats(scale_el, 3, "mesh scale") if scale_el is not None \
+                else [1.0, 1.0, 1.0]
             mesh = load_mesh(self.resolve_uri(uri, "mesh"), scale)
             return "mesh", mesh.extent, mesh
         if shape.tag == "box":
