@@ -15,7 +15,7 @@ setup(
     description="Spatial understanding for robots: 3D scene graphs, spatial relations, planning.",
     python_requires=">=3.10",
     packages=find_packages(include=["spatial_ros", "spatial_ros.*"]),
-    package_data={"spatial_ros": ["data/*", "data/**/*", "model/configs/*.yaml",
+    package_data={"spatial_ros": ["data/*", "data/**/*", "model/configs/*.yaml", "model/configs/hard/*.yaml",
                                   "model/weights/*"]},
     # the SDF worlds, where find_world looks for them: <prefix>/share/spatial_ros/sim/worlds
     data_files=[("share/spatial_ros/sim/worlds", sorted(glob.glob("sim/worlds/*.sdf")))],

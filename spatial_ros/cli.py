@@ -45,10 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     rbag.set_defaults(func=_real_bag)
 
     trn = sub.add_parser("train", help="train the spatial reasoning model on SpatialBench")
-    trn.add_argument("--config", required=True, help="YAML with model: and train: sections "
-                     "(spatial_ros/model/configs/small.yaml is the shipped one)")
-    trn.add_argument("--out", required=True, help="folder for last.pt (resumable) and model.pt")
-    trn.add_argument("--resume", default=None, help="continue from this last.pt")
+    trn.add_argument("--config", required=True, help="YAML with model: and train: sections, "
+                     "an optional pretrain: section (video pre-training first) and an optional "
+                     "base: config it extends (spatial_ros/model/configs/small.yaml is the "
+                     "shipped one)")
+    trn.add_argument("--out", required=True, help="folder for last.pt (resumable) and model.pt; "
+                     "with pre-training also pretrain_last.pt and pretrain.pt")
+    trn.add_argument("--resume", default=None, help="continue from this last.pt (fine-tuning) "
+                     "or pretrain_last.pt (pre-training, then fine-tuning)")
     trn.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
     trn.set_defaults(func=_train)
 
@@ -112,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     mod.add_argument("--runs", default="~/.cache/spatial_ros/runs",
                      help="folder with baseline/, pos2d/, depthbias/ model.pt of the ablation")
     mod.add_argument("--weights", default=None, help="full model (default: the shipped weights)")
+    mod.add_argument("--ablation", default="shipped", choices=("shipped", "hard"),
+                     help="shipped: the four rows of configs/*.yaml with the shipped model; hard: "
+                     "the twelve rows of configs/hard/ (scripts/train_hard_ablation.sh)")
     mod.add_argument("--n-val", type=int, default=60, help="val scenes per preset to fit fusion")
     mod.add_argument("--frames", type=int, default=2)
     mod.set_defaults(func=_bench_model)
@@ -202,14 +209,16 @@ def _bench_model(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out)
     res = run_model_bench(runs=args.runs, weights=args.weights, splits=splits, sensors=sensors,
                           n=args.n, n_val=args.n_val, seed=args.seed, frames=args.frames,
-                          out=out)
+                          out=out, ablation=args.ablation)
     for (split, sensor), (rows, meta, scenes) in res["tables"].items():
         title = f"model ablation: {split} split, {sensor}, {scenes} scenes"
         table = format_model_table(rows, meta)
         print(f"\n## {title}\n{table}")
-        md, png = save_table(table, out / f"model_{split}_{sensor}", title=title)
+        stem = f"model_{split}_{sensor}" + ("_hard_ablation" if args.ablation == "hard" else "")
+        md, png = save_table(table, out / stem, title=title)
         print(f"saved {md} and {png}")
-    print(f"fusion weights (fitted on val): {out / 'fusion.json'}")
+    fusion = "fusion_hard.json" if args.ablation == "hard" else "fusion.json"
+    print(f"fusion weights (fitted on val): {out / fusion}")
     return 0
 
 
@@ -380,10 +389,30 @@ def _real_bag(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import pathlib
 
-    from spatial_ros.model.train import load_config, train
+    from spatial_ros.errors import SpatialRosError
+    from spatial_ros.model.checkpoint import read_checkpoint
+    from spatial_ros.model.pretrain import pretrain
+    from spatial_ros.model.train import load_full_config, train
 
-    model_cfg, trn = load_config(args.config)
-    final = train(model_cfg, trn, args.out, resume=args.resume, device=args.device,
+    model_cfg, trn, pre = load_full_config(args.config)
+    resume_stage = read_checkpoint(args.resume).get("stage", "finetune") if args.resume \
+        else None
+    init = None
+    if pre is not None:
+        done = pathlib.Path(args.out) / "pretrain.pt"
+        if resume_stage == "finetune":
+            if not done.is_file():
+                raise SpatialRosError(f"{args.resume} fine-tunes from {done}, which is missing")
+            init = done
+        else:
+            init = pretrain(model_cfg, pre, args.out, device=args.device,
+                            resume=args.resume if resume_stage == "pretrain" else None)
+            print(f"pre-trained encoder in {init}", flush=True)
+    elif resume_stage == "pretrain":
+        raise SpatialRosError(f"{args.resume} is a pre-training checkpoint but {args.config} "
+                              f"has no pretrain: section")
+    final = train(model_cfg, trn, args.out, device=args.device, init=init,
+                  resume=args.resume if resume_stage == "finetune" else None,
                   config_text=pathlib.Path(args.config).read_text())
     print(f"val accuracy {100 * final.get('accuracy', float('nan')):.2f}%, depth AbsRel "
           f"{final.get('depth_absrel', float('nan')):.3f}; weights in {args.out}/model.pt")

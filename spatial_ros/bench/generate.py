@@ -18,7 +18,12 @@ the other splits never use. ``household`` places household meshes (spatial_ros.s
 mug, bowl, bottle, can, cereal box, cup, toy block, marker) of every colour, with domain
 randomisation: their size and proportions, texture noise, unlabelled distractors, the table's
 height, size and colour, the light, and the camera's distance, height, pitch and roll; its
-meshes are written beside ``world.sdf`` (``meshes/``). The same arguments give the same bytes.
+meshes are written beside ``world.sdf`` (``meshes/``). ``hard`` (with its own ``hard_train``
+and ``hard_val``) makes depth order disagree with the 2D cues that give it away on a table seen
+from above: objects stand on unlabelled pedestals and on each other (the higher object in the
+image is often the nearer one), sizes span 3.5-22 cm (a near small object beside a far large
+one), the camera is low, rolled up to 40 degrees and aimed off the table's centre. The same
+arguments give the same bytes.
 """
 from __future__ import annotations
 
@@ -46,7 +51,9 @@ from spatial_ros.vocabulary import Frame
 
 __all__ = ["SPLITS", "generate_scene", "generate"]
 
-SPLITS = {"train": 0, "val": 1, "test": 2, "shift": 3, "household": 4}
+SPLITS = {"train": 0, "val": 1, "test": 2, "shift": 3, "household": 4, "hard": 5,
+          "hard_train": 6, "hard_val": 7}
+HARD_SPLITS = ("hard", "hard_train", "hard_val")
 TRAIN_COLORS = ["red", "green", "blue", "yellow", "orange", "purple", "grey"]
 SHIFT_COLORS = ["cyan", "pink", "brown", "white"]
 TRAIN_SHAPES = ["box", "cylinder", "sphere"]
@@ -179,12 +186,83 @@ def _household_scene(rng: np.random.Generator, name: str, width: int, height: in
                  ambient=float(rng.uniform(0.3, 0.6))), pose
 
 
+def _hard_scene(rng: np.random.Generator, name: str, width: int, height: int
+                ) -> tuple[World, Pose]:
+    """Primitives at several heights, seen so that image height and size mislead (docstring)."""
+    top = float(rng.uniform(0.65, 0.85))
+    half = rng.uniform([0.5, 0.4], [0.7, 0.55])
+    wood = np.clip(np.array([0.62, 0.45, 0.3]) * rng.uniform(0.6, 1.3) + rng.normal(0, 0.05, 3),
+                   0.05, 0.95)
+    models: list[SimModel] = [SimModel(name="table", pose=Pose(), static=True, visuals=[Visual(
+        name="top", model="table", geometry="box", size=np.array([2 * half[0], 2 * half[1], 0.04]),
+        pose=Pose(translation=np.array([0, 0, top - 0.02])), color=wood)])]
+    placed: list[tuple[np.ndarray, float]] = []
+    # supports: (xy, top z, half footprint) of pedestals and of flat-topped objects
+    supports: list[tuple[np.ndarray, float, float]] = []
+    for k in range(int(rng.integers(1, 4))):  # unlabelled pedestals: in no question
+        foot = rng.uniform(0.04, 0.08)
+        tall = float(rng.uniform(0.06, 0.3))
+        xy = _free_spot(rng, half, foot * 1.42, placed)
+        if xy is None:
+            continue
+        placed.append((xy, foot * 1.42))
+        pos = np.array([xy[0], xy[1], top + tall / 2])
+        grey = np.full(3, rng.uniform(0.25, 0.75))
+        models.append(SimModel(name=f"pedestal_{k}", pose=Pose(translation=pos), static=True,
+                               visuals=[Visual(name="visual", model=f"pedestal_{k}",
+                                               geometry="box",
+                                               size=np.array([2 * foot, 2 * foot, tall]),
+                                               pose=Pose(translation=pos), color=grey)]))
+        supports.append((xy, top + tall, foot))
+    n = int(rng.integers(4, 10))
+    combos = [(c, s) for c in TRAIN_COLORS for s in TRAIN_SHAPES]
+    label = 0
+    for ci in rng.permutation(len(combos))[:n]:
+        color, shape = combos[ci]
+        s = float(np.exp(rng.uniform(math.log(0.035), math.log(0.22))))
+        size = {"box": np.array([s, s * rng.uniform(0.7, 1.3), s * rng.uniform(0.6, 1.4)]),
+                "cylinder": np.array([s * 0.7, s * 0.7, s * rng.uniform(0.8, 1.8)]),
+                "sphere": np.array([s, s, s])}[shape]
+        foot = float(np.linalg.norm(size[:2]) / 2)
+        usable = [sp for sp in supports if sp[2] >= foot * 0.6]
+        if usable and rng.random() < 0.55:  # on a pedestal or on another object
+            xy, z, _ = usable[int(rng.integers(len(usable)))]
+            supports = [sp for sp in supports if sp[0] is not xy]  # one object per support
+        else:
+            xy = _free_spot(rng, half, foot, placed)
+            if xy is None:
+                continue
+            placed.append((xy, foot))
+            z = top
+        label += 1
+        pos = np.array([xy[0], xy[1], z + size[2] / 2])
+        yaw = float(rng.uniform(0, math.pi)) if shape == "box" else 0.0
+        model = f"{color}_{shape}"
+        models.append(SimModel(name=model, pose=Pose(translation=pos), static=False, label=label,
+                               visuals=[_visual(model, shape, size, pos, yaw, color)]))
+        if shape != "sphere":
+            supports.append((np.array(xy, float), z + size[2], foot * 0.8))
+    az = rng.uniform(-math.pi, math.pi)
+    dist = rng.uniform(0.85, 1.5)
+    eye = np.array([dist * math.cos(az), dist * math.sin(az), top + rng.uniform(0.1, 0.6)])
+    aim = np.array([*rng.uniform(-0.3, 0.3, 2), top + rng.uniform(0.0, 0.2)])
+    pose = look_at(eye, aim)
+    roll = float(rng.uniform(-0.7, 0.7))  # about the optical axis
+    c, s_ = math.cos(roll), math.sin(roll)
+    pose = Pose(rotation=pose.rotation @ np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1.0]]),
+                translation=pose.translation)
+    return World(name=name, path=pathlib.Path("generated"), models=models,
+                 cameras=[_camera(pose, width, height)]), pose
+
+
 def generate_scene(split: str, seed: int, index: int, *, width: int = 320,
                    height: int = 240) -> tuple[World, Pose]:
     """A random scene (as a World) and the camera's optical pose."""
     rng = np.random.default_rng([SPLITS[split], seed, index])
     if split == "household":
         return _household_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
+    if split in HARD_SPLITS:
+        return _hard_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
     shift = split == "shift"
     colors, shapes = (SHIFT_COLORS, SHIFT_SHAPES) if shift else (TRAIN_COLORS, TRAIN_SHAPES)
     n = int(rng.integers(2, 11))

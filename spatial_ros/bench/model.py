@@ -50,6 +50,15 @@ MODEL_ROWS = {"baseline (1D, no depth bias, RGB)": "baseline", "+2D positions": 
 GEOMETRIC = "geometric scene graph"
 FUSED = "fused (geometric + full)"
 FULL = "full (+depth input, depth head)"
+NO_GEOMETRY = ", no geometry tokens"
+#: the hard-split ablation (spatial_ros/model/configs/hard/): the research's six rows, each also
+#: without geometry tokens, every one trained by scripts/train_hard_ablation.sh into RUNS/<folder>
+HARD_ROWS = {"baseline (1D, no depth bias, RGB)": "baseline", "+2D positions": "pos2d",
+             "+depth-aware attention": "depthbias", FULL: "full",
+             "+video pre-training (baseline)": "video", "both (full + video pre-training)": "both"}
+HARD_ROWS = {**HARD_ROWS, **{row + NO_GEOMETRY: f"{folder}_nogeo"
+                             for row, folder in HARD_ROWS.items()}}
+ABLATIONS = {"shipped": MODEL_ROWS, "hard": HARD_ROWS}
 _FRONT = DECISION_KEYS.index(("in_front_of", Frame.EGOCENTRIC))
 
 
@@ -253,33 +262,43 @@ def run_model_bench(*, runs: str | pathlib.Path, weights: str | pathlib.Path | N
                     splits: tuple[str, ...] = ("test", "shift"),
                     sensors: tuple[str, ...] = ("realsense_d435", "rgb_only"), n: int = 50,
                     n_val: int = 60, seed: int = 0, frames: int = 2, progress: bool = True,
-                    out: str | pathlib.Path = "bench_results") -> dict:
+                    out: str | pathlib.Path = "bench_results", ablation: str = "shipped") -> dict:
+    """``ablation``: ``shipped`` (MODEL_ROWS, full = the shipped weights or ``weights``; fusion
+    fitted on val) or ``hard`` (HARD_ROWS, every row from ``runs``; fusion fitted on hard_val)."""
     from spatial_ros.model.infer import SHIPPED_WEIGHTS, SpatialReasoner
 
+    if ablation not in ABLATIONS:
+        raise BenchError(f"unknown ablation {ablation!r}; expected one of {', '.join(ABLATIONS)}")
     runs = pathlib.Path(runs).expanduser()
     paths = {}
-    for row, folder in MODEL_ROWS.items():
+    for row, folder in ABLATIONS[ablation].items():
         path = pathlib.Path(weights or SHIPPED_WEIGHTS) if folder == "small" else \
             runs / folder / "model.pt"
         if not path.is_file():
-            raise BenchError(f"no weights for row {row!r} at {path}; make them with: spatial-ros "
-                             f"train --config spatial_ros/model/configs/{folder}.yaml --out "
-                             f"{runs / folder}")
+            how = (f"scripts/train_hard_ablation.sh {runs} {folder}" if ablation == "hard" else
+                   f"spatial-ros train --config spatial_ros/model/configs/{folder}.yaml --out "
+                   f"{runs / folder}")
+            raise BenchError(f"no weights for row {row!r} at {path}; make them with: {how}")
         paths[row] = path
     reasoners = {row: SpatialReasoner(p, device="cpu") for row, p in paths.items()}
     # fusion weights: fitted on the val split, over every sensor preset of the run
     val = []
     for sensor in sensors:
-        val += collect("val", n_val, seed, sensor, reasoners, frames=frames, progress=progress)
+        val += collect("hard_val" if ablation == "hard" else "val", n_val, seed, sensor,
+                       reasoners, frames=frames, progress=progress)
     fusion = fit_on(val)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    fusion.save(out / "fusion.json")
+    fusion.save(out / ("fusion_hard.json" if ablation == "hard" else "fusion.json"))
     results: dict = {"fusion": fusion, "tables": {}}
-    base_cost = float(reasoners[next(iter(MODEL_ROWS))].checkpoint.get("train_seconds", 0))
+    def seconds(r) -> float:  # training time, pre-training included
+        return float(r.checkpoint.get("train_seconds", float("nan"))) + \
+            float(r.checkpoint.get("pretrain_seconds", 0.0))
+
+    base_cost = seconds(reasoners[next(iter(paths))])
     meta = {}
     for row, r in reasoners.items():
-        cost = float(r.checkpoint.get("train_seconds", float("nan")))
+        cost = seconds(r)
         meta[row] = {"params": sum(p.numel() for p in r.net.parameters()), "ms": cpu_ms(r),
                      "cost": cost / base_cost if base_cost else float("nan")}
     for split in splits:
@@ -288,7 +307,7 @@ def run_model_bench(*, runs: str | pathlib.Path, weights: str | pathlib.Path | N
             add_fused(recs, fusion)
             geo_ms = float(np.median([r.geometry_ms for r in recs])) if recs else float("nan")
             rows = {}
-            for row in [*MODEL_ROWS, GEOMETRIC, FUSED]:
+            for row in [*paths, GEOMETRIC, FUSED]:
                 rows[row] = score(recs, row)
             meta[GEOMETRIC] = {"params": 0, "ms": geo_ms, "cost": 0.0}
             meta[FUSED] = {"params": meta[FULL]["params"], "ms": geo_ms + meta[FULL]["ms"],

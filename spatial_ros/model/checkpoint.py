@@ -1,6 +1,7 @@
 """Checkpoints of SpatialNet: plain dicts of tensors and primitives, so that they load with
-``torch.load(..., weights_only=True)``; loading checks the format version and the architecture
-and names what differs."""
+``torch.load(..., weights_only=True)``; loading checks the format version, the stage
+(``pretrain``: an encoder from spatial_ros.model.pretrain; ``finetune``, or none in older files:
+a model to reason with) and the architecture, and names what differs."""
 from __future__ import annotations
 
 import pathlib
@@ -60,6 +61,10 @@ def load_model(path: str | pathlib.Path, *, expect: ModelConfig | None = None,
     ``expect`` or its weights do not fit the architecture it states.
     """
     ck = read_checkpoint(path)
+    if ck.get("stage", "finetune") != "finetune":
+        raise CheckpointError(f"{path} is a {ck['stage']} checkpoint (an encoder trained without "
+                              f"relation labels; its relation head is untrained): reason with "
+                              f"the model.pt fine-tuned from it")
     try:
         cfg = ModelConfig(**ck["config"])
     except (TypeError, ValueError) as e:

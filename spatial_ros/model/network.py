@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the conventional name)
 from torch import nn
 
-__all__ = ["ModelConfig", "SpatialNet", "depth_buckets", "sine_2d", "sine_1d"]
+__all__ = ["ModelConfig", "SpatialNet", "depth_buckets", "sine_2d", "sine_1d", "BOX_FEATURES"]
+
+BOX_FEATURES = 5  #: leading geometry features from the 2D region: u0, v0, u1, v1, sqrt(area)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class ModelConfig:
     depth_head: bool = True  #: predict dense depth
     predicates: int = 21  #: outputs per ordered pair: spatial_ros.model.data.DECISION_KEYS
     geometry: int = 14  #: per-object geometry features (spatial_ros.model.data.object_inputs)
+    #: False: the 2D box and area (the first 5 geometry features) are zeroed and only the camera
+    #: rotation stays, so that no decision reads depth order from where a box lies in the image
+    geometry_tokens: bool = True
 
     def __post_init__(self) -> None:
         if self.image_height % self.patch or self.image_width % self.patch:
@@ -180,6 +185,9 @@ class SpatialNet(nn.Module):
                     "log_depth": log_depth}
         weights = F.avg_pool2d(masks.float(), p).flatten(2)  # (B, K, N) share of each patch
         weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-6)
+        if not self.cfg.geometry_tokens:
+            geometry = torch.cat([torch.zeros_like(geometry[..., :BOX_FEATURES]),
+                                  geometry[..., BOX_FEATURES:]], dim=-1)
         objects = weights @ tokens + self.geo(geometry)  # (B, K, dim)
         a = objects[:, :, None].expand(b, k, k, -1)
         c = objects[:, None, :].expand(b, k, k, -1)

@@ -19,6 +19,7 @@ import math
 import pathlib
 import time
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,6 +35,9 @@ from spatial_ros.model.data import (
     load_dataset,
 )
 from spatial_ros.model.network import ModelConfig, SpatialNet
+
+if TYPE_CHECKING:
+    from spatial_ros.model.pretrain import PretrainConfig
 
 __all__ = ["TrainConfig", "load_config", "train", "batch_tensors", "region_masks"]
 
@@ -54,48 +58,119 @@ class TrainConfig:
     data_dir: str = "~/.cache/spatial_ros/data"
     workers: int = 2  #: processes that render the data set
     threads: int = 0  #: torch CPU threads (0 = torch's default)
+    #: SpatialBench splits of the training and validation sets; "a+b" draws half from each
+    train_split: str = "train"
+    val_split: str = "val"
+    #: sensor preset -> weight of the training and validation samples (None: data.SENSOR_MIX)
+    sensors: dict | None = None
+    #: a pre-training checkpoint (pretrain.pt) whose encoder the fine-tuning starts from
+    init: str = ""
+
+
+def _read_config(path: pathlib.Path, seen: tuple[pathlib.Path, ...] = ()) -> dict:
+    """A config's sections, with those of its ``base:`` (a path relative to it, or a list of
+    them, merged in order) underneath."""
+    import yaml
+
+    if not path.is_file():
+        raise SpatialRosError(f"config {path} does not exist")
+    if path.resolve() in seen:
+        raise SpatialRosError(f"config {path}: 'base' chain loops back to itself")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise SpatialRosError(f"config {path} is not valid YAML: {e}") from e
+    if not isinstance(raw, dict) or set(raw) - {"model", "train", "pretrain", "base"}:
+        raise SpatialRosError(f"{path}: expected top-level sections 'model', 'train', "
+                              f"'pretrain' and 'base', got "
+                              f"{sorted(raw) if isinstance(raw, dict) else type(raw).__name__}")
+    out: dict = {}
+    bases = raw.get("base") or []
+    for base in [bases] if isinstance(bases, str) else bases:
+        for section, values in _read_config(path.parent / str(base),
+                                            (*seen, path.resolve())).items():
+            out[section] = {**out.get(section, {}), **values}
+    for section in ("model", "train", "pretrain"):
+        values = raw.get(section)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise SpatialRosError(f"{path}: section {section!r} must be a mapping")
+        out[section] = {**out.get(section, {}), **values}
+    return out
+
+
+def _section(path: pathlib.Path, section: str, cls, values: dict):
+    known = {f.name for f in fields(cls)}
+    bad = sorted(set(values) - known)
+    if bad:
+        raise SpatialRosError(f"{path}: unknown {section} field(s) {', '.join(bad)}; known: "
+                              f"{', '.join(sorted(known))}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as e:
+        raise SpatialRosError(f"{path}: {section}: {e}") from e
 
 
 def load_config(path: str | pathlib.Path) -> tuple[ModelConfig, TrainConfig]:
-    import yaml
+    """The model and training sections of a config (see :func:`load_full_config`)."""
+    model, trn, _ = load_full_config(path)
+    return model, trn
+
+
+def load_full_config(path: str | pathlib.Path
+                     ) -> tuple[ModelConfig, TrainConfig, PretrainConfig | None]:
+    """Model, training and (where the config has one) pre-training sections of a config."""
+    from spatial_ros.model.pretrain import PretrainConfig
+    from spatial_ros.sim.sensors import PRESETS
 
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise SpatialRosError(f"config {path} does not exist")
-    raw = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(raw, dict) or set(raw) - {"model", "train"}:
-        raise SpatialRosError(f"{path}: expected top-level sections 'model' and 'train', got "
-                              f"{sorted(raw) if isinstance(raw, dict) else type(raw).__name__}")
-    out = []
-    for section, cls in (("model", ModelConfig), ("train", TrainConfig)):
-        values = raw.get(section) or {}
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(values) - known)
-        if bad:
-            raise SpatialRosError(f"{path}: unknown {section} field(s) {', '.join(bad)}; known: "
-                                  f"{', '.join(sorted(known))}")
-        try:
-            out.append(cls(**values))
-        except (TypeError, ValueError) as e:
-            raise SpatialRosError(f"{path}: {section}: {e}") from e
-    model, trn = out
+    raw = _read_config(path)
+    model = _section(path, "model", ModelConfig, raw.get("model", {}))
+    trn = _section(path, "train", TrainConfig, raw.get("train", {}))
+    pre = _section(path, "pretrain", PretrainConfig, raw["pretrain"]) if "pretrain" in raw \
+        else None
     if model.predicates != len(DECISION_KEYS) or model.geometry != GEOMETRY_FEATURES:
         raise SpatialRosError(f"{path}: model.predicates must be {len(DECISION_KEYS)} and "
                               f"model.geometry {GEOMETRY_FEATURES} (the data's layout)")
-    return model, trn
+    for mix in (trn.sensors, pre.sensors if pre else None):
+        if mix is not None:
+            bad = sorted(set(mix) - set(PRESETS))
+            if bad or not mix or any(float(v) < 0 for v in mix.values()):
+                raise SpatialRosError(f"{path}: sensors must map presets "
+                                      f"({', '.join(PRESETS)}) to weights >= 0; got {mix}")
+    from spatial_ros.bench.generate import SPLITS
+    for name in (trn.train_split, trn.val_split, *([pre.split] if pre else [])):
+        for part in name.split("+"):
+            if part.strip() not in SPLITS:
+                raise SpatialRosError(f"{path}: unknown split {part!r} in {name!r}; expected "
+                                      f"one of {', '.join(SPLITS)}")
+    return model, trn, pre
 
 
 def dataset_path(trn: TrainConfig, split: str, n: int, size: tuple[int, int]) -> pathlib.Path:
     root = pathlib.Path(trn.data_dir).expanduser()
-    return root / f"spatialbench_{split}_n{n}_seed{trn.data_seed}_{size[0]}x{size[1]}.npz"
+    mix = ""
+    if trn.sensors is not None:
+        mix = "_" + "-".join(f"{k}{float(v):g}" for k, v in sorted(trn.sensors.items()))
+    return root / f"spatialbench_{split}_n{n}_seed{trn.data_seed}_{size[0]}x{size[1]}{mix}.npz"
 
 
 def get_dataset(trn: TrainConfig, split: str, n: int, size: tuple[int, int],
                 progress: bool = True) -> dict[str, np.ndarray]:
+    """``n`` samples of ``split`` ("a+b": n // 2 of a, the rest of b), cached per split."""
+    parts = [p.strip() for p in split.split("+") if p.strip()]
+    if not parts:
+        raise SpatialRosError(f"empty split {split!r}")
+    if len(parts) > 1:
+        counts = [n // len(parts) + (i < n % len(parts)) for i in range(len(parts))]
+        sets = [get_dataset(trn, p, c, size, progress) for p, c in zip(parts, counts)]
+        return {k: (sets[0][k] if k == "size" else np.concatenate([d[k] for d in sets]))
+                for k in sets[0]}
     path = dataset_path(trn, split, n, size)
     if path.exists():
         return load_dataset(path)
-    return build_dataset(split, n, seed=trn.data_seed, size=size, out=path,
+    return build_dataset(split, n, seed=trn.data_seed, size=size, sensors=trn.sensors, out=path,
                          workers=trn.workers, progress=progress)
 
 
@@ -199,82 +274,141 @@ def _lr(step: int, total: int, trn: TrainConfig) -> float:
     return trn.lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
-def train(model_cfg: ModelConfig, trn: TrainConfig, out: str | pathlib.Path, *,
-          resume: str | pathlib.Path | None = None, device: str = "auto",
-          progress: bool = True, config_text: str = "") -> dict:
-    """Train, writing checkpoints to ``out``; returns the final validation figures."""
+def pick_device(device: str) -> torch.device:
+    """``auto``: CUDA when present, else the CPU; otherwise the named device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def run_epochs(*, params: list[torch.nn.Parameter], opt: torch.optim.Optimizer, n: int, cfg,
+               dev: torch.device, step_loss, evaluate_fn, save_last, describe,
+               progress: bool = True, start: tuple[int, int, list, float] = (0, 0, [], 0.0)
+               ) -> tuple[list[dict], float]:
+    """The epochs of one training stage, shared by pre-training and fine-tuning.
+
+    ``cfg`` has ``epochs``, ``batch``, ``seed``, ``lr`` and ``warmup_steps``;
+    ``step_loss(idx, rng)`` gives (loss, parts) of one batch of sample indices; after each epoch
+    ``evaluate_fn()`` gives figures, ``save_last(epoch, step, history, seconds)`` writes the
+    resumable checkpoint and ``describe(figures)`` the line printed. Mixed precision on CUDA
+    (bf16 where supported, else fp16 with a gradient scaler). Returns the history and seconds.
+    """
     from tqdm import tqdm
 
+    use_amp = dev.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    steps_per_epoch = n // cfg.batch
+    if steps_per_epoch == 0:
+        raise SpatialRosError(f"{n} samples make no batch of {cfg.batch}")
+    total_steps = steps_per_epoch * cfg.epochs
+    start_epoch, step, history, seconds = start
+    history = list(history)
+    for epoch in range(start_epoch, cfg.epochs):
+        rng = np.random.default_rng([cfg.seed, epoch])
+        order = rng.permutation(n)
+        t0 = time.perf_counter()
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   unit="batch", disable=not progress)
+        running: dict[str, float] = {}
+        for i in bar:
+            idx = np.sort(order[i * cfg.batch:(i + 1) * cfg.batch])
+            for g in opt.param_groups:
+                g["lr"] = _lr(step, total_steps, cfg)
+            with torch.autocast(dev.type, dtype=amp_dtype, enabled=use_amp):
+                loss, parts = step_loss(idx, rng)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            scaler.step(opt)
+            scaler.update()
+            step += 1
+            running = {k: 0.95 * running.get(k, v) + 0.05 * v for k, v in parts.items()}
+            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()})
+        seconds += time.perf_counter() - t0
+        figures = evaluate_fn()
+        history.append({"epoch": epoch + 1, "step": step, "seconds": seconds,
+                        **{k: float(v) for k, v in running.items()}, **figures})
+        if progress:
+            print(f"epoch {epoch + 1}: {describe(figures)}, {seconds / 60:.1f} min", flush=True)
+        save_last(epoch + 1, step, history, seconds)
+    return history, seconds
+
+
+def check_resume(path: str | pathlib.Path, stage: str, expect: dict) -> dict:
+    """The resumable checkpoint at ``path``, checked to be of ``stage`` and to have been
+    written with the configs ``expect`` (key -> dict); raises naming what differs."""
+    ck = read_checkpoint(path)
+    got = ck.get("stage", "finetune")
+    if got != stage:
+        raise SpatialRosError(f"{path} is a {got} checkpoint; this resumes the {stage} stage")
+    if "optimizer" not in ck:
+        raise SpatialRosError(f"{path} is a finished run's weights, not a resumable last.pt")
+    for key, want in expect.items():
+        have = ck.get(key) or {}
+        diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+        if diff:
+            raise SpatialRosError(f"{path} was written with another {key} config ("
+                                  + ", ".join(f"{k}: {have.get(k)!r} there, {want.get(k)!r} now"
+                                              for k in diff[:6])
+                                  + "); resume with the config that started it")
+    return ck
+
+
+def train(model_cfg: ModelConfig, trn: TrainConfig, out: str | pathlib.Path, *,
+          resume: str | pathlib.Path | None = None, device: str = "auto",
+          progress: bool = True, config_text: str = "",
+          init: str | pathlib.Path | None = None) -> dict:
+    """Train (fine-tune from the pre-trained encoder at ``init``, or ``trn.init``, when given),
+    writing checkpoints to ``out``; returns the final validation figures."""
+    from spatial_ros.model.pretrain import load_pretrained
+
     out = pathlib.Path(out)
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
-                       else ("cpu" if device == "auto" else device))
+    dev = pick_device(device)
     if trn.threads:
         torch.set_num_threads(trn.threads)
     size = (model_cfg.image_width, model_cfg.image_height)
     t_data = time.perf_counter()
-    data = get_dataset(trn, "train", trn.train_samples, size, progress)
-    val = get_dataset(trn, "val", trn.val_samples, size, progress)
+    data = get_dataset(trn, trn.train_split, trn.train_samples, size, progress)
+    val = get_dataset(trn, trn.val_split, trn.val_samples, size, progress)
     t_data = time.perf_counter() - t_data
     torch.manual_seed(trn.seed)
     net = SpatialNet(model_cfg).to(dev)
+    init = init or trn.init or None
+    pretrain_info: dict = {}
+    if init:
+        pretrain_info = load_pretrained(init, net)
     opt = torch.optim.AdamW(net.parameters(), lr=trn.lr, weight_decay=trn.weight_decay)
-    use_amp = dev.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    n = len(data["rgb"])
-    steps_per_epoch = n // trn.batch
-    total_steps = steps_per_epoch * trn.epochs
-    start_epoch, step, history, train_seconds = 0, 0, [], 0.0
+    start: tuple[int, int, list, float] = (0, 0, [], 0.0)
     if resume is not None:
-        ck = read_checkpoint(resume)
-        if ck.get("config") != model_cfg.to_dict() or ck.get("train") != asdict(trn):
-            raise SpatialRosError(f"{resume} was written with another config; resume with the "
-                                  f"config that started it")
+        ck = check_resume(resume, "finetune", {"config": model_cfg.to_dict(),
+                                               "train": asdict(trn)})
         net.load_state_dict(ck["state_dict"])
         opt.load_state_dict(ck["optimizer"])
-        start_epoch, step = int(ck["epoch"]), int(ck["step"])
-        history, train_seconds = list(ck["history"]), float(ck["train_seconds"])
+        start = (int(ck["epoch"]), int(ck["step"]), list(ck["history"]),
+                 float(ck["train_seconds"]))
         torch.set_rng_state(ck["torch_rng"])
     net.train()
-    for epoch in range(start_epoch, trn.epochs):
-        rng = np.random.default_rng([trn.seed, epoch])
-        order = rng.permutation(n)
-        t0 = time.perf_counter()
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{trn.epochs}",
-                   unit="batch", disable=not progress)
-        running = None
-        for i in bar:
-            idx = np.sort(order[i * trn.batch:(i + 1) * trn.batch])
-            bt = batch_tensors(data, idx, trn.box_regions, rng, dev)
-            for g in opt.param_groups:
-                g["lr"] = _lr(step, total_steps, trn)
-            with torch.autocast(dev.type, dtype=amp_dtype, enabled=use_amp):
-                loss, parts = losses(net, bt, trn.depth_weight)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            scaler.step(opt)
-            scaler.update()
-            step += 1
-            running = parts if running is None else {k: 0.95 * running.get(k, v) + 0.05 * v
-                                                     for k, v in parts.items()}
-            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()})
-        train_seconds += time.perf_counter() - t0
-        figures = evaluate(net, val, dev)
-        history.append({"epoch": epoch + 1, "step": step, "seconds": train_seconds,
-                        **{k: float(v) for k, v in running.items()}, **figures})
-        if progress:
-            print(f"epoch {epoch + 1}: val accuracy {100 * figures['accuracy']:.2f}%, depth "
-                  f"AbsRel {figures['depth_absrel']:.3f}, {train_seconds / 60:.1f} min",
-                  flush=True)
-        save_checkpoint(out / "last.pt", net, train=asdict(trn), optimizer=opt.state_dict(),
-                        epoch=epoch + 1, step=step, history=history,
-                        train_seconds=train_seconds, torch_rng=torch.get_rng_state())
+
+    def step_loss(idx, rng):
+        return losses(net, batch_tensors(data, idx, trn.box_regions, rng, dev), trn.depth_weight)
+
+    def save_last(epoch, step, history, seconds):
+        save_checkpoint(out / "last.pt", net, stage="finetune", train=asdict(trn),
+                        optimizer=opt.state_dict(), epoch=epoch, step=step, history=history,
+                        train_seconds=seconds, torch_rng=torch.get_rng_state())
+
+    history, train_seconds = run_epochs(
+        params=list(net.parameters()), opt=opt, n=len(data["rgb"]), cfg=trn, dev=dev,
+        step_loss=step_loss, evaluate_fn=lambda: evaluate(net, val, dev), save_last=save_last,
+        describe=lambda f: (f"val accuracy {100 * f['accuracy']:.2f}%, depth AbsRel "
+                            f"{f['depth_absrel']:.3f}"),
+        progress=progress, start=start)
     final = history[-1] if history else {}
-    save_checkpoint(out / "model.pt", net, train=asdict(trn), history=history,
+    save_checkpoint(out / "model.pt", net, stage="finetune", train=asdict(trn), history=history,
                     train_seconds=train_seconds, data_seconds=t_data,
                     val_accuracy=float(final.get("accuracy", float("nan"))),
                     val_depth_absrel=float(final.get("depth_absrel", float("nan"))),
-                    config_text=config_text, device=str(dev))
+                    config_text=config_text, device=str(dev), **pretrain_info)
     return final

@@ -133,3 +133,50 @@ def test_household_split_is_randomised_meshes_with_exact_ground_truth(tmp_path):
         x_axis = pose.rotation[:, 0]  # the image's x axis: level without roll
         rolls.append(abs(float(x_axis[2])))
     assert len(tops) == 6 and len(lights) == 6 and max(rolls) > 0.05
+
+
+def _cue_agreement(split: str, n: int) -> tuple[float, int]:
+    """Share of the camera-frame in-front-of facts whose nearer object also reaches lower in
+    the image (the 2D cue a table seen from above gives away)."""
+    import numpy as np
+
+    from spatial_ros.bench.generate import generate_scene
+    from spatial_ros.sim.groundtruth import ground_truth
+    from spatial_ros.sim.render import Renderer
+    from spatial_ros.vocabulary import Frame
+
+    agree = total = 0
+    for i in range(n):
+        world, pose = generate_scene(split, 0, i, width=128, height=96)
+        renderer = Renderer(world)
+        mask = renderer.render(pose).mask
+        truth = ground_truth(world, renderer, pose)
+        bottom = {o.id: int(np.nonzero(mask == o.id)[0].max()) for o in truth.objects
+                  if (mask == o.id).sum() >= 5}
+        for r in truth.relations:
+            if r.predicate == "in_front_of" and r.frame == Frame.EGOCENTRIC \
+                    and r.subject in bottom and r.object in bottom:
+                total += 1
+                agree += bottom[r.subject] > bottom[r.object]
+    return agree / max(total, 1), total
+
+
+def test_hard_split_breaks_the_image_height_cue(tmp_path):
+    from spatial_ros.bench.generate import generate_scene
+
+    test_share, _ = _cue_agreement("test", 30)
+    hard_share, pairs = _cue_agreement("hard", 30)
+    assert pairs > 100
+    assert test_share > 0.9 and hard_share < 0.75  # measured: 0.95 and 0.64 over 200 scenes
+    # objects on unlabelled pedestals, a rolled camera; deterministic; hard_train is other scenes
+    world, pose = generate_scene("hard", 0, 0)
+    assert any(m.name.startswith("pedestal") and m.label is None for m in world.models)
+    rolls = [abs(float(generate_scene("hard", 0, i)[1].rotation[2, 0])) for i in range(8)]
+    assert max(rolls) > 0.2
+    again = generate_scene("hard", 0, 0)[0]
+    assert [m.name for m in again.models] == [m.name for m in world.models]
+    other = generate_scene("hard_train", 0, 0)[0]
+    assert [m.name for m in other.models] != [m.name for m in world.models]
+    generate(split="hard", n=1, seed=0, out=tmp_path, width=64, height=48, progress=False)
+    meta = json.loads((tmp_path / "hard/scene_000000/scene.json").read_text())
+    assert meta["questions"] and meta["relations"]

@@ -133,11 +133,13 @@ def test_sensor_presets_are_deterministic_and_shaped():
     ideal = apply_sensor(depth, rgb, "ideal", np.random.default_rng(1))
     np.testing.assert_array_equal(ideal, depth)
     assert np.isnan(apply_sensor(depth, rgb, "rgb_only", np.random.default_rng(1))).all()
-    for name in ("realsense_d435", "kinect"):
+    for name in ("realsense_d435", "realsense_d435_raw", "kinect"):
         a = apply_sensor(depth, rgb, name, np.random.default_rng(7))
         b = apply_sensor(depth, rgb, name, np.random.default_rng(7))
         np.testing.assert_array_equal(a, b)
-        assert np.isnan(a[depth < PRESETS[name].min_range * 0.9]).all()
+        assert not (a[np.isfinite(a)] < PRESETS[name].min_range).any()  # no reading too near
+        if not PRESETS[name].flying_pixels:  # (a flying pixel may lie between two surfaces)
+            assert np.isnan(a[depth < PRESETS[name].min_range * 0.9]).all()
     with pytest.raises(Exception, match="unknown sensor preset 'lidar'"):
         get_sensor("lidar")
 
@@ -150,6 +152,37 @@ def test_realsense_noise_grows_with_square_of_depth():
         out = apply_sensor(flat * z, rgb, "realsense_d435", np.random.default_rng(0))
         errs.append(np.nanstd(out - z))
     assert 6.0 < errs[1] / errs[0] < 12.0  # about 9x for 3x the depth
+
+
+def test_raw_realsense_artefacts_are_where_a_stereo_camera_has_them():
+    """A box 0.6 m away in front of a wall at 1.2 m, 160 px wide, fx = 130 px: the left band is
+    fx * B / z = 5.4 px at the wall, the shadow left of the box is fx * B * (1/0.6 - 1/1.2) =
+    5.4 px; flying pixels lie between the two surfaces; bright grey surfaces lose depth in
+    blobs; dark ones less often than the D435 preset assumes."""
+    h, w = 120, 160
+    depth = np.full((h, w), 1.2, np.float32)
+    depth[40:80, 80:120] = 0.6
+    rgb = np.full((h, w, 3), 120, np.uint8)
+    raw = apply_sensor(depth, rgb, "realsense_d435_raw", np.random.default_rng(3), fx=130.0)
+    missing = np.isnan(raw)
+    assert missing[:, :4].mean() > 0.95 and missing[:, 8:70].mean() < 0.05  # left band only
+    assert missing[45:75, 75:79].mean() > 0.9  # the stereo shadow left of the box
+    assert missing[45:75, 121:160].mean() < 0.05  # none right of it
+    between = (raw > 0.65) & (raw < 1.15)
+    assert 0 < between.sum() and between[:, 70:130].sum() == between.sum()  # at the box's edge
+    assert np.isnan(apply_sensor(depth, rgb, "realsense_d435", np.random.default_rng(3))
+                    [45:75, 75:79]).mean() < 0.5  # the D435 preset has no shadow
+    shiny = rgb.copy()
+    shiny[:, :] = 245
+    holes = np.isnan(apply_sensor(depth, shiny, "realsense_d435_raw", np.random.default_rng(3),
+                                  fx=130.0))[10:110, 20:150]
+    assert 0.4 < holes.mean() < 0.8
+    # in blobs: a hole's neighbour is a hole far more often than chance
+    assert (holes[:, 1:] & holes[:, :-1]).mean() / holes.mean() > 0.85
+    dark = np.full_like(rgb, 20)
+    lost = [np.isnan(apply_sensor(depth, dark, p, np.random.default_rng(3), fx=130.0))
+            [10:110, 20:70].mean() for p in ("realsense_d435", "realsense_d435_raw")]
+    assert lost[1] < lost[0] * 0.5
 
 
 def test_ground_truth_relations_of_tabletop():
