@@ -116,9 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     mod.add_argument("--runs", default="~/.cache/spatial_ros/runs",
                      help="folder with baseline/, pos2d/, depthbias/ model.pt of the ablation")
     mod.add_argument("--weights", default=None, help="full model (default: the shipped weights)")
-    mod.add_argument("--ablation", default="shipped", choices=("shipped", "hard"),
+    mod.add_argument("--ablation", default="shipped", choices=("shipped", "hard", "full"),
                      help="shipped: the four rows of configs/*.yaml with the shipped model; hard: "
-                     "the twelve rows of configs/hard/ (scripts/train_hard_ablation.sh)")
+                     "the twelve rows of configs/hard/ (scripts/train_hard_ablation.sh); full: "
+                     "the shipped model alone, with geometry and fused (refits the fusion)")
     mod.add_argument("--n-val", type=int, default=60, help="val scenes per preset to fit fusion")
     mod.add_argument("--frames", type=int, default=2)
     mod.set_defaults(func=_bench_model)
@@ -135,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--repeats", type=int, default=5, help="runs per frame for the timing")
     real.add_argument("--out", default="bench_results", help="folder for the .md, .png and "
                       "the annotated frames (real/)")
+    real.add_argument("--model", action="store_true", help="also the depth-aware model on the "
+                      "annotated objects: RGB only, RGB-D, geometry alone and fused")
+    real.add_argument("--weights", default=None, help="with --model: the model (default: the "
+                      "shipped weights)")
+    real.add_argument("--fusion", default=None, help="with --model: fusion weights (default: "
+                      "the .fusion.json beside the weights)")
     real.set_defaults(func=_bench_real)
     lat = bench_sub.add_parser("latency", help="scene-graph time per stage, 640x480, 8 objects")
     lat.add_argument("--frames", type=int, default=500,
@@ -214,7 +221,8 @@ def _bench_model(args: argparse.Namespace) -> int:
         title = f"model ablation: {split} split, {sensor}, {scenes} scenes"
         table = format_model_table(rows, meta)
         print(f"\n## {title}\n{table}")
-        stem = f"model_{split}_{sensor}" + ("_hard_ablation" if args.ablation == "hard" else "")
+        stem = f"model_{split}_{sensor}" + {"hard": "_hard_ablation", "full": "_full"}.get(
+            args.ablation, "")
         md, png = save_table(table, out / stem, title=title)
         print(f"saved {md} and {png}")
     fusion = "fusion_hard.json" if args.ablation == "hard" else "fusion.json"
@@ -315,6 +323,17 @@ def _bench_real(args: argparse.Namespace) -> int:
     md, png = save_table(table, out / "real_tabletop", title="real RealSense tabletop frames, "
                          "class-agnostic, gravity from the support plane")
     print(f"saved {md}, {png} and the annotated frames in {out / 'real'}")
+    if args.model:
+        from spatial_ros.bench.real_model import format_real_model_table, run_real_model_bench
+
+        res = run_real_model_bench(weights=args.weights, fusion=args.fusion, data=args.data)
+        table = format_real_model_table(res)
+        print(table)
+        for row, items in res.wrong.items():
+            print(f"{row} wrong: " + "; ".join(items))
+        md, png = save_table(table, out / "real_model", title="the model on real RealSense "
+                             "frames: decisions about the annotated relations")
+        print(f"saved {md} and {png}")
     return 0
 
 

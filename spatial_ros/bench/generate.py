@@ -18,12 +18,13 @@ the other splits never use. ``household`` places household meshes (spatial_ros.s
 mug, bowl, bottle, can, cereal box, cup, toy block, marker) of every colour, with domain
 randomisation: their size and proportions, texture noise, unlabelled distractors, the table's
 height, size and colour, the light, and the camera's distance, height, pitch and roll; its
-meshes are written beside ``world.sdf`` (``meshes/``). ``hard`` (with its own ``hard_train``
-and ``hard_val``) makes depth order disagree with the 2D cues that give it away on a table seen
-from above: objects stand on unlabelled pedestals and on each other (the higher object in the
-image is often the nearer one), sizes span 3.5-22 cm (a near small object beside a far large
-one), the camera is low, rolled up to 40 degrees and aimed off the table's centre. The same
-arguments give the same bytes.
+meshes are written beside ``world.sdf`` (``meshes/``). ``household_train`` and ``household_val``
+are other scenes of the same kind, for training. ``hard`` (with its own ``hard_train`` and
+``hard_val``) makes depth order disagree with the 2D cues that give it away on a table seen from
+above: objects stand on unlabelled pedestals and on each other (the higher object in the image
+is often the nearer one), sizes span 3.5-22 cm (a near small object beside a far large one), the
+camera is low, rolled up to 40 degrees and aimed off the table's centre. The same arguments give
+the same bytes.
 """
 from __future__ import annotations
 
@@ -52,8 +53,9 @@ from spatial_ros.vocabulary import Frame
 __all__ = ["SPLITS", "generate_scene", "generate"]
 
 SPLITS = {"train": 0, "val": 1, "test": 2, "shift": 3, "household": 4, "hard": 5,
-          "hard_train": 6, "hard_val": 7}
+          "hard_train": 6, "hard_val": 7, "household_train": 8, "household_val": 9}
 HARD_SPLITS = ("hard", "hard_train", "hard_val")
+HOUSEHOLD_SPLITS = ("household", "household_train", "household_val")
 TRAIN_COLORS = ["red", "green", "blue", "yellow", "orange", "purple", "grey"]
 SHIFT_COLORS = ["cyan", "pink", "brown", "white"]
 TRAIN_SHAPES = ["box", "cylinder", "sphere"]
@@ -259,7 +261,7 @@ def generate_scene(split: str, seed: int, index: int, *, width: int = 320,
                    height: int = 240) -> tuple[World, Pose]:
     """A random scene (as a World) and the camera's optical pose."""
     rng = np.random.default_rng([SPLITS[split], seed, index])
-    if split == "household":
+    if split in HOUSEHOLD_SPLITS:
         return _household_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
     if split in HARD_SPLITS:
         return _hard_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)

@@ -1,5 +1,9 @@
 """`spatial-ros bench model`: the research's ablation on our SpatialBench.
 
+``--ablation shipped`` (below), ``hard`` (HARD_ROWS: the research's six rows, each also without
+geometry tokens, trained by scripts/train_hard_ablation.sh on train + hard_train) or ``full`` (the
+shipped model alone with geometry and fusion, to refit the fusion).
+
 Rows: the four trained variants of SpatialNet (baseline: 1D positions, no depth bias, RGB only;
 +2D positions; +depth-aware attention; full: + depth input channel and depth head, the shipped
 model), the geometric scene graph alone (spatial_ros.pipeline on the 640x480 frame) and the
@@ -15,7 +19,8 @@ pools inside it; the pipeline segments by it). Columns:
         L2 which, L3 "which is closer to the camera" (from the row's in-front-of confidences;
         the metric "how far" questions need boxes and are left to `bench qa`), L4 multi-hop,
         L5 world-frame and camera-frame yes/no (the other-object viewpoint questions need boxes).
-    decisions: accuracy over every decision (21 per ordered pair) of the visible objects.
+    decisions: accuracy over every decision (21 per ordered pair) of the visible objects;
+        depth-order decisions: over in front of and behind (camera and world frame) only.
     ECE: expected calibration error of those decisions' confidences.
     depth AbsRel: per 8x8 patch at the model's resolution, |d - d*| / d* against the clean
         render, of the depth head (model rows) or of the sensor (geometric row).
@@ -58,7 +63,10 @@ HARD_ROWS = {"baseline (1D, no depth bias, RGB)": "baseline", "+2D positions": "
              "+video pre-training (baseline)": "video", "both (full + video pre-training)": "both"}
 HARD_ROWS = {**HARD_ROWS, **{row + NO_GEOMETRY: f"{folder}_nogeo"
                              for row, folder in HARD_ROWS.items()}}
-ABLATIONS = {"shipped": MODEL_ROWS, "hard": HARD_ROWS}
+#: the shipped model alone (with geometry and fused): refits the fusion without the other rows
+ABLATIONS = {"shipped": MODEL_ROWS, "hard": HARD_ROWS, "full": {FULL: "small"}}
+#: decisions of depth order: in front of and behind, in the camera and the world frame
+DEPTH_KEYS = [j for j, (p, _f) in enumerate(DECISION_KEYS) if p in ("in_front_of", "behind")]
 _FRONT = DECISION_KEYS.index(("in_front_of", Frame.EGOCENTRIC))
 
 
@@ -221,6 +229,7 @@ class RowScores:
     decisions: float
     ece: float
     absrel: float
+    depth_decisions: float = float("nan")  #: accuracy over DEPTH_KEYS only
 
 
 def score(records: list[SceneRecord], name: str) -> RowScores:
@@ -233,9 +242,12 @@ def score(records: list[SceneRecord], name: str) -> RowScores:
     src = FULL if name == FUSED else name
     s = sum(r.absrel.get(src, (0.0, 0))[0] for r in records)
     c = sum(r.absrel.get(src, (0.0, 0))[1] for r in records)
+    right = (p >= 0.5) == t
     return RowScores(levels={k: (v[0], v[1]) for k, v in levels.items()},
-                     decisions=float(((p >= 0.5) == t).mean()) if len(p) else float("nan"),
-                     ece=expected_calibration_error(p, t), absrel=s / c if c else float("nan"))
+                     decisions=float(right.mean()) if len(p) else float("nan"),
+                     ece=expected_calibration_error(p, t), absrel=s / c if c else float("nan"),
+                     depth_decisions=float(right[:, DEPTH_KEYS].mean()) if len(p)
+                     else float("nan"))
 
 
 def frame_times(reasoner, objects: int = 8, repeats: int = 20) -> np.ndarray:
@@ -317,8 +329,8 @@ def run_model_bench(*, runs: str | pathlib.Path, weights: str | pathlib.Path | N
 
 
 def format_model_table(rows: dict[str, RowScores], meta: dict[str, dict]) -> str:
-    head = ["row", "L1", "L2", "L3", "L4", "L5", "all decisions", "ECE", "depth AbsRel",
-            "params", "CPU ms/frame", "train cost"]
+    head = ["row", "L1", "L2", "L3", "L4", "L5", "all decisions", "depth-order decisions",
+            "ECE", "depth AbsRel", "params", "CPU ms/frame", "train cost"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, s in rows.items():
         cells = [name]
@@ -326,6 +338,7 @@ def format_model_table(rows: dict[str, RowScores], meta: dict[str, dict]) -> str
             c, n = s.levels.get(lv, (0, 0))
             cells.append(f"{100 * c / n:.1f}" if n else "–")
         cells.append(f"**{100 * s.decisions:.1f}**")
+        cells.append(f"{100 * s.depth_decisions:.1f}")
         cells.append(f"{s.ece:.3f}")
         cells.append("–" if np.isnan(s.absrel) else f"{s.absrel:.3f}")
         m = meta[name]

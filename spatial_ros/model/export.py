@@ -98,6 +98,19 @@ def subset_figures(weights: str | pathlib.Path, *, n: int = 48, split: str = "te
             "depth_absrel": fig["depth_absrel"]}
 
 
+def real_figures(weights: str | pathlib.Path, fusion: str | pathlib.Path | None = None
+                 ) -> dict:
+    """[right, asked] decisions per row of `bench real --model` (the annotated real frames of a
+    source checkout) for ``weights``; empty where the checkout's frames are not there."""
+    from spatial_ros.bench.real import default_data_dir
+    from spatial_ros.bench.real_model import REAL_ROWS, run_real_model_bench
+
+    if not (default_data_dir() / "annotations.json").is_file():
+        return {}
+    res = run_real_model_bench(weights=weights, fusion=fusion, progress=False)
+    return {row: [res.right.get(row, 0), res.asked.get(row, 0)] for row in REAL_ROWS}
+
+
 def ship_weights(checkpoint: str | pathlib.Path, dest: str | pathlib.Path,
                  fusion: str | pathlib.Path | None = None) -> dict:
     """Copy a training run's model.pt to ``dest`` (the package's weights), with the fusion
@@ -119,6 +132,7 @@ def ship_weights(checkpoint: str | pathlib.Path, dest: str | pathlib.Path,
         shutil.copyfile(fusion, dest.with_suffix(".fusion.json"))
     stated = {"weights": dest.name, "bytes": dest.stat().st_size,
               "train_seconds": ck.get("train_seconds"), "train": ck.get("train"),
-              "val_accuracy": ck.get("val_accuracy"), "subset": subset_figures(dest)}
+              "val_accuracy": ck.get("val_accuracy"), "subset": subset_figures(dest),
+              "real": real_figures(dest)}
     dest.with_suffix(".json").write_text(json.dumps(stated, indent=1) + "\n")
     return stated

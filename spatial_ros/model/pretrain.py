@@ -266,7 +266,8 @@ def pretrain(model_cfg: ModelConfig, pre: PretrainConfig, out: str | pathlib.Pat
              resume: str | pathlib.Path | None = None, device: str = "auto",
              progress: bool = True) -> pathlib.Path:
     """Pre-train the encoder on clips; returns the path of ``pretrain.pt``."""
-    from spatial_ros.model.train import check_resume, pick_device, run_epochs
+    from spatial_ros.model.infer import pick_device
+    from spatial_ros.model.train import check_resume, run_epochs
 
     out = pathlib.Path(out)
     dev = pick_device(device)

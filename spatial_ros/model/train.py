@@ -274,13 +274,6 @@ def _lr(step: int, total: int, trn: TrainConfig) -> float:
     return trn.lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
-def pick_device(device: str) -> torch.device:
-    """``auto``: CUDA when present, else the CPU; otherwise the named device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def run_epochs(*, params: list[torch.nn.Parameter], opt: torch.optim.Optimizer, n: int, cfg,
                dev: torch.device, step_loss, evaluate_fn, save_last, describe,
                progress: bool = True, start: tuple[int, int, list, float] = (0, 0, [], 0.0)
@@ -362,6 +355,7 @@ def train(model_cfg: ModelConfig, trn: TrainConfig, out: str | pathlib.Path, *,
           init: str | pathlib.Path | None = None) -> dict:
     """Train (fine-tune from the pre-trained encoder at ``init``, or ``trn.init``, when given),
     writing checkpoints to ``out``; returns the final validation figures."""
+    from spatial_ros.model.infer import pick_device
     from spatial_ros.model.pretrain import load_pretrained
 
     out = pathlib.Path(out)

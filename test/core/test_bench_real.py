@@ -82,3 +82,34 @@ def test_a_stride_that_does_not_divide_the_image_keeps_boxes_inside_it():
     for d in dets:
         u0, v0, u1, v1 = d.bbox2d
         assert 0 <= u0 <= u1 < w and 0 <= v0 <= v1 < h
+
+
+def test_model_on_real_frames_counts_every_annotated_decision(tmp_path):
+    """`bench real --model`: three decisions per annotated relation (44 relations, 40 of them
+    asymmetric with another inverse), the geometric row agrees with `bench real`'s relation
+    recall, and the CLI prints and saves the table."""
+    import subprocess
+    import sys
+
+    from spatial_ros.bench.real_model import (
+        GEOMETRY,
+        REAL_ROWS,
+        format_real_model_table,
+        run_real_model_bench,
+    )
+
+    res = run_real_model_bench(progress=False)
+    assert res.relations == 44
+    assert {res.asked[row] for row in REAL_ROWS} == {132}
+    scores = run_real_bench(repeats=1, progress=False)
+    assert res.held[GEOMETRY] == sum(f.reported for f in scores.frames)
+    for row in REAL_ROWS:
+        assert len(res.wrong.get(row, [])) == res.asked[row] - res.right[row]
+    table = format_real_model_table(res)
+    assert table.count("\n") == len(REAL_ROWS) + 1 and "left_of" in table
+    out = subprocess.run([sys.executable, "-m", "spatial_ros.cli", "bench", "real", "--model",
+                          "--repeats", "1", "--out", str(tmp_path)], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "model, RGB-D (real depth)" in out.stdout
+    assert (tmp_path / "real_model.md").is_file() and (tmp_path / "real_model.png").is_file()
