@@ -153,8 +153,6 @@ def build_dataset(split: str, n: int, *, seed: int = 0, size: tuple[int, int] = 
                   workers: int = 1, progress: bool = True) -> dict[str, np.ndarray]:
     """``n`` samples of a SpatialBench split (scene i = the split's scene i), each with a sensor
     drawn from ``sensors`` (weights); saved as one .npz at ``out`` when given."""
-    from tqdm import tqdm
-
     from spatial_ros.bench.generate import SPLITS
 
     if split not in SPLITS:
@@ -164,16 +162,27 @@ def build_dataset(split: str, n: int, *, seed: int = 0, size: tuple[int, int] = 
     p = np.array([mix[s] for s in names], float)
     pick = np.random.default_rng([SPLITS[split], seed, 7]).choice(len(names), n, p=p / p.sum())
     jobs = [(split, seed, i, tuple(size), names[pick[i]]) for i in range(n)]
+    rows = map_jobs(_work, jobs, workers, progress, f"dataset {split}", "scene")
+    return stack_rows(rows, size, out)
+
+
+def map_jobs(fn, jobs: list, workers: int, progress: bool, desc: str, unit: str) -> list:
+    """``fn`` over ``jobs`` in order, in ``workers`` forked processes when more than one, with a
+    progress bar."""
+    from tqdm import tqdm
+
     if workers > 1:
         import multiprocessing as mp
         with mp.get_context("fork").Pool(workers) as pool:
-            rows = list(tqdm(pool.imap(_work, jobs, chunksize=8), total=n, disable=not progress,
-                             desc=f"dataset {split}", unit="scene"))
-    else:
-        rows = [_work(j) for j in tqdm(jobs, disable=not progress, desc=f"dataset {split}",
-                                       unit="scene")]
-    data = {k: np.stack([r[k] for r in rows]) for k in rows[0] if k != "sensor"}
-    data["sensor"] = np.array([r["sensor"] for r in rows])
+            return list(tqdm(pool.imap(fn, jobs, chunksize=8), total=len(jobs),
+                             disable=not progress, desc=desc, unit=unit))
+    return [fn(j) for j in tqdm(jobs, disable=not progress, desc=desc, unit=unit)]
+
+
+def stack_rows(rows: list[dict], size: tuple[int, int], out: str | pathlib.Path | None
+               ) -> dict[str, np.ndarray]:
+    """One array per key over the rows, with the model ``size``; saved as .npz at ``out``."""
+    data = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
     data["size"] = np.array(size)
     if out is not None:
         out = pathlib.Path(out)

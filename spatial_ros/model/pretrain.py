@@ -31,7 +31,7 @@ from torch import nn
 
 from spatial_ros.errors import SpatialRosError
 from spatial_ros.model.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
-from spatial_ros.model.data import SENSOR_MIX, prepare_frame
+from spatial_ros.model.data import SENSOR_MIX, map_jobs, prepare_frame, stack_rows
 from spatial_ros.model.network import ModelConfig, SpatialNet
 
 __all__ = ["PretrainConfig", "build_clips", "correspondences", "pretrain", "load_pretrained",
@@ -147,8 +147,6 @@ def build_clips(split: str, n: int, *, seed: int = 0, size: tuple[int, int] = (1
     """``n`` clips of a split (scene i for clip i; "a+b": n // 2 of a, the rest of b), each
     with a sensor drawn from ``sensors``; saved as one .npz at ``out`` when given. The
     correspondences are for 8x8 patches at ``size``."""
-    from tqdm import tqdm
-
     from spatial_ros.bench.generate import SPLITS
 
     parts = [p.strip() for p in split.split("+") if p.strip()]
@@ -165,21 +163,8 @@ def build_clips(split: str, n: int, *, seed: int = 0, size: tuple[int, int] = (1
             len(names), count, p=weights / weights.sum())
         jobs += [(part, seed, i, tuple(size), names[pick[i]], orbit, lift, pan)
                  for i in range(count)]
-    desc = f"clips {split}"
-    if workers > 1:
-        import multiprocessing as mp
-        with mp.get_context("fork").Pool(workers) as pool:
-            rows = list(tqdm(pool.imap(_clip, jobs, chunksize=8), total=len(jobs),
-                             disable=not progress, desc=desc, unit="clip"))
-    else:
-        rows = [_clip(j) for j in tqdm(jobs, disable=not progress, desc=desc, unit="clip")]
-    data = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
-    data["size"] = np.array(size)
-    if out is not None:
-        out = pathlib.Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(out, **data)
-    return data
+    rows = map_jobs(_clip, jobs, workers, progress, f"clips {split}", "clip")
+    return stack_rows(rows, size, out)
 
 
 def _clips_for(pre: PretrainConfig, size: tuple[int, int], progress: bool
@@ -267,7 +252,7 @@ def pretrain(model_cfg: ModelConfig, pre: PretrainConfig, out: str | pathlib.Pat
              progress: bool = True) -> pathlib.Path:
     """Pre-train the encoder on clips; returns the path of ``pretrain.pt``."""
     from spatial_ros.model.infer import pick_device
-    from spatial_ros.model.train import check_resume, run_epochs
+    from spatial_ros.model.train import resume_from, run_epochs
 
     out = pathlib.Path(out)
     dev = pick_device(device)
@@ -296,14 +281,9 @@ def pretrain(model_cfg: ModelConfig, pre: PretrainConfig, out: str | pathlib.Pat
     opt = torch.optim.AdamW(params, lr=pre.lr, weight_decay=pre.weight_decay)
     start: tuple[int, int, list, float] = (0, 0, [], 0.0)
     if resume is not None:
-        ck = check_resume(resume, "pretrain", {"config": model_cfg.to_dict(),
-                                               "pretrain": asdict(pre)})
-        net.load_state_dict(ck["state_dict"])
-        head.load_state_dict(ck["head"])
-        opt.load_state_dict(ck["optimizer"])
-        start = (int(ck["epoch"]), int(ck["step"]), list(ck["history"]),
-                 float(ck["train_seconds"]))
-        torch.set_rng_state(ck["torch_rng"])
+        start = resume_from(resume, "pretrain", {"config": model_cfg.to_dict(),
+                                                 "pretrain": asdict(pre)}, net, opt,
+                            extra={"head": head})
     net.train()
 
     def step_loss(idx, _rng):

@@ -329,9 +329,13 @@ def run_epochs(*, params: list[torch.nn.Parameter], opt: torch.optim.Optimizer, 
     return history, seconds
 
 
-def check_resume(path: str | pathlib.Path, stage: str, expect: dict) -> dict:
-    """The resumable checkpoint at ``path``, checked to be of ``stage`` and to have been
-    written with the configs ``expect`` (key -> dict); raises naming what differs."""
+def resume_from(path: str | pathlib.Path, stage: str, expect: dict, net: torch.nn.Module,
+                opt: torch.optim.Optimizer, extra: dict[str, torch.nn.Module] | None = None
+                ) -> tuple[int, int, list, float]:
+    """Restore a stage from its resumable checkpoint at ``path``: checked to be of ``stage``
+    and written with the configs ``expect`` (key -> dict; raises naming what differs); loads
+    the network, the ``extra`` modules (checkpoint key -> module), the optimiser and the torch
+    RNG, and returns (epoch, step, history, seconds) for :func:`run_epochs`."""
     ck = read_checkpoint(path)
     got = ck.get("stage", "finetune")
     if got != stage:
@@ -346,7 +350,12 @@ def check_resume(path: str | pathlib.Path, stage: str, expect: dict) -> dict:
                                   + ", ".join(f"{k}: {have.get(k)!r} there, {want.get(k)!r} now"
                                               for k in diff[:6])
                                   + "); resume with the config that started it")
-    return ck
+    net.load_state_dict(ck["state_dict"])
+    for key, module in (extra or {}).items():
+        module.load_state_dict(ck[key])
+    opt.load_state_dict(ck["optimizer"])
+    torch.set_rng_state(ck["torch_rng"])
+    return int(ck["epoch"]), int(ck["step"]), list(ck["history"]), float(ck["train_seconds"])
 
 
 def train(model_cfg: ModelConfig, trn: TrainConfig, out: str | pathlib.Path, *,
@@ -376,13 +385,8 @@ def train(model_cfg: ModelConfig, trn: TrainConfig, out: str | pathlib.Path, *,
     opt = torch.optim.AdamW(net.parameters(), lr=trn.lr, weight_decay=trn.weight_decay)
     start: tuple[int, int, list, float] = (0, 0, [], 0.0)
     if resume is not None:
-        ck = check_resume(resume, "finetune", {"config": model_cfg.to_dict(),
-                                               "train": asdict(trn)})
-        net.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        start = (int(ck["epoch"]), int(ck["step"]), list(ck["history"]),
-                 float(ck["train_seconds"]))
-        torch.set_rng_state(ck["torch_rng"])
+        start = resume_from(resume, "finetune", {"config": model_cfg.to_dict(),
+                                                 "train": asdict(trn)}, net, opt)
     net.train()
 
     def step_loss(idx, rng):

@@ -473,5 +473,30 @@ def load_world(path: str | os.PathLike) -> World:
     for name, el in elements.items():
         loader.model(el, poses[name], models, cameras)
     _check_mesh_sizes(path, models)
+    light, ambient = _lighting(loader, world_el)
     return World(name=world_el.get("name") or path.stem, path=path, models=models,
-                 cameras=cameras)
+                 cameras=cameras, light=light, ambient=ambient)
+
+
+def _lighting(loader: _Loader, world_el: ET.Element) -> tuple[tuple[float, float, float],
+                                                                 float]:
+    """The headless renderer's light from the world's first directional <light> (its
+    <direction> is where the light travels: the renderer's points back to the light) and
+    ambient share from <scene><ambient> (mean of r, g, b); the defaults where absent."""
+    light, ambient = World.light, World.ambient
+    for el in world_el.findall("light"):
+        direction = el.find("direction")
+        if el.get("type") == "directional" and direction is not None:
+            d = np.array(loader.floats(direction, 3, "light direction"))
+            if np.linalg.norm(d) < 1e-9:
+                raise loader.fail("direction", "light direction must not be zero")
+            light = tuple(float(v) for v in -d / np.linalg.norm(d))
+            break
+    amb = world_el.find("scene/ambient")
+    if amb is not None:
+        values = loader.floats(amb, None, "scene ambient")
+        if len(values) not in (3, 4) or not all(0.0 <= v <= 1.0 for v in values[:3]):
+            raise loader.fail("ambient", f"scene ambient: expected 3 or 4 numbers in 0..1, got "
+                              f"{amb.text!r}")
+        ambient = float(np.mean(values[:3]))
+    return light, ambient

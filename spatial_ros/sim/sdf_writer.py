@@ -39,6 +39,11 @@ def _geometry(kind: str, size: np.ndarray, mesh: MeshData | None = None) -> str:
 
 def world_to_sdf(world: World) -> str:
     out = ['<?xml version="1.0"?>', '<sdf version="1.9">', f'  <world name="{world.name}">']
+    a = f"{world.ambient:.4f}"
+    out.append(f"    <scene><ambient>{a} {a} {a} 1</ambient></scene>")
+    d = " ".join(f"{-v:.6f}" for v in np.asarray(world.light) / np.linalg.norm(world.light))
+    out.append('    <light type="directional" name="sun"><cast_shadows>false</cast_shadows>'
+               f"<diffuse>1 1 1 1</diffuse><direction>{d}</direction></light>")
     for model in world.models:
         out.append(f'    <model name="{model.name}">')
         out.append(f"      <static>{str(model.static).lower()}</static>")

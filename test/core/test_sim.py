@@ -207,3 +207,26 @@ def test_orbit_path_keeps_height_and_target():
     to_target = path.target - p2.translation
     np.testing.assert_allclose(p2.rotation[:, 2], to_target / np.linalg.norm(to_target))
     assert not math.isclose(p2.translation[1], p0.translation[1])
+
+
+def test_light_and_ambient_round_trip_through_sdf(tmp_path):
+    from spatial_ros.sim.sdf_writer import world_to_sdf
+
+    world = load_world(find_world("tabletop"))  # <direction>-0.3 -0.2 -0.9</direction>
+    np.testing.assert_allclose(world.light, np.array([0.3, 0.2, 0.9]) / math.sqrt(0.94),
+                               atol=1e-9)
+    world.light, world.ambient = (0.6, 0.0, 0.8), 0.3
+    (tmp_path / "w.sdf").write_text(world_to_sdf(world))
+    again = load_world(tmp_path / "w.sdf")
+    np.testing.assert_allclose(again.light, (0.6, 0.0, 0.8), atol=1e-6)
+    assert again.ambient == pytest.approx(0.3)
+    text = (tmp_path / "w.sdf").read_text()
+    for bad, pattern in (("<ambient>0.3000 0.3000 0.3000 1</ambient>",
+                          "scene ambient: expected 3 or 4 numbers in 0..1"),
+                         ("<direction>-0.600000 -0.000000 -0.800000</direction>",
+                          "light direction must not be zero")):
+        fixed = text.replace(bad, "<ambient>2 2 2 1</ambient>" if "ambient" in bad
+                             else "<direction>0 0 0</direction>")
+        (tmp_path / "bad.sdf").write_text(fixed)
+        with pytest.raises(SdfError, match=pattern):
+            load_world(tmp_path / "bad.sdf")
