@@ -2,7 +2,10 @@
 
 Two segmentation paths:
     mask: an instance mask is given (Gazebo's segmentation camera, the project's renderer or an
-        upstream detector): every non-zero id with enough valid depth is one object.
+        upstream detector): every non-zero id with enough valid depth is one object. Its flying
+        pixels (a reading between the object and what lies behind it, at the mask's outline)
+        are left out: a reading with under two neighbours in the mask within ``mask_flying``
+        (relative) of it, where at least half of the object's readings remain.
     class-agnostic: no mask. The dominant planes are found with RANSAC (Open3D) and removed
         (perception.supports: horizontal ones are support surfaces, tilted ones structure only
         when larger than any object); the remaining pixels are grouped into object regions of
@@ -120,6 +123,11 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             report.support_heights = list(supports)
         elif config.mask_supports:  # support surfaces from the unlabelled background
             find_planes(pts[lab == 0], config, report, dv[lab == 0])
+        if config.mask_flying > 0:
+            grid = np.zeros(sh * sw, np.int32)
+            grid[vi] = lab
+            lab = _without_flying(lab, _isolated(np.where(valid, d, 0.0), grid.reshape(sh, sw),
+                                                 config.mask_flying).ravel()[vi])
     else:
         off_plane = find_planes(pts, config, report, dv)
         fg = np.zeros(sh * sw, bool)
@@ -174,7 +182,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             if mask is not None:  # the mask's pixels between the grid's outer cells too
                 du0, dv0 = max(u0 - s + 1, 0), max(v0 - s + 1, 0)
                 dense = _dense_points(depth, mask[dv0:v1 + s, du0:u1 + s] == inst, du0, dv0,
-                                      intrinsics, camera_pose, config, None)
+                                      intrinsics, camera_pose, config, None, flying=True)
             else:
                 block = _blow_up(dgrid[rows.min():rows.max() + 1, cols.min():cols.max() + 1],
                                  s, sil.shape)
@@ -226,20 +234,57 @@ def _blow_up(grid: np.ndarray, s: int, shape: tuple[int, int]) -> np.ndarray:
 
 def _dense_points(depth: np.ndarray, sil: np.ndarray, u0: int, v0: int,
                   intrinsics: CameraIntrinsics, camera_pose: Pose, config: PerceptionConfig,
-                  block: np.ndarray | None) -> np.ndarray:
+                  block: np.ndarray | None, *, flying: bool = False) -> np.ndarray:
     """World points of every full-resolution pixel of an object's silhouette crop ``sil``
     (top-left pixel ``u0, v0``) with a valid reading; with ``block`` (the depth of the grid
     cell each pixel lies in), only those within ``depth_jump`` of it: a cell blown up to
-    s x s pixels covers some of what lies beside the object."""
+    s x s pixels covers some of what lies beside the object. ``flying``: without the readings
+    isolated in depth (``_isolated``), where at least half of them remain."""
     crop = depth[v0:v0 + sil.shape[0], u0:u0 + sil.shape[1]]
     with np.errstate(invalid="ignore"):
         ok = sil & (crop > config.min_depth) & (crop < config.max_depth)
         if block is not None:
             ok &= np.abs(crop - block) <= config.depth_jump * block
+        if flying and config.mask_flying > 0:
+            fly = _isolated(np.where(ok, crop, 0.0), ok.view(np.uint8), config.mask_flying)
+            if 2 * fly.sum() <= ok.sum():
+                ok &= ~fly
     ys, xs = np.nonzero(ok)
     z = crop[ys, xs].astype(np.float64)
     optical = _rays(intrinsics, 1)[(ys + v0) * intrinsics.width + xs + u0] * z[:, None]
     return optical @ camera_pose.rotation.T + camera_pose.translation
+
+
+def _isolated(depth: np.ndarray, labels: np.ndarray, jump: float) -> np.ndarray:
+    """Readings (``depth`` > 0, ``labels`` > 0) with fewer than two of their 8 neighbours of the
+    same label within ``jump`` (relative) of their depth, where they have two or more such
+    neighbours at all (one, where they have one): a flying pixel at an object's outline, between
+    its surface and what lies behind, which a mask drawn around the object takes in. Flying
+    pixels come singly or in pairs; a surface's reading, even at a corner of its outline, has
+    neighbours on the surface."""
+    h, w = depth.shape
+    d = np.pad(depth.astype(np.float32), 1)
+    lab = np.pad(labels, 1)
+    centre, own = d[1:h + 1, 1:w + 1], lab[1:h + 1, 1:w + 1]
+    near = np.zeros((h, w), np.uint8)  # neighbours of its label within jump
+    kin = np.zeros((h, w), np.uint8)  # neighbours of its label
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                nd = d[1 + dy:h + 1 + dy, 1 + dx:w + 1 + dx]
+                same = (lab[1 + dy:h + 1 + dy, 1 + dx:w + 1 + dx] == own) & (nd > 0)
+                kin += same
+                near += same & (np.abs(nd - centre) <= jump * centre)
+    return (centre > 0) & (own > 0) & (near < np.minimum(kin, 2))
+
+
+def _without_flying(lab: np.ndarray, fly: np.ndarray) -> np.ndarray:
+    """Instance labels with the flying-pixel readings ``fly`` set to 0 (none), for every
+    instance that keeps at least half of its readings (a thin or far object may be all edge)."""
+    n = np.bincount(lab, minlength=1)
+    n_fly = np.bincount(lab[fly], minlength=len(n))
+    drop = fly & (lab > 0) & (2 * n_fly[lab] <= n[lab])
+    return np.where(drop, 0, lab)
 
 
 def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: PerceptionConfig

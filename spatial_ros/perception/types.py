@@ -34,6 +34,9 @@ class PerceptionConfig:
     depth_jump: float = 0.03  #: relative depth jump that separates neighbouring pixels
     edge_jump: float = 0.06  #: relative depth range in a 3x3 window that marks a depth edge
     #: (flying pixels ramp smoothly across an occlusion edge; 0 = off)
+    #: with a mask: a reading with under two neighbours of its object within this relative
+    #: depth is a flying pixel the mask took in, and is left out (0 = off)
+    mask_flying: float = 0.06
     crease_angle: float = 40.0  #: degrees of a concave crease that separates objects (0 = off)
     crease_width: int = 1  #: cells across a crease (1 or 3; 3 suits stride 2)
     color_split_fraction: float = 0.15  #: a hue holding this share of a region splits it off

@@ -111,6 +111,9 @@ class SceneGraphNode(Node):
             max_object_size=d("max_object_size", pc.max_object_size, "largest object (m)"),
             plane_distance=d("plane_distance", pc.plane_distance, "RANSAC inlier distance (m)"),
             depth_jump=d("depth_jump", pc.depth_jump, "relative depth jump between segments"),
+            mask_flying=d("mask_flying", pc.mask_flying, "with a mask: a reading with under "
+                          "two neighbours of its object this close (relative depth) is a flying "
+                          "pixel, left out (0 = off)"),
             noise_quadratic=depth_noise(noise_model))
         self.plane_gravity = PlaneGravityConfig(noise_quadratic=depth_noise(noise_model),
                                                 max_tilt=d("plane_max_tilt", 75.0, "plane "

@@ -257,3 +257,30 @@ def test_noisy_tops_are_trimmed_by_the_noise():
     assert heights[0.0] - heights[1.0] == pytest.approx(sigma, rel=0.02)  # mean vs box range
     assert over > 2 * sigma  # the overshoot the trim takes part of
     assert abs(heights[1.0] - 0.1) < abs(heights[0.0] - 0.1)
+
+
+def test_flying_pixels_a_mask_takes_in_are_left_out(tabletop):
+    """The raw D435 puts readings between an object and what lies behind it at its outline;
+    an instance mask takes them in. Left out (mask_flying), the boxes come back to their size;
+    kept (0), they stretch the boxes towards the background."""
+    import dataclasses
+
+    from spatial_ros.perception.detect import _isolated
+    from spatial_ros.sim.sensors import get_sensor
+
+    frame, truth = tabletop
+    depth = apply_sensor(frame.depth, frame.rgb, get_sensor("realsense_d435_raw"),
+                         np.random.default_rng(0))
+    # ideal depth has no flying pixels: nothing is left out
+    ideal = np.where(np.isfinite(frame.depth), frame.depth, 0.0)
+    assert not _isolated(ideal, frame.mask.astype(np.int32), 0.06).any()
+    on = PerceptionConfig()
+    errors = {}
+    for name, cfg in (("on", on), ("off", dataclasses.replace(on, mask_flying=0.0))):
+        dets, _ = detect_objects(frame.rgb, depth, frame.intrinsics, frame.camera_pose,
+                                 frame.mask, config=cfg)
+        found = {d.instance: d for d in dets}
+        errors[name] = np.median([np.abs(np.sort(found[o.id].box.size) -
+                                         np.sort(o.box.size)).max()
+                                  for o in truth.objects if o.id in found])
+    assert errors["on"] < 0.03 and errors["off"] > errors["on"] + 0.05, errors
