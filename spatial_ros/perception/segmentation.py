@@ -50,7 +50,7 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
         a, b = _along(d, axis, slice(1, None)), _along(d, axis, slice(None, -1))
         _along(cut, axis, slice(1, None))[...] |= \
             np.abs(a - b) > config.depth_jump * np.maximum(np.minimum(a, b), 1e-6)
-    edge = depth_edges(d, config.edge_jump) & fg if config.edge_jump > 0 else None
+    edge = _depth_edges(d, config.edge_jump) & fg if config.edge_jump > 0 else None
     if edge is not None:
         cut |= edge
     crease = None
@@ -83,7 +83,7 @@ def weighted_lab(rgb: np.ndarray, config: PerceptionConfig) -> np.ndarray:
     return lab
 
 
-def depth_edges(d: np.ndarray, jump: float) -> np.ndarray:
+def _depth_edges(d: np.ndarray, jump: float) -> np.ndarray:
     """Flying pixels: cells whose 3x3 neighbourhood spans a relative depth range over ``jump``
     (0 = no reading, ignored) while their own depth lies in the middle of that range. RealSense
     depth draws such ramps across occlusion edges, where neighbour-to-neighbour steps stay
