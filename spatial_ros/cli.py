@@ -225,8 +225,7 @@ def _bench_model(args: argparse.Namespace) -> int:
             args.ablation, "")
         md, png = save_table(table, out / stem, title=title)
         print(f"saved {md} and {png}")
-    fusion = "fusion_hard.json" if args.ablation == "hard" else "fusion.json"
-    print(f"fusion weights (fitted on val): {out / fusion}")
+    print(f"fusion weights (fitted on val): {res['fusion_path']}")
     return 0
 
 

@@ -125,23 +125,14 @@ def collect(split: str, n: int, seed: int, sensor: str, reasoners: dict, *, fram
                 if a != b:
                     for j, (p, f) in enumerate(DECISION_KEYS):
                         t[a, b, j] = (ga, p, gb, f) in holds
-        rec = SceneRecord(ids=ids, truth=t, probs={}, has_geometry=np.zeros(k, bool),
-                          questions=[], graph_truth=truth,
-                          geometry_ms=sf.result.timings["total"])
         # geometric: the pipeline's graded decisions, mapped to ground-truth ids
         match = match_detections(sf.result, sf.frame.mask)
         tracked = {o.id for o in sf.result.graph.objects}
         match = {g: tr for g, tr in match.items() if tr in tracked}
-        conf = {(r.subject, r.predicate, r.object, r.frame): r.confidence
-                for r in sf.builder.all_relations(sf.result.graph, sf.pose, sf.result.occlusion)}
-        geo = np.zeros_like(t, dtype=np.float32)
-        for a, ga in enumerate(ids):
-            rec.has_geometry[a] = ga in match
-            for b, gb in enumerate(ids):
-                if a != b and ga in match and gb in match:
-                    for j, (p, f) in enumerate(DECISION_KEYS):
-                        geo[a, b, j] = conf.get((match[ga], p, match[gb], f), 0.0)
-        rec.probs[GEOMETRIC] = geo
+        geo, has = pipeline_decisions(sf.builder, sf.result, sf.pose, ids, match)
+        rec = SceneRecord(ids=ids, truth=t, probs={GEOMETRIC: geo}, has_geometry=has,
+                          questions=[], graph_truth=truth,
+                          geometry_ms=sf.result.timings["total"])
         gt_patch = None
         for name, reasoner in reasoners.items():
             out = reasoner.predict(sf.frame.rgb, sf.depth, sf.pose.rotation,
@@ -159,6 +150,21 @@ def collect(split: str, n: int, seed: int, sensor: str, reasoners: dict, *, fram
         rec.questions = _questions(truth, rng, sf.pose, ids)
         records.append(rec)
     return records
+
+
+def pipeline_decisions(builder, result, pose, ids: list[int], match: dict[int, int]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(K, K, keys) confidences of the pipeline's graded relations between the objects ``ids``
+    (0 where one has no match), and (K,) whether each has one; ``match``: id -> graph object."""
+    conf = {(r.subject, r.predicate, r.object, r.frame): r.confidence
+            for r in builder.all_relations(result.graph, pose, result.occlusion)}
+    geo = np.zeros((len(ids), len(ids), len(DECISION_KEYS)), np.float32)
+    for a, ga in enumerate(ids):
+        for b, gb in enumerate(ids):
+            if a != b and ga in match and gb in match:
+                for j, (p, f) in enumerate(DECISION_KEYS):
+                    geo[a, b, j] = conf.get((match[ga], p, match[gb], f), 0.0)
+    return geo, np.array([g in match for g in ids], bool)
 
 
 def _graph(rec: SceneRecord, probs: np.ndarray) -> SceneGraph:
@@ -301,8 +307,9 @@ def run_model_bench(*, runs: str | pathlib.Path, weights: str | pathlib.Path | N
     fusion = fit_on(val)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    fusion.save(out / ("fusion_hard.json" if ablation == "hard" else "fusion.json"))
-    results: dict = {"fusion": fusion, "tables": {}}
+    fusion_path = out / ("fusion_hard.json" if ablation == "hard" else "fusion.json")
+    fusion.save(fusion_path)
+    results: dict = {"fusion": fusion, "fusion_path": fusion_path, "tables": {}}
     def seconds(r) -> float:  # training time, pre-training included
         return float(r.checkpoint.get("train_seconds", float("nan"))) + \
             float(r.checkpoint.get("pretrain_seconds", 0.0))

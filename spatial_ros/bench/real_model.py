@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spatial_ros.bench.model import pipeline_decisions
 from spatial_ros.bench.real import (
     D435_NOISE,
     FrameScore,
@@ -110,16 +111,8 @@ def run_real_model_bench(*, weights: str | pathlib.Path | None = None,
                                        ids=ids).probs,
                  RGBD: reasoner.predict(frame.rgb, frame.depth, pose.rotation, mask=frame.mask,
                                         ids=ids).probs}
-        conf = {(r.subject, r.predicate, r.object, r.frame): r.confidence
-                for r in builder.all_relations(result.graph, pose, result.occlusion)}
-        geo = np.zeros_like(probs[RGB])
-        has = np.array([a in matches for a in ids])
-        for a in ids:
-            for b in ids:
-                if a != b and a in matches and b in matches:
-                    for j, (p, f) in enumerate(DECISION_KEYS):
-                        geo[index[a], index[b], j] = conf.get(
-                            (matches[a][0], p, matches[b][0], f), 0.0)
+        geo, has = pipeline_decisions(builder, result, pose, ids,
+                                      {a: m[0] for a, m in matches.items()})
         probs[GEOMETRY] = geo
         probs[FUSED] = fuse.fuse(probs[RGBD], geo, has[:, None] & has[None, :])
         res.relations += len(frame.relations)
