@@ -43,6 +43,10 @@ class ModelConfig:
     #: False: the 2D box and area (the first 5 geometry features) are zeroed and only the camera
     #: rotation stays, so that no decision reads depth order from where a box lies in the image
     geometry_tokens: bool = True
+    #: "image": depth everywhere it was measured; "objects": only inside the objects' regions
+    #: (masks or boxes), so that the table, floor and wall behind them, whose depth differs most
+    #: between the simulator and a real room, do not reach the decisions
+    depth_scope: str = "image"
 
     def __post_init__(self) -> None:
         if self.image_height % self.patch or self.image_width % self.patch:
@@ -52,6 +56,8 @@ class ModelConfig:
             raise ValueError(f"dim {self.dim} must divide by heads {self.heads} and by 4")
         if self.positions not in ("1d", "2d"):
             raise ValueError(f"positions {self.positions!r}: expected '1d' or '2d'")
+        if self.depth_scope not in ("image", "objects"):
+            raise ValueError(f"depth_scope {self.depth_scope!r}: expected 'image' or 'objects'")
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -157,7 +163,7 @@ class SpatialNet(nn.Module):
             raise ValueError(f"image is {w}x{h}; this model takes "
                              f"{self.cfg.image_width}x{self.cfg.image_height}")
         if depth is None:
-            depth = torch.full((b, h, w), torch.nan, device=rgb.device)
+            depth = torch.full((b, h, w), torch.nan, device=rgb.device, dtype=rgb.dtype)
         pd = self.patch_depth(depth)
         x = rgb
         if self.cfg.depth_input:
@@ -177,13 +183,16 @@ class SpatialNet(nn.Module):
             masks: (B, K, H, W) object masks (0/1); geometry: (B, K, geometry) features.
         Returns ``pair_logits`` (B, K, K, predicates) and ``log_depth`` (B, N) if predicted.
         """
+        if depth is not None and self.cfg.depth_scope == "objects":
+            depth = torch.where(masks.sum(1) > 0, depth, torch.nan)
         tokens, log_depth = self.encode(rgb, depth)
         p = self.cfg.patch
         b, k = masks.shape[:2]
         if k == 0:
             return {"pair_logits": tokens.new_zeros(b, 0, 0, self.cfg.predicates),
                     "log_depth": log_depth}
-        weights = F.avg_pool2d(masks.float(), p).flatten(2)  # (B, K, N) share of each patch
+        # (B, K, N) share of each patch, in the tokens' precision (fp16 on CUDA inference)
+        weights = F.avg_pool2d(masks.to(tokens.dtype), p).flatten(2)
         weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-6)
         if not self.cfg.geometry_tokens:
             geometry = torch.cat([torch.zeros_like(geometry[..., :BOX_FEATURES]),

@@ -322,6 +322,8 @@ def run_epochs(*, params: list[torch.nn.Parameter], opt: torch.optim.Optimizer, 
         seconds += time.perf_counter() - t0
         figures = evaluate_fn()
         history.append({"epoch": epoch + 1, "step": step, "seconds": seconds,
+                        "precision": str(amp_dtype).removeprefix("torch.") if use_amp
+                        else "float32",
                         **{k: float(v) for k, v in running.items()}, **figures})
         if progress:
             print(f"epoch {epoch + 1}: {describe(figures)}, {seconds / 60:.1f} min", flush=True)

@@ -28,20 +28,22 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
 def test_training_writes_resumable_checkpoints_and_learns(tmp_path):
     trn = TrainConfig(train_samples=24, val_samples=8, epochs=2, batch=8, warmup_steps=2,
                       lr=3e-3, data_dir=str(tmp_path / "data"), workers=1)
-    final = train(TINY, trn, tmp_path / "run", progress=False)
+    final = train(TINY, trn, tmp_path / "run", progress=False, device="cpu")
     assert (tmp_path / "run" / "last.pt").exists() and (tmp_path / "run" / "model.pt").exists()
     assert 0.5 < final["accuracy"] <= 1.0 and np.isfinite(final["depth_absrel"])
     # model.pt loads with weights_only=True and names its training
     ck = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert ck["train"]["data_seed"] == 0 and len(ck["history"]) == 2
+    assert ck["history"][-1]["precision"] == "float32"  # mixed precision on CUDA only
     # resume: one more epoch continues from the saved state, not from scratch
     more = TrainConfig(**{**trn.__dict__, "epochs": 3})
     with pytest.raises(SpatialRosError, match="another train config .epochs: 2 there, 3 now"):
         train(TINY, more, tmp_path / "run2", resume=tmp_path / "run" / "last.pt",
-              progress=False)
+              progress=False, device="cpu")
     last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert last["epoch"] == 2 and last["step"] == 2 * (24 // 8)
-    train(TINY, trn, tmp_path / "run", resume=tmp_path / "run" / "last.pt", progress=False)
+    train(TINY, trn, tmp_path / "run", resume=tmp_path / "run" / "last.pt", progress=False,
+          device="cpu")
     again = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert again["epoch"] == 2 and again["step"] == last["step"]  # nothing left to do
 
@@ -144,6 +146,64 @@ def test_cuda_request_without_gpu_is_a_clear_error():
         pytest.skip("a CUDA GPU is present")
     with pytest.raises(SpatialRosError, match="no CUDA GPU"):
         SpatialReasoner(SHIPPED_WEIGHTS, device="cuda")
+
+
+NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="needs a CUDA GPU (none on this machine)")
+
+
+@NEEDS_CUDA
+def test_cuda_fp16_inference_agrees_with_the_cpu_on_a_real_frame():
+    from spatial_ros.bench.real import load_real_frames
+
+    frame = load_real_frames()[0]
+    ids = sorted(frame.objects)
+    cpu = SpatialReasoner(SHIPPED_WEIGHTS, device="cpu")
+    gpu = SpatialReasoner(SHIPPED_WEIGHTS, device="cuda")
+    assert gpu.half and not cpu.half
+    for depth in (frame.depth, None):  # RGB-D and RGB only
+        a = cpu.predict(frame.rgb, depth, np.eye(3), mask=frame.mask, ids=ids)
+        b = gpu.predict(frame.rgb, depth, np.eye(3), mask=frame.mask, ids=ids)
+        assert a.probs.shape == b.probs.shape == (len(ids), len(ids), len(DECISION_KEYS))
+        assert np.abs(a.probs - b.probs).max() < 0.02
+        assert ((a.probs >= 0.5) != (b.probs >= 0.5)).mean() < 0.005
+        assert np.allclose(a.patch_depth, b.patch_depth, rtol=0.01)
+
+
+@NEEDS_CUDA
+def test_cuda_training_runs_in_mixed_precision_resumes_and_loads_on_the_cpu(tmp_path):
+    trn = TrainConfig(train_samples=24, val_samples=8, epochs=2, batch=8, warmup_steps=2,
+                      lr=3e-3, data_dir=str(tmp_path / "data"), workers=1)
+    final = train(TINY, trn, tmp_path / "run", device="cuda", progress=False)
+    assert 0.5 < final["accuracy"] <= 1.0 and np.isfinite(final["depth_absrel"])
+    ck = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    want = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    assert ck["device"].startswith("cuda") and [h["precision"] for h in ck["history"]] == \
+        [want, want]
+    resumed = tmp_path / "resumed"
+    train(TINY, trn, resumed, device="cuda", resume=tmp_path / "run" / "last.pt",
+          progress=False)
+    again = torch.load(resumed / "model.pt", weights_only=True)
+    assert len(again["history"]) == 2  # nothing left: the resumed run is the finished one
+    for k, v in ck["state_dict"].items():
+        assert torch.equal(v, again["state_dict"][k])
+    net, _ = load_model(tmp_path / "run" / "model.pt")  # CUDA-trained weights on the CPU
+    assert next(net.parameters()).device.type == "cpu"
+
+
+@NEEDS_CUDA
+def test_cuda_pretraining_runs_in_mixed_precision(tmp_path):
+    from spatial_ros.model.pretrain import PretrainConfig, pretrain
+
+    pre = PretrainConfig(samples=20, epochs=2, batch=6, warmup_steps=2,
+                         data_dir=str(tmp_path / "data"), workers=1)
+    path = pretrain(TINY, pre, tmp_path / "run", device="cuda", progress=False)
+    ck = torch.load(path, weights_only=True)
+    assert ck["stage"] == "pretrain" and len(ck["history"]) == 2
+    assert all(h["precision"] in ("bfloat16", "float16") for h in ck["history"])
+    assert all(np.isfinite(h["nce"]) for h in ck["history"])
+    first, last = ck["history"]
+    assert last["nce"] < first["nce"] + 1e-6
 
 
 def test_fusion_is_calibrated_and_falls_back_to_the_model():
