@@ -336,7 +336,8 @@ def run_model_bench(*, runs: str | pathlib.Path, weights: str | pathlib.Path | N
 
 
 def format_model_table(rows: dict[str, RowScores], meta: dict[str, dict]) -> str:
-    head = ["row", "L1", "L2", "L3", "L4", "L5", "all decisions", "depth-order decisions",
+    head = ["row", "L1", "L2", "L3", "L4", "L5", "all questions", "all decisions",
+            "depth-order decisions",
             "ECE", "depth AbsRel", "params", "CPU ms/frame", "train cost"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, s in rows.items():
@@ -344,6 +345,8 @@ def format_model_table(rows: dict[str, RowScores], meta: dict[str, dict]) -> str
         for lv in range(1, 6):
             c, n = s.levels.get(lv, (0, 0))
             cells.append(f"{100 * c / n:.1f}" if n else "–")
+        right, asked = (sum(v[i] for v in s.levels.values()) for i in (0, 1))
+        cells.append(f"{100 * right / asked:.1f}" if asked else "–")  # the research's metric
         cells.append(f"**{100 * s.decisions:.1f}**")
         cells.append(f"{100 * s.depth_decisions:.1f}")
         cells.append(f"{s.ece:.3f}")

@@ -43,6 +43,11 @@ def test_hard_ablation_has_twelve_rows_and_depth_order_decisions(tmp_path):
     assert meta["+video pre-training (baseline)"]["cost"] == pytest.approx(1.9)
     table = format_model_table(rows, meta)
     assert "depth-order decisions" in table and table.count("\n") == len(rows) + 3
+    # all questions: every level's questions together (the research's "spatial accuracy")
+    g = rows[GEOMETRIC].levels.values()
+    line = next(x for x in table.splitlines() if x.startswith(f"| {GEOMETRIC} |"))
+    right, asked = sum(c for c, _ in g), sum(n for _, n in g)
+    assert asked > 0 and line.split(" | ")[6] == f"{100 * right / asked:.1f}"
 
 
 def test_missing_rows_are_named_with_the_command_that_makes_them(tmp_path):

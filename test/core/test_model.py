@@ -90,3 +90,25 @@ def test_baselines_and_bad_input():
     with pytest.raises(ValueError, match="not a multiple of the patch size"):
         ModelConfig(image_height=30)
     assert sine_2d(4, 6, 32).shape == (24, 32)
+
+
+def test_depth_scope_objects_reads_depth_only_inside_the_regions():
+    torch.manual_seed(0)
+    rgb, depth, masks, geometry = _batch(SMALL)
+    elsewhere = depth.clone()
+    outside = masks.sum(1) == 0
+    assert outside.any()
+    elsewhere[outside] = 3.0 + torch.rand(int(outside.sum()))  # another room behind them
+    inside = depth.clone()
+    inside[~outside] = inside[~outside] * 1.5
+    for scope, same in (("objects", True), ("image", False)):
+        net = SpatialNet(ModelConfig(**{**SMALL.to_dict(), "depth_scope": scope})).eval()
+        with torch.no_grad():
+            net.depth_bias.weight.normal_()  # a bias that is not zero
+            a = net(rgb, depth, masks, geometry)["pair_logits"]
+            b = net(rgb, elsewhere, masks, geometry)["pair_logits"]
+            c = net(rgb, inside, masks, geometry)["pair_logits"]
+        assert torch.allclose(a, b) == same
+        assert not torch.allclose(a, c)  # the objects' own depth counts either way
+    with pytest.raises(ValueError, match="depth_scope 'room'"):
+        ModelConfig(depth_scope="room")
