@@ -18,9 +18,14 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the conventional name)
 from torch import nn
 
-__all__ = ["ModelConfig", "SpatialNet", "depth_buckets", "sine_2d", "sine_1d", "BOX_FEATURES"]
+__all__ = ["ModelConfig", "SpatialNet", "depth_buckets", "sine_2d", "sine_1d", "region_depth",
+           "BOX_FEATURES", "DEPTH_STATS", "DEPTH_QUANTILES"]
 
 BOX_FEATURES = 5  #: leading geometry features from the 2D region: u0, v0, u1, v1, sqrt(area)
+DEPTH_QUANTILES = (0.1, 0.5, 0.9)  #: of the depth readings inside an object's region
+#: per-object depth features (``depth_tokens``): the quantiles (metres), the share of the region
+#: with a reading, and 1 where it has none (RGB-only input, or a region all holes)
+DEPTH_STATS = len(DEPTH_QUANTILES) + 2
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,10 @@ class ModelConfig:
     #: (masks or boxes), so that the table, floor and wall behind them, whose depth differs most
     #: between the simulator and a real room, do not reach the decisions
     depth_scope: str = "image"
+    #: per-object depth statistics (region_depth: 10th, 50th and 90th percentile of the readings
+    #: inside the region, and their share) added to each object's token, so that the depth
+    #: order of two objects is one linear read of the pair, robust to holes and flying pixels
+    depth_tokens: bool = False
 
     def __post_init__(self) -> None:
         if self.image_height % self.patch or self.image_width % self.patch:
@@ -98,6 +107,34 @@ def depth_buckets(patch_depth: torch.Tensor, bins: int, max_relative: float) -> 
     return torch.where(missing, torch.full_like(idx, bins), idx)
 
 
+def region_depth(depth: torch.Tensor | None, masks: torch.Tensor) -> torch.Tensor:
+    """(B, K, DEPTH_STATS) depth features of each object's region.
+
+    ``depth``: (B, H, W) metres, NaN or <= 0 = no reading, or None; ``masks``: (B, K, H, W).
+    The quantiles come from sorting the region's readings (exact, no interpolation); a region
+    without a reading gets zeros and the "none" flag.
+    """
+    b, k = masks.shape[:2]
+    out = masks.new_zeros(b, k, DEPTH_STATS)
+    if depth is None or k == 0:
+        out[..., -1] = 1.0
+        return out
+    inside = masks.flatten(2) > 0.5  # (B, K, HW)
+    d = depth.flatten(1)[:, None, :].to(masks.dtype)
+    valid = inside & torch.isfinite(d) & (d > 0)
+    n = valid.sum(-1)  # (B, K)
+    ordered = torch.where(valid, d, torch.inf).sort(-1).values
+    for j, q in enumerate(DEPTH_QUANTILES):
+        at = ((n - 1).clamp_min(0).to(masks.dtype) * q).floor().long()
+        out[..., j] = ordered.gather(-1, at[..., None]).squeeze(-1)
+    none = n == 0
+    out[..., :len(DEPTH_QUANTILES)] = torch.where(none[..., None], 0.0,
+                                                  out[..., :len(DEPTH_QUANTILES)])
+    out[..., -2] = n.to(masks.dtype) / inside.sum(-1).clamp_min(1).to(masks.dtype)
+    out[..., -1] = none.to(masks.dtype)
+    return out
+
+
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -136,6 +173,7 @@ class SpatialNet(nn.Module):
         self.norm = nn.LayerNorm(cfg.dim)
         self.depth_out = nn.Linear(cfg.dim, 1) if cfg.depth_head else None
         self.geo = nn.Linear(cfg.geometry, cfg.dim)
+        self.depth_tokens = nn.Linear(DEPTH_STATS, cfg.dim) if cfg.depth_tokens else None
         self.pair = nn.Sequential(nn.Linear(4 * cfg.dim, 2 * cfg.dim), nn.GELU(),
                                   nn.Linear(2 * cfg.dim, cfg.predicates))
 
@@ -198,6 +236,8 @@ class SpatialNet(nn.Module):
             geometry = torch.cat([torch.zeros_like(geometry[..., :BOX_FEATURES]),
                                   geometry[..., BOX_FEATURES:]], dim=-1)
         objects = weights @ tokens + self.geo(geometry)  # (B, K, dim)
+        if self.depth_tokens is not None:
+            objects = objects + self.depth_tokens(region_depth(depth, masks).to(objects.dtype))
         a = objects[:, :, None].expand(b, k, k, -1)
         c = objects[:, None, :].expand(b, k, k, -1)
         pair = torch.cat([a, c, a * c, a - c], dim=-1)

@@ -5,7 +5,14 @@ import math
 import pytest
 import torch
 
-from spatial_ros.model.network import ModelConfig, SpatialNet, depth_buckets, sine_2d
+from spatial_ros.model.network import (
+    DEPTH_STATS,
+    ModelConfig,
+    SpatialNet,
+    depth_buckets,
+    region_depth,
+    sine_2d,
+)
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)"))]
@@ -112,3 +119,41 @@ def test_depth_scope_objects_reads_depth_only_inside_the_regions():
         assert not torch.allclose(a, c)  # the objects' own depth counts either way
     with pytest.raises(ValueError, match="depth_scope 'room'"):
         ModelConfig(depth_scope="room")
+
+
+def test_region_depth_is_the_percentiles_of_the_readings_inside_each_region():
+    depth = torch.full((1, 4, 10), torch.nan)
+    depth[0, 0, :] = torch.arange(1, 11, dtype=torch.float32)  # 1..10 m on the first row
+    depth[0, 1, :5] = 0.0  # zero is no reading too
+    masks = torch.zeros(1, 3, 4, 10)
+    masks[0, 0, :2, :] = 1  # 10 readings (1..10) and 10 holes
+    masks[0, 1, 2:, :] = 1  # all holes
+    masks[0, 2, 0, 3] = 1  # one reading: 4 m
+    f = region_depth(depth, masks)
+    assert f.shape == (1, 3, DEPTH_STATS)
+    # sorted 1..10: the 10th, 50th and 90th percentiles at floor(q * 9) = 0, 4, 8
+    assert f[0, 0].tolist() == pytest.approx([1.0, 5.0, 9.0, 0.5, 0.0])
+    assert f[0, 1].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
+    assert f[0, 2].tolist() == pytest.approx([4.0, 4.0, 4.0, 1.0, 0.0])
+    assert torch.equal(region_depth(None, masks)[..., -1], torch.ones(1, 3))  # RGB only
+
+
+def test_depth_tokens_give_each_object_its_own_depth():
+    torch.manual_seed(0)
+    rgb, depth, masks, geometry = _batch(SMALL)
+    cfg = ModelConfig(**{**SMALL.to_dict(), "depth_scope": "objects", "depth_bias": False,
+                         "depth_input": False, "depth_tokens": True})
+    net = SpatialNet(cfg).eval()
+    nearer = depth.clone()
+    alone = (masks[:, 0] > 0) & (masks[:, 1:].sum(1) == 0)  # object 0's pixels, no one else's
+    nearer[alone] -= 0.3  # only object 0 moves
+    with torch.no_grad():
+        a = net(rgb, depth, masks, geometry)["pair_logits"]
+        b = net(rgb, nearer, masks, geometry)["pair_logits"]
+        c = net(rgb, None, masks, geometry)["pair_logits"]
+        off = SpatialNet(ModelConfig(**{**cfg.to_dict(), "depth_tokens": False})).eval()
+        same = off(rgb, depth, masks, geometry)["pair_logits"]
+        assert torch.equal(same, off(rgb, nearer, masks, geometry)["pair_logits"])
+    # no depth channel or bias here: the tokens are the only way depth reaches the pairs
+    assert not torch.allclose(a, b) and not torch.allclose(a, c)
+    assert torch.allclose(a[:, 1, 2], b[:, 1, 2], atol=1e-5)  # a pair without object 0 is kept
