@@ -1,5 +1,7 @@
 """Video pre-training, its checkpoints and the fine-tuning that starts from them; configs that
 extend others; geometry tokens off (real torch, real SpatialBench renders, CPU)."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -142,9 +144,18 @@ def test_configs_extend_others_and_bad_ones_name_the_problem(tmp_path):
     assert pre is not None and pre.samples > 0 and "realsense_d435_raw" in pre.sensors
     model, trn, pre = load_full_config(hard / "baseline.yaml")
     assert model.positions == "1d" and model.geometry_tokens and pre is None
+    configs = hard.parent
+    shipped, _, _ = load_full_config(configs / "small.yaml")
     for name in ("baseline", "pos2d", "depthbias", "full", "video", "both"):
         for suffix in ("", "_nogeo"):
-            load_full_config(hard / f"{name}{suffix}.yaml")
+            model, _, _ = load_full_config(hard / f"{name}{suffix}.yaml")
+            # depth reaches a row only through what the row names: no depth tokens in the
+            # rows without depth, and "full" / "both" are the shipped architecture
+            assert model.depth_tokens == (name in ("full", "both"))
+            if name in ("full", "both"):
+                assert model == replace(shipped, geometry_tokens=not suffix)
+    for name in ("baseline", "pos2d", "depthbias"):
+        assert not load_full_config(configs / f"{name}.yaml")[0].depth_tokens
     cases = [("base: self.yaml\n", "loops back"),
              ("base: missing.yaml\n", "missing.yaml does not exist"),
              ("train: {train_split: train+moon}\n", "unknown split 'moon'"),
