@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "the twelve rows of configs/hard/ (scripts/train_hard_ablation.sh); full: "
                      "the shipped model alone, with geometry and fused (refits the fusion)")
     mod.add_argument("--n-val", type=int, default=60, help="val scenes per preset to fit fusion")
+    mod.add_argument("--fusion-regions", default="boxes", choices=("boxes", "mask"),
+                     help="fit the fusion on the model's outputs over the objects' 2D boxes (as "
+                     "reasoning_node gives them) or over their instance masks")
     mod.add_argument("--frames", type=int, default=2)
     mod.set_defaults(func=_bench_model)
     rsn = bench_sub.add_parser("reasoning", help="model time per frame (640x480 in, N objects)")
@@ -216,7 +219,7 @@ def _bench_model(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out)
     res = run_model_bench(runs=args.runs, weights=args.weights, splits=splits, sensors=sensors,
                           n=args.n, n_val=args.n_val, seed=args.seed, frames=args.frames,
-                          out=out, ablation=args.ablation)
+                          out=out, ablation=args.ablation, fusion_regions=args.fusion_regions)
     for (split, sensor), (rows, meta, scenes) in res["tables"].items():
         title = f"model ablation: {split} split, {sensor}, {scenes} scenes"
         table = format_model_table(rows, meta)

@@ -41,7 +41,7 @@ from spatial_ros.bench.qa import _is_right
 from spatial_ros.bench.relations import match_detections, scene_frames
 from spatial_ros.errors import BenchError
 from spatial_ros.language import QuestionError, answer_question
-from spatial_ros.model.data import DECISION_KEYS, prepare_frame
+from spatial_ros.model.data import DECISION_KEYS, boxes_from_mask, prepare_frame
 from spatial_ros.model.fusion import Fusion, expected_calibration_error, fit_fusion
 from spatial_ros.scene import Relation, SceneGraph
 from spatial_ros.sim.groundtruth import ground_truth
@@ -65,6 +65,8 @@ HARD_ROWS = {**HARD_ROWS, **{row + NO_GEOMETRY: f"{folder}_nogeo"
                              for row, folder in HARD_ROWS.items()}}
 #: the shipped model alone (with geometry and fused): refits the fusion without the other rows
 ABLATIONS = {"shipped": MODEL_ROWS, "hard": HARD_ROWS, "full": {FULL: "small"}}
+#: the regions a model pools over: instance masks, or their 2D bounding boxes
+REGIONS = ("mask", "boxes")
 #: decisions of depth order: in front of and behind, in the camera and the world frame
 DEPTH_KEYS = [j for j, (p, _f) in enumerate(DECISION_KEYS) if p in ("in_front_of", "behind")]
 _FRONT = DECISION_KEYS.index(("in_front_of", Frame.EGOCENTRIC))
@@ -99,10 +101,15 @@ def _absrel(pred: np.ndarray, gt: np.ndarray) -> tuple[float, int]:
 
 
 def collect(split: str, n: int, seed: int, sensor: str, reasoners: dict, *, frames: int = 2,
-            visible_pixels: int = 50, progress: bool = True) -> list[SceneRecord]:
+            visible_pixels: int = 50, progress: bool = True,
+            regions: str = "mask") -> list[SceneRecord]:
     """Run the pipeline and every model over ``n`` scenes; ``reasoners``: source name ->
-    SpatialReasoner."""
+    SpatialReasoner. ``regions``: the models pool over each object's instance ``mask``, or over
+    its 2D bounding box (``boxes``, what reasoning_node gives them from the graph)."""
     from tqdm import tqdm
+
+    if regions not in REGIONS:
+        raise BenchError(f"regions {regions!r}: expected one of {', '.join(REGIONS)}")
 
     records = []
     for i in tqdm(range(n), desc=f"model bench {split} {sensor}", unit="scene",
@@ -135,8 +142,12 @@ def collect(split: str, n: int, seed: int, sensor: str, reasoners: dict, *, fram
                           geometry_ms=sf.result.timings["total"])
         gt_patch = None
         for name, reasoner in reasoners.items():
-            out = reasoner.predict(sf.frame.rgb, sf.depth, sf.pose.rotation,
-                                   mask=sf.frame.mask, ids=ids)
+            if regions == "mask":
+                out = reasoner.predict(sf.frame.rgb, sf.depth, sf.pose.rotation,
+                                       mask=sf.frame.mask, ids=ids)
+            else:
+                out = reasoner.predict(sf.frame.rgb, sf.depth, sf.pose.rotation,
+                                       boxes=boxes_from_mask(sf.frame.mask, ids), ids=ids)
             rec.probs[name] = out.probs
             if gt_patch is None:
                 _, clean, _ = prepare_frame(sf.frame.rgb, sf.frame.depth, reasoner.size)
@@ -280,13 +291,20 @@ def run_model_bench(*, runs: str | pathlib.Path, weights: str | pathlib.Path | N
                     splits: tuple[str, ...] = ("test", "shift"),
                     sensors: tuple[str, ...] = ("realsense_d435", "rgb_only"), n: int = 50,
                     n_val: int = 60, seed: int = 0, frames: int = 2, progress: bool = True,
-                    out: str | pathlib.Path = "bench_results", ablation: str = "shipped") -> dict:
+                    out: str | pathlib.Path = "bench_results", ablation: str = "shipped",
+                    fusion_regions: str = "boxes") -> dict:
     """``ablation``: ``shipped`` (MODEL_ROWS, full = the shipped weights or ``weights``; fusion
-    fitted on val) or ``hard`` (HARD_ROWS, every row from ``runs``; fusion fitted on hard_val)."""
+    fitted on val) or ``hard`` (HARD_ROWS, every row from ``runs``; fusion fitted on hard_val).
+    ``fusion_regions``: the regions of the model's outputs the fusion is fitted on: ``boxes``
+    (the objects' 2D boxes, as reasoning_node gives them from the graph) or ``mask``; the tables
+    always score every row on the instance masks."""
     from spatial_ros.model.infer import SHIPPED_WEIGHTS, SpatialReasoner
 
     if ablation not in ABLATIONS:
         raise BenchError(f"unknown ablation {ablation!r}; expected one of {', '.join(ABLATIONS)}")
+    if fusion_regions not in REGIONS:
+        raise BenchError(f"fusion regions {fusion_regions!r}: expected one of "
+                         f"{', '.join(REGIONS)}")
     runs = pathlib.Path(runs).expanduser()
     paths = {}
     for row, folder in ABLATIONS[ablation].items():
@@ -303,7 +321,8 @@ def run_model_bench(*, runs: str | pathlib.Path, weights: str | pathlib.Path | N
     val = []
     for sensor in sensors:
         val += collect("hard_val" if ablation == "hard" else "val", n_val, seed, sensor,
-                       reasoners, frames=frames, progress=progress)
+                       {FULL: reasoners[FULL]}, frames=frames, progress=progress,
+                       regions=fusion_regions)
     fusion = fit_on(val)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)

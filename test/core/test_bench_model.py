@@ -64,3 +64,32 @@ def test_missing_rows_are_named_with_the_command_that_makes_them(tmp_path):
                           sensors=("rgb_only",), n=2, n_val=2, frames=1, progress=False,
                           out=tmp_path / "out", ablation="full")
     assert list(res["tables"][("test", "rgb_only")][0]) == [FULL, GEOMETRIC, FUSED]
+
+
+def test_models_pool_over_masks_or_boxes_and_the_fusion_fits_on_either(tmp_path):
+    import numpy as np
+
+    from spatial_ros.bench.model import collect
+    from spatial_ros.model.infer import SpatialReasoner
+
+    full = tmp_path / "full.pt"
+    cfg = ModelConfig(**TINY, depth_tokens=True, depth_scope="objects")
+    save_checkpoint(full, SpatialNet(cfg), stage="finetune", train_seconds=1.0)
+    reasoner = {FULL: SpatialReasoner(full, device="cpu")}
+    on = {r: collect("val", 2, 0, "realsense_d435", reasoner, frames=1, progress=False,
+                     regions=r) for r in ("mask", "boxes")}
+    assert [x.ids for x in on["mask"]] == [x.ids for x in on["boxes"]]
+    # the same objects, other regions: a box takes in the table behind a round object
+    assert any(not np.allclose(a.probs[FULL], b.probs[FULL])
+               for a, b in zip(on["mask"], on["boxes"]))
+    with pytest.raises(BenchError, match="regions 'blobs'"):
+        collect("val", 1, 0, "realsense_d435", reasoner, progress=False, regions="blobs")
+    with pytest.raises(BenchError, match="fusion regions 'blobs'"):
+        run_model_bench(runs=tmp_path, weights=full, ablation="full", fusion_regions="blobs",
+                        progress=False)
+    for regions in ("boxes", "mask"):
+        res = run_model_bench(runs=tmp_path / "none", weights=full, splits=("test",),
+                              sensors=("realsense_d435",), n=1, n_val=2, frames=1,
+                              progress=False, out=tmp_path / regions, ablation="full",
+                              fusion_regions=regions)
+        assert res["fusion_path"].is_file()
