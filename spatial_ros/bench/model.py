@@ -141,13 +141,10 @@ def collect(split: str, n: int, seed: int, sensor: str, reasoners: dict, *, fram
                           questions=[], graph_truth=truth,
                           geometry_ms=sf.result.timings["total"])
         gt_patch = None
+        region = {"mask": sf.frame.mask} if regions == "mask" else \
+            {"boxes": boxes_from_mask(sf.frame.mask, ids)}
         for name, reasoner in reasoners.items():
-            if regions == "mask":
-                out = reasoner.predict(sf.frame.rgb, sf.depth, sf.pose.rotation,
-                                       mask=sf.frame.mask, ids=ids)
-            else:
-                out = reasoner.predict(sf.frame.rgb, sf.depth, sf.pose.rotation,
-                                       boxes=boxes_from_mask(sf.frame.mask, ids), ids=ids)
+            out = reasoner.predict(sf.frame.rgb, sf.depth, sf.pose.rotation, ids=ids, **region)
             rec.probs[name] = out.probs
             if gt_patch is None:
                 _, clean, _ = prepare_frame(sf.frame.rgb, sf.frame.depth, reasoner.size)

@@ -125,7 +125,7 @@ def region_depth(depth: torch.Tensor | None, masks: torch.Tensor) -> torch.Tenso
     n = valid.sum(-1)  # (B, K)
     ordered = torch.where(valid, d, torch.inf).sort(-1).values
     for j, q in enumerate(DEPTH_QUANTILES):
-        at = ((n - 1).clamp_min(0).to(masks.dtype) * q).floor().long()
+        at = ((n - 1).clamp_min(0).float() * q).floor().long()  # fp32: exact under fp16
         out[..., j] = ordered.gather(-1, at[..., None]).squeeze(-1)
     none = n == 0
     out[..., :len(DEPTH_QUANTILES)] = torch.where(none[..., None], 0.0,
