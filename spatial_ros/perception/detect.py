@@ -245,10 +245,9 @@ def _dense_points(depth: np.ndarray, sil: np.ndarray, u0: int, v0: int,
         ok = sil & (crop > config.min_depth) & (crop < config.max_depth)
         if block is not None:
             ok &= np.abs(crop - block) <= config.depth_jump * block
-        if flying and config.mask_flying > 0:
+        if flying and config.mask_flying > 0:  # the crop as one instance (label 1)
             fly = _isolated(np.where(ok, crop, 0.0), ok.view(np.uint8), config.mask_flying)
-            if 2 * fly.sum() <= ok.sum():
-                ok &= ~fly
+            ok = _without_flying(ok.ravel().astype(np.intp), fly.ravel()).reshape(ok.shape) > 0
     ys, xs = np.nonzero(ok)
     z = crop[ys, xs].astype(np.float64)
     optical = _rays(intrinsics, 1)[(ys + v0) * intrinsics.width + xs + u0] * z[:, None]
