@@ -11,6 +11,16 @@ small projection head, where each patch of the first frame must pick its corresp
 among all patches of the second (temperature ``temperature``), plus the depth head's L1 on log
 depth against the clean render where the model has one.
 
+With ``photometric_weight`` > 0 the encoder also learns depth from the motion alone, as
+self-supervised monocular depth does from a robot's video and odometry: a pre-training-only
+head (:class:`PixelDepth`, dropped with the projection head) predicts each pixel's depth from
+the patch tokens; each frame is rebuilt from the other by moving its pixels with that depth and
+the camera's known motion, and the loss is how far the rebuilt colours are from the real ones
+(SSIM and L1, Monodepth's mix), where the rebuilt pixel explains the frame better than the
+unmoved other frame does, plus an edge-aware smoothness term. No depth reading and no label:
+only the two colour images and the camera motion between them. This gives an RGB-only encoder
+(the baseline's) something to learn about depth, which feature consistency alone does not.
+
 ``spatial-ros train --config`` runs this stage first when the config has a ``pretrain:``
 section: ``DIR/pretrain_last.pt`` every epoch (``--resume DIR/pretrain_last.pt`` continues it
 exactly, then fine-tunes), ``DIR/pretrain.pt`` at the end, from which fine-tuning starts (only
@@ -35,7 +45,7 @@ from spatial_ros.model.data import SENSOR_MIX, map_jobs, prepare_frame, stack_ro
 from spatial_ros.model.network import ModelConfig, SpatialNet
 
 __all__ = ["PretrainConfig", "build_clips", "correspondences", "pretrain", "load_pretrained",
-           "ENCODER_FIELDS", "HEAD_PREFIXES"]
+           "photometric_loss", "PixelDepth", "ENCODER_FIELDS", "HEAD_PREFIXES"]
 
 #: state_dict prefixes of the relation head, which fine-tuning starts fresh
 HEAD_PREFIXES = ("geo.", "pair.")
@@ -63,6 +73,9 @@ class PretrainConfig:
     orbit: float = 0.15  #: radians the camera orbits the table between the two frames (at most)
     lift: float = 0.05  #: metres it rises or sinks (at most)
     pan: float = 0.12  #: radians it turns about the vertical through itself (at most)
+    photometric_weight: float = 0.0  #: self-supervised depth from the motion (0: off)
+    smoothness: float = 1.0e-3  #: edge-aware smoothness of that depth, relative to it
+    photometric_scales: int = 3  #: resolutions the photometric error is taken at (1, 1/2, ...)
     data_dir: str = "~/.cache/spatial_ros/data"
     workers: int = 2
 
@@ -71,6 +84,10 @@ class PretrainConfig:
             raise ValueError("samples, epochs and batch must be positive")
         if self.temperature <= 0:
             raise ValueError(f"temperature {self.temperature} must be positive")
+        if self.photometric_weight < 0 or self.smoothness < 0:
+            raise ValueError("photometric_weight and smoothness must not be negative")
+        if self.photometric_scales < 1:
+            raise ValueError(f"photometric_scales {self.photometric_scales} must be >= 1")
 
 
 def correspondences(depth0: np.ndarray, depth1: np.ndarray, intr, pose0, pose1,
@@ -136,8 +153,14 @@ def _clip(args) -> dict:
     patch = 8 if w % 8 == 0 and h % 8 == 0 else 1
     corr = correspondences(frames[0].depth, frames[1].depth, frames[0].intrinsics, pose0, pose1,
                            patch, 2)
+    motion = np.eye(4, dtype=np.float32)  # frame 0's optical frame -> frame 1's
+    motion[:3, :3] = pose1.rotation.T @ pose0.rotation
+    motion[:3, 3] = pose1.rotation.T @ (pose0.translation - pose1.translation)
+    k, s = frames[0].intrinsics, w / frames[0].rgb.shape[1]  # at the model's size (area filter)
+    intr = np.array([k.fx * s, k.fy * s, (k.cx + 0.5) * s - 0.5, (k.cy + 0.5) * s - 0.5],
+                    np.float32)
     return {"rgb": np.stack(rgb), "depth": np.stack(depth), "gt_depth": np.stack(clean),
-            "corr": corr.astype(np.int16)}
+            "corr": corr.astype(np.int16), "motion": motion, "intr": intr}
 
 
 def build_clips(split: str, n: int, *, seed: int = 0, size: tuple[int, int] = (128, 96),
@@ -174,7 +197,7 @@ def _clips_for(pre: PretrainConfig, size: tuple[int, int], progress: bool
     mix = "" if pre.sensors is None else "_" + "-".join(
         f"{k}{float(v):g}" for k, v in sorted(pre.sensors.items()))
     path = pathlib.Path(pre.data_dir).expanduser() / (
-        f"clips_{pre.split}_n{pre.samples}_seed{pre.data_seed}_{size[0]}x{size[1]}"
+        f"clips2_{pre.split}_n{pre.samples}_seed{pre.data_seed}_{size[0]}x{size[1]}"
         f"_o{pre.orbit:g}_l{pre.lift:g}_p{pre.pan:g}{mix}.npz")
     if path.exists():
         return load_dataset(path)
@@ -189,6 +212,101 @@ def _head(cfg: ModelConfig, pre: PretrainConfig) -> nn.Module:
                          nn.Linear(cfg.dim, pre.projection))
 
 
+class PixelDepth(nn.Module):
+    """Pre-training-only head: each patch token gives the log depth of its ``patch`` x
+    ``patch`` pixels, held between 0.1 and 10 m."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.out = nn.Linear(cfg.dim, cfg.patch * cfg.patch)
+        nn.init.zeros_(self.out.bias)  # 1 m everywhere at the start
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, N, dim) tokens -> (B, H, W) log depth in metres."""
+        (gh, gw), p = self.cfg.grid, self.cfg.patch
+        x = self.out(tokens).float().reshape(-1, gh, gw, p, p).permute(0, 1, 3, 2, 4)
+        return 2.3 * torch.tanh(x.reshape(-1, gh * p, gw * p) / 2.3)
+
+
+def _ssim_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(1 - SSIM) / 2 over 3x3 windows of (B, 3, H, W) images in [0, 1], per pixel (B, H, W)."""
+    x, y = F.pad(x, (1, 1, 1, 1), mode="reflect"), F.pad(y, (1, 1, 1, 1), mode="reflect")
+    mx, my = F.avg_pool2d(x, 3, 1), F.avg_pool2d(y, 3, 1)
+    sx = F.avg_pool2d(x * x, 3, 1) - mx * mx
+    sy = F.avg_pool2d(y * y, 3, 1) - my * my
+    sxy = F.avg_pool2d(x * y, 3, 1) - mx * my
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    ssim = (2 * mx * my + c1) * (2 * sxy + c2) / ((mx * mx + my * my + c1) * (sx + sy + c2))
+    return ((1 - ssim) / 2).clamp(0, 1).mean(1)
+
+
+def _photo_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return 0.85 * _ssim_distance(a, b) + 0.15 * (a - b).abs().mean(1)
+
+
+def warp(source: torch.Tensor, depth: torch.Tensor, motion: torch.Tensor, intr: torch.Tensor
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rebuild the target frame from ``source`` (B, 3, H, W): each target pixel, at ``depth``
+    (B, H, W) metres, moved by ``motion`` (B, 4, 4: target optical frame -> source's) and seen
+    by the camera ``intr`` (B, 4: fx, fy, cx, cy). Returns the rebuilt image and where it is
+    seen by the source camera (B, H, W bool)."""
+    b, h, w = depth.shape
+    v, u = torch.meshgrid(torch.arange(h, device=depth.device, dtype=depth.dtype),
+                          torch.arange(w, device=depth.device, dtype=depth.dtype), indexing="ij")
+    fx, fy, cx, cy = (intr[:, i, None, None] for i in range(4))
+    pts = torch.stack([(u - cx) / fx * depth, (v - cy) / fy * depth, depth], 1).reshape(b, 3, -1)
+    q = motion[:, :3, :3] @ pts + motion[:, :3, 3:]
+    z = q[:, 2].clamp(min=1e-3)
+    us = (fx.reshape(b, 1) * q[:, 0] / z + cx.reshape(b, 1)).reshape(b, h, w)
+    vs = (fy.reshape(b, 1) * q[:, 1] / z + cy.reshape(b, 1)).reshape(b, h, w)
+    grid = torch.stack([(us + 0.5) / w * 2 - 1, (vs + 0.5) / h * 2 - 1], -1)
+    rebuilt = F.grid_sample(source, grid, mode="bilinear", padding_mode="border",
+                            align_corners=False)
+    seen = (q[:, 2].reshape(b, h, w) > 1e-3) & (grid.abs() <= 1).all(-1)
+    return rebuilt, seen
+
+
+def photometric_loss(log_depth: torch.Tensor, rgb: torch.Tensor, motion: torch.Tensor,
+                     intr: torch.Tensor, smoothness: float = 1e-3, scales: int = 3
+                     ) -> torch.Tensor:
+    """Self-supervised depth from two frames and the camera motion between them.
+
+    ``log_depth``/``rgb``: (2B, H, W) / (2B, 3, H, W), first frames then second frames (as
+    :func:`clip_tensors` stacks them); ``motion``: (B, 4, 4), first optical frame -> second;
+    ``intr``: (B, 4). Each frame is rebuilt from the other; a pixel counts where the other
+    camera sees it and where the rebuilt colour is nearer than the unmoved other frame's (so
+    that uniform and out-of-view areas, which any depth explains, teach nothing). Averaged
+    over ``scales`` resolutions (full, half, quarter...): the coarse ones reach depths whose
+    motion is several pixels off."""
+    b = motion.shape[0]
+    with torch.autocast(log_depth.device.type, enabled=False):  # geometry in fp32 under AMP
+        rgb = rgb.float()
+        moves = torch.cat([motion, torch.linalg.inv(motion)]).float()
+        photo = rgb.new_zeros(())
+        for level in range(scales):
+            f = 2 ** level
+            img = F.avg_pool2d(rgb, f) if f > 1 else rgb
+            logd = F.avg_pool2d(log_depth.float()[:, None], f)[:, 0] if f > 1 \
+                else log_depth.float()
+            k = torch.cat([intr, intr]).float()
+            k = torch.cat([k[:, :2] / f, (k[:, 2:] + 0.5) / f - 0.5], 1)
+            source = torch.cat([img[b:], img[:b]])
+            rebuilt, seen = warp(source, logd.exp(), moves, k)
+            err = _photo_error(rebuilt, img)
+            with torch.no_grad():
+                keep = seen & (err < _photo_error(source, img))
+            photo = photo + (err * keep).sum() / keep.sum().clamp(min=1) / scales
+        depth = log_depth.float().exp()
+        disp = 1 / depth
+        disp = disp / disp.mean((1, 2), keepdim=True)
+        dx, dy = (disp[:, :, 1:] - disp[:, :, :-1]).abs(), (disp[:, 1:] - disp[:, :-1]).abs()
+        ix = (rgb[:, :, :, 1:] - rgb[:, :, :, :-1]).abs().mean(1)
+        iy = (rgb[:, :, 1:] - rgb[:, :, :-1]).abs().mean(1)
+        smooth = (dx * torch.exp(-ix)).mean() + (dy * torch.exp(-iy)).mean()
+        return photo + smoothness * smooth
+
+
 def clip_tensors(data: dict[str, np.ndarray], idx: np.ndarray, device: torch.device
                  ) -> dict[str, torch.Tensor]:
     """Both frames of each clip stacked: first frames, then second frames (2B, ...)."""
@@ -196,13 +314,18 @@ def clip_tensors(data: dict[str, np.ndarray], idx: np.ndarray, device: torch.dev
         x = torch.from_numpy(data[key][idx].astype(np.float32)).to(device, dtype)
         return torch.cat([x[:, 0], x[:, 1]])
 
-    return {"rgb": both("rgb").permute(0, 3, 1, 2) / 255, "depth": both("depth"),
-            "gt_depth": both("gt_depth"),
-            "corr": torch.from_numpy(data["corr"][idx].astype(np.int64)).to(device)}
+    out = {"rgb": both("rgb").permute(0, 3, 1, 2) / 255, "depth": both("depth"),
+           "gt_depth": both("gt_depth"),
+           "corr": torch.from_numpy(data["corr"][idx].astype(np.int64)).to(device)}
+    for key in ("motion", "intr"):
+        if key in data:
+            out[key] = torch.from_numpy(data[key][idx].astype(np.float32)).to(device)
+    return out
 
 
 def pretrain_losses(net: SpatialNet, head: nn.Module, bt: dict[str, torch.Tensor],
-                    pre: PretrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+                    pre: PretrainConfig, pixel_depth: PixelDepth | None = None
+                    ) -> tuple[torch.Tensor, dict[str, float]]:
     tokens, log_depth = net.encode(bt["rgb"], bt["depth"])
     z = F.normalize(head(tokens).float(), dim=-1)
     b = bt["corr"].shape[0]
@@ -221,17 +344,26 @@ def pretrain_losses(net: SpatialNet, head: nn.Module, bt: dict[str, torch.Tensor
         l1 = (log_depth.float()[ok] - gt[ok].log()).abs().mean()
         total = total + pre.depth_weight * l1
         parts["depth_l1"] = float(l1.detach())
+    if pixel_depth is not None:
+        photo = photometric_loss(pixel_depth(tokens), bt["rgb"], bt["motion"], bt["intr"],
+                                 pre.smoothness, pre.photometric_scales)
+        total = total + pre.photometric_weight * photo
+        parts["photo"] = float(photo.detach())
     return total, parts
 
 
 @torch.no_grad()
 def evaluate_pretrain(net: SpatialNet, head: nn.Module, data: dict[str, np.ndarray],
-                      pre: PretrainConfig, device: torch.device, batch: int = 32
-                      ) -> dict[str, float]:
-    """Share of corresponding patches whose partner is the nearest feature (top-1 match)."""
-    net.eval()
-    head.eval()
+                      pre: PretrainConfig, device: torch.device, batch: int = 32,
+                      pixel_depth: PixelDepth | None = None) -> dict[str, float]:
+    """Share of corresponding patches whose partner is the nearest feature (top-1 match); with
+    ``pixel_depth``, also its depth's AbsRel against the clean render (``motion_absrel``: the
+    depth the motion taught, never trained on a depth reading)."""
+    modules = [m for m in (net, head, pixel_depth) if m is not None]
+    for m in modules:
+        m.eval()
     hits = total = 0
+    rel, n_rel = 0.0, 0
     for s in range(0, len(data["rgb"]), batch):
         idx = np.arange(s, min(s + batch, len(data["rgb"])))
         bt = clip_tensors(data, idx, device)
@@ -242,9 +374,18 @@ def evaluate_pretrain(net: SpatialNet, head: nn.Module, data: dict[str, np.ndarr
         have = bt["corr"] >= 0
         hits += int((best[have] == bt["corr"][have]).sum())
         total += int(have.sum())
-    net.train()
-    head.train()
-    return {"match": hits / max(total, 1)}
+        if pixel_depth is not None:
+            gt = bt["gt_depth"]
+            ok = torch.isfinite(gt) & (gt > 0)
+            pred = pixel_depth(tokens).exp()
+            rel += float(((pred[ok] - gt[ok]).abs() / gt[ok]).sum())
+            n_rel += int(ok.sum())
+    for m in modules:
+        m.train()
+    figures = {"match": hits / max(total, 1)}
+    if pixel_depth is not None:
+        figures["motion_absrel"] = rel / max(n_rel, 1)
+    return figures
 
 
 def pretrain(model_cfg: ModelConfig, pre: PretrainConfig, out: str | pathlib.Path, *,
@@ -277,33 +418,45 @@ def pretrain(model_cfg: ModelConfig, pre: PretrainConfig, out: str | pathlib.Pat
     torch.manual_seed(pre.seed)
     net = SpatialNet(model_cfg).to(dev)
     head = _head(model_cfg, pre).to(dev)
-    params = list(net.parameters()) + list(head.parameters())
+    extra = {"head": head}
+    pixel_depth = None
+    if pre.photometric_weight > 0:
+        pixel_depth = extra["pixel_depth"] = PixelDepth(model_cfg).to(dev)
+    params = [p for m in (net, *extra.values()) for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=pre.lr, weight_decay=pre.weight_decay)
     start: tuple[int, int, list, float] = (0, 0, [], 0.0)
     if resume is not None:
         start = resume_from(resume, "pretrain", {"config": model_cfg.to_dict(),
                                                  "pretrain": asdict(pre)}, net, opt,
-                            extra={"head": head})
+                            extra=extra)
     net.train()
 
     def step_loss(idx, _rng):
-        return pretrain_losses(net, head, clip_tensors(data, idx, dev), pre)
+        return pretrain_losses(net, head, clip_tensors(data, idx, dev), pre, pixel_depth)
+
+    def heads() -> dict:
+        return {key: {k: v.detach().cpu() for k, v in m.state_dict().items()}
+                for key, m in extra.items()}
 
     def save_last(epoch, step, history, seconds):
         save_checkpoint(out / "pretrain_last.pt", net, stage="pretrain", pretrain=asdict(pre),
-                        head={k: v.detach().cpu() for k, v in head.state_dict().items()},
                         optimizer=opt.state_dict(), epoch=epoch, step=step, history=history,
-                        train_seconds=seconds, torch_rng=torch.get_rng_state())
+                        train_seconds=seconds, torch_rng=torch.get_rng_state(), **heads())
+
+    def describe(f: dict) -> str:
+        text = f"held-out patch matching {100 * f['match']:.1f}%"
+        if "motion_absrel" in f:
+            text += f", depth learnt from the motion AbsRel {f['motion_absrel']:.3f}"
+        return text
 
     history, seconds = run_epochs(
         params=params, opt=opt, n=train_idx, cfg=pre, dev=dev, step_loss=step_loss,
-        evaluate_fn=lambda: evaluate_pretrain(net, head, val, pre, dev), save_last=save_last,
-        describe=lambda f: f"held-out patch matching {100 * f['match']:.1f}%",
-        progress=progress, start=start)
+        evaluate_fn=lambda: evaluate_pretrain(net, head, val, pre, dev,
+                                              pixel_depth=pixel_depth),
+        save_last=save_last, describe=describe, progress=progress, start=start)
     path = done
     save_checkpoint(path, net, stage="pretrain", pretrain=asdict(pre), history=history,
-                    train_seconds=seconds, data_seconds=t_data,
-                    head={k: v.detach().cpu() for k, v in head.state_dict().items()})
+                    train_seconds=seconds, data_seconds=t_data, **heads())
     return path
 
 

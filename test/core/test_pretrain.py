@@ -14,9 +14,12 @@ from spatial_ros.model.network import ModelConfig, SpatialNet
 from spatial_ros.model.pretrain import (
     PretrainConfig,
     build_clips,
+    clip_tensors,
     correspondences,
     load_pretrained,
+    photometric_loss,
     pretrain,
+    warp,
 )
 from spatial_ros.model.train import TrainConfig, load_full_config, train
 from spatial_ros.sim.render import Renderer
@@ -56,6 +59,26 @@ def test_clips_are_deterministic_pairs_with_correspondences(tmp_path):
         build_clips("train+nowhere", 2, progress=False)
 
 
+def test_the_true_depth_and_the_camera_motion_rebuild_one_frame_from_the_other():
+    data = build_clips("train+hard_train", 6, size=(128, 96), progress=False)
+    assert data["motion"].shape == (6, 4, 4) and data["intr"].shape == (6, 4)
+    bt = clip_tensors(data, np.arange(6), torch.device("cpu"))
+    gt = bt["gt_depth"]
+    depth = torch.where(torch.isfinite(gt), gt, torch.full_like(gt, 3.0))  # void: anything
+    # frame 0 rebuilt from frame 1 with the clean depth: the objects and table line up
+    rebuilt, seen = warp(bt["rgb"][6:], depth[:6], bt["motion"], bt["intr"])
+    ok = seen & torch.isfinite(gt[:6])
+    moved = (rebuilt - bt["rgb"][:6]).abs().mean(1)[ok].mean()
+    still = (bt["rgb"][6:] - bt["rgb"][:6]).abs().mean(1)[ok].mean()
+    assert ok.float().mean() > 0.2 and moved < 0.25 * still
+    # the loss is least at the true depth: too near, too far and a flat 1 m all cost more
+    def loss(d):
+        return float(photometric_loss(d.log(), bt["rgb"], bt["motion"], bt["intr"]))
+    true = loss(depth)
+    for wrong in (depth * 0.7, depth * 1.3, torch.ones_like(depth)):
+        assert true < 0.85 * loss(wrong)
+
+
 def _pre(tmp_path, **kw):
     return PretrainConfig(**{"samples": 20, "epochs": 2, "batch": 6, "warmup_steps": 2,
                              "data_dir": str(tmp_path / "data"), "workers": 1, **kw})
@@ -91,6 +114,27 @@ def test_pretraining_learns_resumes_and_fine_tuning_starts_from_it(tmp_path):
     assert tuned["stage"] == "finetune" and tuned["pretrained_from"] == str(path)
     assert tuned["pretrain"]["samples"] == 20
     load_model(tmp_path / "ft" / "model.pt")  # a fine-tuned model loads to reason with
+
+
+def test_pretraining_with_depth_from_the_motion_resumes_and_drops_its_head(tmp_path):
+    pre = _pre(tmp_path, photometric_weight=1.0, epochs=2)
+    rgb_only = ModelConfig(**{**TINY.to_dict(), "depth_input": False, "depth_head": False,
+                              "depth_bias": False, "depth_tokens": False})
+    path = pretrain(rgb_only, pre, tmp_path / "run", progress=False)
+    ck = torch.load(path, weights_only=True)
+    assert {"head", "pixel_depth"} <= set(ck)
+    for h in ck["history"]:
+        assert 0 < h["photo"] < 1 and 0 < h["motion_absrel"] < 10  # measured every epoch
+    again = pretrain(rgb_only, pre, tmp_path / "run2",
+                     resume=tmp_path / "run" / "pretrain_last.pt", progress=False)
+    b = torch.load(again, weights_only=True)
+    for k in ck["pixel_depth"]:
+        assert torch.equal(b["pixel_depth"][k], ck["pixel_depth"][k])
+    net = SpatialNet(rgb_only)
+    load_pretrained(path, net)  # the encoder only: the pre-training heads are left behind
+    assert not any("pixel" in k for k in net.state_dict())
+    with pytest.raises(ValueError, match="must not be negative"):
+        PretrainConfig(photometric_weight=-1.0)
 
 
 def test_checkpoint_of_the_wrong_stage_is_an_error_naming_both(tmp_path):
