@@ -281,24 +281,22 @@ def photometric_loss(log_depth: torch.Tensor, rgb: torch.Tensor, motion: torch.T
     motion is several pixels off."""
     b = motion.shape[0]
     with torch.autocast(log_depth.device.type, enabled=False):  # geometry in fp32 under AMP
-        rgb = rgb.float()
+        rgb, log_depth = rgb.float(), log_depth.float()
         moves = torch.cat([motion, torch.linalg.inv(motion)]).float()
+        cams = torch.cat([intr, intr]).float()
         photo = rgb.new_zeros(())
-        for level in range(scales):
+        for level in range(scales):  # level 0: pooling by 1 leaves the images as they are
             f = 2 ** level
-            img = F.avg_pool2d(rgb, f) if f > 1 else rgb
-            logd = F.avg_pool2d(log_depth.float()[:, None], f)[:, 0] if f > 1 \
-                else log_depth.float()
-            k = torch.cat([intr, intr]).float()
-            k = torch.cat([k[:, :2] / f, (k[:, 2:] + 0.5) / f - 0.5], 1)
+            img = F.avg_pool2d(rgb, f)
+            depth = F.avg_pool2d(log_depth[:, None], f)[:, 0].exp()
+            k = torch.cat([cams[:, :2] / f, (cams[:, 2:] + 0.5) / f - 0.5], 1)
             source = torch.cat([img[b:], img[:b]])
-            rebuilt, seen = warp(source, logd.exp(), moves, k)
+            rebuilt, seen = warp(source, depth, moves, k)
             err = _photo_error(rebuilt, img)
             with torch.no_grad():
                 keep = seen & (err < _photo_error(source, img))
             photo = photo + (err * keep).sum() / keep.sum().clamp(min=1) / scales
-        depth = log_depth.float().exp()
-        disp = 1 / depth
+        disp = 1 / log_depth.exp()
         disp = disp / disp.mean((1, 2), keepdim=True)
         dx, dy = (disp[:, :, 1:] - disp[:, :, :-1]).abs(), (disp[:, 1:] - disp[:, :-1]).abs()
         ix = (rgb[:, :, :, 1:] - rgb[:, :, :, :-1]).abs().mean(1)
