@@ -208,7 +208,7 @@ def _bench_relations(args: argparse.Namespace) -> int:
 def _bench_model(args: argparse.Namespace) -> int:
     import pathlib
 
-    from spatial_ros.bench.model import format_model_table, run_model_bench
+    from spatial_ros.bench.model import format_key_table, format_model_table, run_model_bench
     from spatial_ros.bench.report import save_table
     from spatial_ros.errors import BenchError
 
@@ -222,12 +222,15 @@ def _bench_model(args: argparse.Namespace) -> int:
                           out=out, ablation=args.ablation, fusion_regions=args.fusion_regions)
     for (split, sensor), (rows, meta, scenes) in res["tables"].items():
         title = f"model ablation: {split} split, {sensor}, {scenes} scenes"
-        table = format_model_table(rows, meta)
+        table = format_model_table(rows, meta, res["cues"][(split, sensor)])
         print(f"\n## {title}\n{table}")
         stem = f"model_{split}_{sensor}" + {"hard": "_hard_ablation", "full": "_full"}.get(
             args.ablation, "")
         md, png = save_table(table, out / stem, title=title)
-        print(f"saved {md} and {png}")
+        keys = format_key_table(rows)
+        kmd, kpng = save_table(keys, out / f"{stem}_decisions",
+                               title=f"{title}: accuracy (%) per decision")
+        print(f"saved {md}, {png}, {kmd} and {kpng}")
     print(f"fusion weights (fitted on val): {res['fusion_path']}")
     return 0
 

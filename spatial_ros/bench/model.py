@@ -21,6 +21,11 @@ pools inside it; the pipeline segments by it). Columns:
         L5 world-frame and camera-frame yes/no (the other-object viewpoint questions need boxes).
     decisions: accuracy over every decision (21 per ordered pair) of the visible objects;
         depth-order decisions: over in front of and behind (camera and world frame) only.
+    depth order, image height misleads: the camera-frame in-front-of and behind decisions of
+        both orders of every pair whose nearer object does not reach lower in the image than
+        the farther one (the 2D cue that gives depth order away on a table seen from above
+        fails there). Below the table: the share of the split's camera-frame in-front-of facts
+        where that cue holds.
     ECE: expected calibration error of those decisions' confidences.
     depth AbsRel: per 8x8 patch at the model's resolution, |d - d*| / d* against the clean
         render, of the depth head (model rows) or of the sensor (geometric row).
@@ -47,7 +52,8 @@ from spatial_ros.scene import Relation, SceneGraph
 from spatial_ros.sim.groundtruth import ground_truth
 from spatial_ros.vocabulary import Frame, Source
 
-__all__ = ["MODEL_ROWS", "collect", "run_model_bench", "format_model_table"]
+__all__ = ["MODEL_ROWS", "collect", "run_model_bench", "format_model_table", "format_key_table",
+           "cue_share"]
 
 #: row name -> run folder name of its trained weights
 MODEL_ROWS = {"baseline (1D, no depth bias, RGB)": "baseline", "+2D positions": "pos2d",
@@ -70,6 +76,7 @@ REGIONS = ("mask", "boxes")
 #: decisions of depth order: in front of and behind, in the camera and the world frame
 DEPTH_KEYS = [j for j, (p, _f) in enumerate(DECISION_KEYS) if p in ("in_front_of", "behind")]
 _FRONT = DECISION_KEYS.index(("in_front_of", Frame.EGOCENTRIC))
+_BEHIND = DECISION_KEYS.index(("behind", Frame.EGOCENTRIC))
 
 
 @dataclass
@@ -84,6 +91,17 @@ class SceneRecord:
     graph_truth: SceneGraph
     absrel: dict[str, tuple[float, int]] = field(default_factory=dict)
     geometry_ms: float = 0.0
+    #: (K,) lowest image row of each object's region in the judged frame (-1: not given)
+    bottom: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+
+    def misleading_pairs(self) -> list[tuple[int, int]]:
+        """(nearer, farther) index pairs of camera-frame in-front-of facts where the nearer
+        object does not reach lower in the image than the farther one."""
+        if len(self.bottom) != len(self.ids):
+            return []
+        a, b = np.nonzero(self.truth[:, :, _FRONT])
+        return [(i, j) for i, j in zip(a.tolist(), b.tolist())
+                if self.bottom[i] <= self.bottom[j]]
 
 
 def _patch_means(depth: np.ndarray, patch: int) -> np.ndarray:
@@ -137,9 +155,11 @@ def collect(split: str, n: int, seed: int, sensor: str, reasoners: dict, *, fram
         tracked = {o.id for o in sf.result.graph.objects}
         match = {g: tr for g, tr in match.items() if tr in tracked}
         geo, has = pipeline_decisions(sf.builder, sf.result, sf.pose, ids, match)
+        rows = np.arange(sf.frame.mask.shape[0])[:, None]
+        bottom = np.array([int(rows[(sf.frame.mask == g).any(1)].max()) for g in ids])
         rec = SceneRecord(ids=ids, truth=t, probs={GEOMETRIC: geo}, has_geometry=has,
                           questions=[], graph_truth=truth,
-                          geometry_ms=sf.result.timings["total"])
+                          geometry_ms=sf.result.timings["total"], bottom=bottom)
         gt_patch = None
         region = {"mask": sf.frame.mask} if regions == "mask" else \
             {"boxes": boxes_from_mask(sf.frame.mask, ids)}
@@ -244,6 +264,10 @@ class RowScores:
     ece: float
     absrel: float
     depth_decisions: float = float("nan")  #: accuracy over DEPTH_KEYS only
+    #: accuracy over the camera-frame depth-order decisions of the pairs where image height
+    #: misleads (SceneRecord.misleading_pairs), and how many decisions that is
+    misled: tuple[float, int] = (float("nan"), 0)
+    per_key: np.ndarray = field(default_factory=lambda: np.zeros(0))  #: accuracy per key
 
 
 def score(records: list[SceneRecord], name: str) -> RowScores:
@@ -257,11 +281,27 @@ def score(records: list[SceneRecord], name: str) -> RowScores:
     s = sum(r.absrel.get(src, (0.0, 0))[0] for r in records)
     c = sum(r.absrel.get(src, (0.0, 0))[1] for r in records)
     right = (p >= 0.5) == t
+    misled = []
+    for r in records:
+        guess = r.probs[name] >= 0.5
+        for i, j in r.misleading_pairs():
+            misled += [guess[x, y, k] == r.truth[x, y, k]
+                       for x, y in ((i, j), (j, i)) for k in (_FRONT, _BEHIND)]
     return RowScores(levels={k: (v[0], v[1]) for k, v in levels.items()},
                      decisions=float(right.mean()) if len(p) else float("nan"),
                      ece=expected_calibration_error(p, t), absrel=s / c if c else float("nan"),
                      depth_decisions=float(right[:, DEPTH_KEYS].mean()) if len(p)
-                     else float("nan"))
+                     else float("nan"),
+                     misled=(float(np.mean(misled)) if misled else float("nan"), len(misled)),
+                     per_key=right.mean(0) if len(p) else np.full(len(DECISION_KEYS), np.nan))
+
+
+def cue_share(records: list[SceneRecord]) -> tuple[float, int]:
+    """Share of the camera-frame in-front-of facts whose nearer object reaches lower in the
+    image than the farther one (the 2D cue holds), and the number of facts."""
+    facts = sum(int(r.truth[:, :, _FRONT].sum()) for r in records if len(r.bottom))
+    misled = sum(len(r.misleading_pairs()) for r in records)
+    return (1 - misled / facts if facts else float("nan")), facts
 
 
 def frame_times(reasoner, objects: int = 8, repeats: int = 20) -> np.ndarray:
@@ -325,7 +365,7 @@ def run_model_bench(*, runs: str | pathlib.Path, weights: str | pathlib.Path | N
     out.mkdir(parents=True, exist_ok=True)
     fusion_path = out / ("fusion_hard.json" if ablation == "hard" else "fusion.json")
     fusion.save(fusion_path)
-    results: dict = {"fusion": fusion, "fusion_path": fusion_path, "tables": {}}
+    results: dict = {"fusion": fusion, "fusion_path": fusion_path, "tables": {}, "cues": {}}
     def seconds(r) -> float:  # training time, pre-training included
         return float(r.checkpoint.get("train_seconds", float("nan"))) + \
             float(r.checkpoint.get("pretrain_seconds", 0.0))
@@ -348,12 +388,15 @@ def run_model_bench(*, runs: str | pathlib.Path, weights: str | pathlib.Path | N
             meta[FUSED] = {"params": meta[FULL]["params"], "ms": geo_ms + meta[FULL]["ms"],
                            "cost": meta[FULL]["cost"]}
             results["tables"][(split, sensor)] = (rows, dict(meta), len(recs))
+            results["cues"][(split, sensor)] = cue_share(recs)
     return results
 
 
-def format_model_table(rows: dict[str, RowScores], meta: dict[str, dict]) -> str:
+def format_model_table(rows: dict[str, RowScores], meta: dict[str, dict],
+                       cue: tuple[float, int] | None = None) -> str:
+    """The ablation table; ``cue``: cue_share of its records, stated below it."""
     head = ["row", "L1", "L2", "L3", "L4", "L5", "all questions", "all decisions",
-            "depth-order decisions",
+            "depth-order decisions", "depth order, image height misleads",
             "ECE", "depth AbsRel", "params", "CPU ms/frame", "train cost"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, s in rows.items():
@@ -365,6 +408,7 @@ def format_model_table(rows: dict[str, RowScores], meta: dict[str, dict]) -> str
         cells.append(f"{100 * right / asked:.1f}" if asked else "–")  # the research's metric
         cells.append(f"**{100 * s.decisions:.1f}**")
         cells.append(f"{100 * s.depth_decisions:.1f}")
+        cells.append("–" if np.isnan(s.misled[0]) else f"{100 * s.misled[0]:.1f}")
         cells.append(f"{s.ece:.3f}")
         cells.append("–" if np.isnan(s.absrel) else f"{s.absrel:.3f}")
         m = meta[name]
@@ -375,4 +419,21 @@ def format_model_table(rows: dict[str, RowScores], meta: dict[str, dict]) -> str
     counts = {lv: rows[FULL].levels.get(lv, (0, 0))[1] for lv in range(1, 6)}
     lines.append("")
     lines.append("Questions per level: " + ", ".join(f"L{k} {v}" for k, v in counts.items()))
+    if cue is not None and cue[1]:
+        misled = rows[FULL].misled[1]
+        lines.append(f"Image height gives depth order away in {100 * cue[0]:.1f} % of the "
+                     f"{cue[1]} camera-frame in-front-of facts (the nearer object reaches lower "
+                     f"in the image); where it misleads: {misled} decisions.")
+    return "\n".join(lines)
+
+
+def format_key_table(rows: dict[str, RowScores]) -> str:
+    """Accuracy (%) of every row on each of the 21 decisions (spatial_ros.model.data.KEY_NAMES):
+    where the rows differ, and which decisions need depth."""
+    from spatial_ros.model.data import KEY_NAMES
+
+    head = ["row", *KEY_NAMES]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, s in rows.items():
+        lines.append("| " + " | ".join([name, *(f"{100 * v:.0f}" for v in s.per_key)]) + " |")
     return "\n".join(lines)

@@ -8,8 +8,12 @@ from spatial_ros.bench.model import (
     FUSED,
     GEOMETRIC,
     HARD_ROWS,
+    SceneRecord,
+    cue_share,
+    format_key_table,
     format_model_table,
     run_model_bench,
+    score,
 )
 from spatial_ros.errors import BenchError
 from spatial_ros.model.checkpoint import save_checkpoint
@@ -41,8 +45,13 @@ def test_hard_ablation_has_twelve_rows_and_depth_order_decisions(tmp_path):
         assert 0.0 <= s.decisions <= 1.0 and 0.0 <= s.depth_decisions <= 1.0, name
     # pre-training counts in the training cost: (10 + 4 + 5) / 10 for the video row
     assert meta["+video pre-training (baseline)"]["cost"] == pytest.approx(1.9)
-    table = format_model_table(rows, meta)
-    assert "depth-order decisions" in table and table.count("\n") == len(rows) + 3
+    cue, facts = res["cues"][("hard", "realsense_d435")]
+    assert facts > 0 and 0.0 <= cue <= 1.0
+    table = format_model_table(rows, meta, (cue, facts))
+    assert "depth-order decisions" in table and table.count("\n") == len(rows) + 4
+    assert f"in {100 * cue:.1f} % of the {facts} camera-frame in-front-of facts" in table
+    keys = format_key_table(rows)
+    assert keys.count("\n") == len(rows) + 1 and "in_front_of/egoc" in keys
     # all questions: every level's questions together (the research's "spatial accuracy")
     g = rows[GEOMETRIC].levels.values()
     line = next(x for x in table.splitlines() if x.startswith(f"| {GEOMETRIC} |"))
@@ -93,3 +102,54 @@ def test_models_pool_over_masks_or_boxes_and_the_fusion_fits_on_either(tmp_path)
                               progress=False, out=tmp_path / regions, ablation="full",
                               fusion_regions=regions)
         assert res["fusion_path"].is_file()
+
+
+def test_depth_order_where_image_height_misleads_is_scored_on_those_pairs_alone():
+    import numpy as np
+
+    from spatial_ros.scene import SceneGraph
+    from spatial_ros.vocabulary import Frame
+
+    front = DECISION_KEYS.index(("in_front_of", Frame.EGOCENTRIC))
+    behind = DECISION_KEYS.index(("behind", Frame.EGOCENTRIC))
+    truth = np.zeros((3, 3, len(DECISION_KEYS)), bool)
+    # 0 is in front of 1 and of 2; 0 reaches lower in the image than 1 (the cue holds) but not
+    # than 2 (0 stands on a pedestal: the cue misleads)
+    truth[0, 1, front] = truth[0, 2, front] = True
+    truth[1, 0, behind] = truth[2, 0, behind] = True
+    rec = SceneRecord(ids=[1, 2, 3], truth=truth, probs={}, has_geometry=np.ones(3, bool),
+                      questions=[], graph_truth=SceneGraph(objects=[], relations=[], stamp=0.0,
+                                                           frame_id="world"),
+                      bottom=np.array([300, 250, 320]))
+    assert rec.misleading_pairs() == [(0, 2)]
+    assert cue_share([rec]) == (0.5, 2)
+    # a 2D-cue reader: "lower in the image is nearer" for every pair
+    guess = np.zeros_like(truth, dtype=float)
+    for a in range(3):
+        for b in range(3):
+            if a != b:
+                guess[a, b, front] = float(rec.bottom[a] > rec.bottom[b])
+                guess[a, b, behind] = float(rec.bottom[a] < rec.bottom[b])
+    rec.probs = {"2d": guess, "truth": truth.astype(float), GEOMETRIC: guess}
+    assert score([rec], "2d").misled == (0.0, 4)  # all four decisions of (0, 2) wrong
+    assert score([rec], "truth").misled == (1.0, 4)
+    s = score([rec], "2d")
+    assert s.per_key.shape == (len(DECISION_KEYS),) and s.per_key[front] == pytest.approx(3 / 6)
+
+
+def test_cli_saves_each_table_with_its_per_decision_table(tmp_path):
+    import subprocess
+    import sys
+
+    full = tmp_path / "full.pt"
+    save_checkpoint(full, SpatialNet(ModelConfig(**TINY)), stage="finetune", train_seconds=1.0)
+    r = subprocess.run([sys.executable, "-m", "spatial_ros.cli", "bench", "model", "--ablation",
+                        "full", "--weights", str(full), "--split", "test", "--sensors",
+                        "realsense_d435", "--n", "1", "--n-val", "1", "--frames", "1", "--out",
+                        str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for stem in ("model_test_realsense_d435_full", "model_test_realsense_d435_full_decisions"):
+        for ext in ("md", "png"):
+            assert (tmp_path / "out" / f"{stem}.{ext}").stat().st_size > 0, stem
+    keys = (tmp_path / "out" / "model_test_realsense_d435_full_decisions.md").read_text()
+    assert "accuracy (%) per decision" in keys and "larger_than" in keys
