@@ -200,6 +200,11 @@ def test_configs_extend_others_and_bad_ones_name_the_problem(tmp_path):
                 assert model == replace(shipped, geometry_tokens=not suffix)
     for name in ("baseline", "pos2d", "depthbias"):
         assert not load_full_config(configs / f"{name}.yaml")[0].depth_tokens
+    # the shipped config with video pre-training: the shipped model and schedule, the "both"
+    # row's pre-training (so that row's pretrain.pt is this config's)
+    model, trn, pre = load_full_config(configs / "small_video.yaml")
+    assert model == shipped and trn == load_full_config(configs / "small.yaml")[1]
+    assert pre == load_full_config(hard / "both.yaml")[2] and pre.photometric_weight > 0
     cases = [("base: self.yaml\n", "loops back"),
              ("base: missing.yaml\n", "missing.yaml does not exist"),
              ("train: {train_split: train+moon}\n", "unknown split 'moon'"),
