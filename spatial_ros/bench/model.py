@@ -91,7 +91,7 @@ class SceneRecord:
     graph_truth: SceneGraph
     absrel: dict[str, tuple[float, int]] = field(default_factory=dict)
     geometry_ms: float = 0.0
-    #: (K,) lowest image row of each object's region in the judged frame (-1: not given)
+    #: (K,) lowest image row of each object's region in the judged frame (empty: not known)
     bottom: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
 
     def misleading_pairs(self) -> list[tuple[int, int]]:
