@@ -155,8 +155,7 @@ def collect(split: str, n: int, seed: int, sensor: str, reasoners: dict, *, fram
         tracked = {o.id for o in sf.result.graph.objects}
         match = {g: tr for g, tr in match.items() if tr in tracked}
         geo, has = pipeline_decisions(sf.builder, sf.result, sf.pose, ids, match)
-        rows = np.arange(sf.frame.mask.shape[0])[:, None]
-        bottom = np.array([int(rows[(sf.frame.mask == g).any(1)].max()) for g in ids])
+        bottom = np.array([int(np.nonzero((sf.frame.mask == g).any(1))[0].max()) for g in ids])
         rec = SceneRecord(ids=ids, truth=t, probs={GEOMETRIC: geo}, has_geometry=has,
                           questions=[], graph_truth=truth,
                           geometry_ms=sf.result.timings["total"], bottom=bottom)
