@@ -152,7 +152,8 @@ def build_dataset(split: str, n: int, *, seed: int = 0, size: tuple[int, int] = 
                   sensors: dict[str, float] | None = None, out: str | pathlib.Path | None = None,
                   workers: int = 1, progress: bool = True) -> dict[str, np.ndarray]:
     """``n`` samples of a SpatialBench split (scene i = the split's scene i), each with a sensor
-    drawn from ``sensors`` (weights); saved as one .npz at ``out`` when given."""
+    drawn from ``sensors`` (weights); saved as one .npz at ``out`` when given, and an ``out``
+    already there is reused when this code still makes its first sample (:func:`cached`)."""
     from spatial_ros.bench.generate import SPLITS
 
     if split not in SPLITS:
@@ -162,8 +163,34 @@ def build_dataset(split: str, n: int, *, seed: int = 0, size: tuple[int, int] = 
     p = np.array([mix[s] for s in names], float)
     pick = np.random.default_rng([SPLITS[split], seed, 7]).choice(len(names), n, p=p / p.sum())
     jobs = [(split, seed, i, tuple(size), names[pick[i]]) for i in range(n)]
-    rows = map_jobs(_work, jobs, workers, progress, f"dataset {split}", "scene")
-    return stack_rows(rows, size, out)
+    return cached(_work, jobs, size, out, workers, progress, f"dataset {split}", "scene")
+
+
+def cached(fn, jobs: list[tuple], size: tuple[int, int], out: str | pathlib.Path | None,
+           workers: int, progress: bool, desc: str, unit: str) -> dict[str, np.ndarray]:
+    """``fn`` over ``jobs`` (each ``(split, ...)``), stacked and saved at ``out``; or the .npz
+    already at ``out`` when ``fn`` still makes the first row of each split in it. Its name says
+    how it was asked for, not what code made it: a scene generator, renderer, sensor model or
+    label that changed since would otherwise train on stale data without a word."""
+    if out is not None and pathlib.Path(out).exists():
+        data = load_dataset(out)
+        firsts = [k for k, job in enumerate(jobs) if k == 0 or job[0] != jobs[k - 1][0]]
+        stale = next((k for k in firsts if not _same_row(data, k, fn(jobs[k]))), None)
+        if stale is None:
+            return data
+        print(f"{out}: row {stale} ({jobs[stale][0]} scene {jobs[stale][2]}) is not what this "
+              f"code makes now (scenes, rendering, sensors or labels changed); rebuilding",
+              flush=True)
+    return stack_rows(map_jobs(fn, jobs, workers, progress, desc, unit), size, out)
+
+
+def _same_row(data: dict[str, np.ndarray], k: int, row: dict) -> bool:
+    def same(a, b) -> bool:  # no depth (NaN) is the same no depth
+        floats = np.issubdtype(np.asarray(b).dtype, np.floating)
+        return np.shape(a) == np.shape(b) and np.array_equal(a, b, equal_nan=floats)
+
+    return all(key in data and len(data[key]) > k and same(data[key][k], v)
+               for key, v in row.items())
 
 
 def map_jobs(fn, jobs: list, workers: int, progress: bool, desc: str, unit: str) -> list:

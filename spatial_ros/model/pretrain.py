@@ -41,7 +41,7 @@ from torch import nn
 
 from spatial_ros.errors import SpatialRosError
 from spatial_ros.model.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
-from spatial_ros.model.data import SENSOR_MIX, map_jobs, prepare_frame, stack_rows
+from spatial_ros.model.data import SENSOR_MIX, cached, prepare_frame
 from spatial_ros.model.network import ModelConfig, SpatialNet
 
 __all__ = ["PretrainConfig", "build_clips", "correspondences", "pretrain", "load_pretrained",
@@ -186,21 +186,16 @@ def build_clips(split: str, n: int, *, seed: int = 0, size: tuple[int, int] = (1
             len(names), count, p=weights / weights.sum())
         jobs += [(part, seed, i, tuple(size), names[pick[i]], orbit, lift, pan)
                  for i in range(count)]
-    rows = map_jobs(_clip, jobs, workers, progress, f"clips {split}", "clip")
-    return stack_rows(rows, size, out)
+    return cached(_clip, jobs, size, out, workers, progress, f"clips {split}", "clip")
 
 
 def _clips_for(pre: PretrainConfig, size: tuple[int, int], progress: bool
                ) -> dict[str, np.ndarray]:
-    from spatial_ros.model.data import load_dataset
-
     mix = "" if pre.sensors is None else "_" + "-".join(
         f"{k}{float(v):g}" for k, v in sorted(pre.sensors.items()))
     path = pathlib.Path(pre.data_dir).expanduser() / (
         f"clips2_{pre.split}_n{pre.samples}_seed{pre.data_seed}_{size[0]}x{size[1]}"
         f"_o{pre.orbit:g}_l{pre.lift:g}_p{pre.pan:g}{mix}.npz")
-    if path.exists():
-        return load_dataset(path)
     return build_clips(pre.split, pre.samples, seed=pre.data_seed, size=size,
                        sensors=pre.sensors, orbit=pre.orbit, lift=pre.lift, pan=pre.pan,
                        out=path,

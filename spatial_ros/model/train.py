@@ -2,7 +2,9 @@
 
 The config (YAML) has a ``model:`` section (ModelConfig fields) and a ``train:`` section
 (TrainConfig fields). The training and validation sets are built from the SpatialBench train and
-val splits on first use and cached as .npz under ``data_dir``. Every epoch writes ``last.pt``
+val splits on first use and cached as .npz under ``data_dir``; a cached set is used again only
+while this code still makes the first sample of each split in it (else rebuilt, with a line
+saying so), so a changed scene generator cannot train on stale data. Every epoch writes ``last.pt``
 (model, optimiser, schedule, RNG: ``--resume`` continues from it exactly); the end writes
 ``model.pt`` (weights, config, data seed, validation figures, training time) that the reasoning
 node and ``bench model`` load. Mixed precision runs on CUDA (bf16 where supported, else fp16 with
@@ -32,7 +34,6 @@ from spatial_ros.model.data import (
     GEOMETRY_FEATURES,
     MAX_OBJECTS,
     build_dataset,
-    load_dataset,
 )
 from spatial_ros.model.network import ModelConfig, SpatialNet
 
@@ -167,10 +168,8 @@ def get_dataset(trn: TrainConfig, split: str, n: int, size: tuple[int, int],
         sets = [get_dataset(trn, p, c, size, progress) for p, c in zip(parts, counts)]
         return {k: (sets[0][k] if k == "size" else np.concatenate([d[k] for d in sets]))
                 for k in sets[0]}
-    path = dataset_path(trn, split, n, size)
-    if path.exists():
-        return load_dataset(path)
-    return build_dataset(split, n, seed=trn.data_seed, size=size, sensors=trn.sensors, out=path,
+    return build_dataset(split, n, seed=trn.data_seed, size=size, sensors=trn.sensors,
+                         out=dataset_path(trn, split, n, size),
                          workers=trn.workers, progress=progress)
 
 

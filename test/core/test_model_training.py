@@ -275,6 +275,24 @@ def test_dataset_targets_are_the_ground_truth():
     assert t.any()
 
 
+def test_cached_dataset_is_rebuilt_when_the_code_makes_other_samples(tmp_path, capsys):
+    out = tmp_path / "val.npz"
+    first = build_dataset("val", 2, size=(48, 32), out=out, progress=False)
+    again = build_dataset("val", 2, size=(48, 32), out=out, progress=False)
+    assert np.array_equal(again["rgb"], first["rgb"])
+    assert "rebuilding" not in capsys.readouterr().out
+    # the file as an older scene generator would have left it: other pixels in its first row
+    stale = dict(first)
+    stale["rgb"] = first["rgb"].copy()
+    stale["rgb"][0] = 255 - stale["rgb"][0]
+    np.savez(out, **stale)
+    rebuilt = build_dataset("val", 2, size=(48, 32), out=out, progress=False)
+    assert "row 0 (val scene 0) is not what this code makes now" in capsys.readouterr().out
+    assert np.array_equal(rebuilt["rgb"], first["rgb"])
+    with np.load(out) as z:  # and the file on disk is mended too
+        assert np.array_equal(z["rgb"], first["rgb"])
+
+
 def test_mask_instances_are_named_by_the_graph_object_they_match():
     from spatial_ros.model.reason import UNSENSED_ID_BASE, mask_objects
     from spatial_ros.scene import OrientedBox, SceneGraph, SceneObject

@@ -55,6 +55,15 @@ def test_clips_are_deterministic_pairs_with_correspondences(tmp_path):
     assert a["rgb"].shape == (4, 2, 32, 48, 3) and a["corr"].shape == (4, 24)
     assert (a["corr"] >= 0).any() and (a["corr"] < 24).all()
     assert not np.array_equal(a["rgb"][:, 0], a["rgb"][:, 1])  # the camera moved
+    # the cached file is checked on the first clip of each split: a hard_train generator that
+    # changed since it was written (here: its first hard_train clip, row 2, altered) rebuilds it
+    stale = dict(b)
+    stale["depth"] = b["depth"].copy()
+    stale["depth"][2] *= 2
+    np.savez(tmp_path / "c.npz", **stale)
+    c = build_clips("train+hard_train", 4, size=(48, 32), progress=False,
+                    out=tmp_path / "c.npz")
+    np.testing.assert_array_equal(c["depth"], a["depth"])
     with pytest.raises(SpatialRosError, match="unknown split 'nowhere'"):
         build_clips("train+nowhere", 2, progress=False)
 
