@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The real-frame decisions of several trainings of one config, seed by seed (`bench real
---model` for each checkpoint), as a table and a chart: how far apart seeds land on the 132
+--model` for each checkpoint), as a table and a chart: how far apart seeds land on the
 annotated decisions, so that a change is judged against that spread, not one run.
 
 Usage: scripts/with-env python scripts/real_seed_study.py --out DIR [--fusion F]
@@ -91,10 +91,10 @@ def _plot(results: dict, asked: int, path: pathlib.Path) -> None:
     ax.set_ylabel(f"decisions right of {asked}")
     lo = min(min(s[row][0] for row in REAL_ROWS) for v in results.values() for s in v.values())
     ax.set_ylim(lo - 3, asked)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(results))
     ax.set_title("real frames: each dot one training seed", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # the legend below the axes, over no dot
     plt.close(fig)
 
 
