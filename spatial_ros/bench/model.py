@@ -163,7 +163,8 @@ def collect(split: str, n: int, seed: int, sensor: str, reasoners: dict, *, fram
         region = {"mask": sf.frame.mask} if regions == "mask" else \
             {"boxes": boxes_from_mask(sf.frame.mask, ids)}
         for name, reasoner in reasoners.items():
-            out = reasoner.predict(sf.frame.rgb, sf.depth, sf.pose.rotation, ids=ids, **region)
+            out = reasoner.predict(sf.frame.rgb, sf.depth, sf.pose.rotation, ids=ids,
+                                   focal=sf.frame.intrinsics.fx, **region)
             rec.probs[name] = out.probs
             if gt_patch is None:
                 _, clean, _ = prepare_frame(sf.frame.rgb, sf.frame.depth, reasoner.size)

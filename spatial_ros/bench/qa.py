@@ -134,7 +134,7 @@ def run_qa_bench(*, split: str = "test", n: int = 50, seed: int = 0,
             graph = res.graph
             if reasoner is not None:
                 rels, _ = reason_frame(reasoner, fusion, graph, fr.rgb, sf.depth, pose,
-                                       graph.stamp)
+                                       graph.stamp, focal=fr.intrinsics.fx)
                 graph = replace(graph, relations=rels)
             rng = np.random.default_rng([SPLITS[split], seed, i, 9])
             visible = visible_ids(fr.mask)

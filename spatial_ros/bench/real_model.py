@@ -107,10 +107,11 @@ def run_real_model_bench(*, weights: str | pathlib.Path | None = None,
         matches = _score(frame, result, builder.perception.stride, FrameScore(frame.name))
         ids = sorted(frame.objects)
         index = {a: k for k, a in enumerate(ids)}
+        focal = frame.intrinsics.fx
         probs = {RGB: reasoner.predict(frame.rgb, None, pose.rotation, mask=frame.mask,
-                                       ids=ids).probs,
+                                       ids=ids, focal=focal).probs,
                  RGBD: reasoner.predict(frame.rgb, frame.depth, pose.rotation, mask=frame.mask,
-                                        ids=ids).probs}
+                                        ids=ids, focal=focal).probs}
         geo, has = pipeline_decisions(builder, result, pose, ids,
                                       {a: m[0] for a, m in matches.items()})
         probs[GEOMETRY] = geo

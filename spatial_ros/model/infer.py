@@ -9,6 +9,7 @@ negative is missing. Zero or one object gives an empty result.
 """
 from __future__ import annotations
 
+import math
 import pathlib
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import torch
 from spatial_ros.errors import SpatialRosError
 from spatial_ros.model.checkpoint import load_model
 from spatial_ros.model.data import DECISION_KEYS, object_inputs, prepare_frame
+from spatial_ros.model.network import DEFAULT_HFOV
 from spatial_ros.scene import Relation
 from spatial_ros.vocabulary import Source
 
@@ -64,15 +66,23 @@ class SpatialReasoner:
     @torch.no_grad()
     def predict(self, rgb: np.ndarray, depth: np.ndarray | None, camera_rotation: np.ndarray,
                 *, mask: np.ndarray | None = None, ids: list[int] | None = None,
-                boxes: np.ndarray | None = None) -> ModelOutput:
+                boxes: np.ndarray | None = None, focal: float | None = None) -> ModelOutput:
         """Args:
             rgb: (H, W, 3) uint8; depth: (H, W) metres or None (RGB only).
             camera_rotation: (3, 3) world-from-optical rotation.
             mask + ids: instance mask (H, W) of the frame and the object ids to reason about;
             or boxes: (K, 4) u0, v0, u1, v1 in the frame's pixels (ids: their object ids,
             default 0..K-1).
+            focal: the frame's focal length in its pixels (CameraInfo's fx; square pixels), for
+                models with point_tokens; None: SpatialBench's camera (network.DEFAULT_HFOV).
         """
         h0, w0 = rgb.shape[:2]
+        if focal is None:
+            tan_half = math.tan(DEFAULT_HFOV / 2) * np.array([1.0, h0 / w0])
+        elif np.isscalar(focal) and np.isreal(focal) and np.isfinite(focal) and focal > 0:
+            tan_half = np.array([w0, h0]) / (2.0 * float(focal))
+        else:
+            raise SpatialRosError(f"focal length {focal!r}: expected a positive number of pixels")
         small_rgb, small_depth, small_mask = prepare_frame(rgb, depth, self.size, mask)
         if mask is not None:
             if ids is None:
@@ -97,7 +107,8 @@ class SpatialReasoner:
             probs = np.zeros((k, k, len(DECISION_KEYS)), np.float32)
         else:
             out = self.net(x, d, torch.from_numpy(masks).to(self.device)[None].to(dt),
-                           torch.from_numpy(geo).to(self.device)[None].to(dt))
+                           torch.from_numpy(geo).to(self.device)[None].to(dt),
+                           torch.tensor(tan_half[None], dtype=torch.float32, device=self.device))
             probs = torch.sigmoid(out["pair_logits"][0].float()).cpu().numpy()
             log_depth = out["log_depth"]
         if self.device.type == "cuda":

@@ -19,13 +19,20 @@ import torch.nn.functional as F  # noqa: N812 (the conventional name)
 from torch import nn
 
 __all__ = ["ModelConfig", "SpatialNet", "depth_buckets", "sine_2d", "sine_1d", "region_depth",
-           "BOX_FEATURES", "DEPTH_STATS", "DEPTH_QUANTILES"]
+           "region_points", "BOX_FEATURES", "DEPTH_STATS", "DEPTH_QUANTILES", "POINT_FEATURES",
+           "DEFAULT_HFOV"]
 
 BOX_FEATURES = 5  #: leading geometry features from the 2D region: u0, v0, u1, v1, sqrt(area)
 DEPTH_QUANTILES = (0.1, 0.5, 0.9)  #: of the depth readings inside an object's region
 #: per-object depth features (``depth_tokens``): the quantiles (metres), the share of the region
 #: with a reading, and 1 where it has none (RGB-only input, or a region all holes)
 DEPTH_STATS = len(DEPTH_QUANTILES) + 2
+#: per-object 3D features (``point_tokens``): centre in the gravity-aligned frame (3, metres),
+#: log median depth, log metric width and height of the box, 1 where the region has depth
+POINT_FEATURES = 7
+#: horizontal field of view (rad) of SpatialBench's camera: what point_tokens assume where a
+#: frame's focal length is not given (training samples are all SpatialBench frames)
+DEFAULT_HFOV = 1.1
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,11 @@ class ModelConfig:
     #: inside the region, and their share) added to each object's token, so that the depth
     #: order of two objects is one linear read of the pair, robust to holes and flying pixels
     depth_tokens: bool = False
+    #: per-object 3D features (region_points: the region's centre at its median depth in the
+    #: gravity-aligned frame, log median depth, log metric width and height) added to its
+    #: token, so that world-frame directions, distances and sizes are reads of the pair, not
+    #: products the pair head must learn; needs depth_tokens and geometry_tokens
+    point_tokens: bool = False
 
     def __post_init__(self) -> None:
         if self.image_height % self.patch or self.image_width % self.patch:
@@ -67,6 +79,9 @@ class ModelConfig:
             raise ValueError(f"positions {self.positions!r}: expected '1d' or '2d'")
         if self.depth_scope not in ("image", "objects"):
             raise ValueError(f"depth_scope {self.depth_scope!r}: expected 'image' or 'objects'")
+        if self.point_tokens and not (self.depth_tokens and self.geometry_tokens):
+            raise ValueError("point_tokens needs depth_tokens (the region's depth) and "
+                             "geometry_tokens (its box)")
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -135,6 +150,40 @@ def region_depth(depth: torch.Tensor | None, masks: torch.Tensor) -> torch.Tenso
     return out
 
 
+def region_points(stats: torch.Tensor, geometry: torch.Tensor, tan_half: torch.Tensor
+                  ) -> torch.Tensor:
+    """(B, K, POINT_FEATURES) 3D features of each object's region.
+
+    ``stats``: region_depth's (B, K, DEPTH_STATS); ``geometry``: object_inputs' features (the
+    normalised 2D box, then the world-from-optical rotation at 5:14); ``tan_half``: (B, 2) tan
+    of half the horizontal and vertical field of view. The box centre is back-projected at the
+    median depth and turned into the gravity-aligned frame; a region without depth gets zeros
+    and a 0 flag.
+    """
+    z = stats[..., 1]
+    has = (stats[..., -1] < 0.5).to(stats.dtype)
+    tan_half = tan_half.to(stats.dtype)
+    tx, ty = tan_half[:, :1], tan_half[:, 1:2]  # (B, 1): x = (2u - 1) * tx * z
+    u = (geometry[..., 0] + geometry[..., 2]) / 2
+    v = (geometry[..., 1] + geometry[..., 3]) / 2
+    cam = torch.stack([(2 * u - 1) * tx * z, (2 * v - 1) * ty * z, z], -1)
+    rot = geometry[..., 5:14].reshape(*geometry.shape[:-1], 3, 3)
+    world = (rot @ cam[..., None]).squeeze(-1)
+    zc = z.clamp_min(0.05)
+    wide = ((geometry[..., 2] - geometry[..., 0]) * 2 * tx * zc).clamp_min(1e-3).log()
+    tall = ((geometry[..., 3] - geometry[..., 1]) * 2 * ty * zc).clamp_min(1e-3).log()
+    out = torch.cat([world, zc.log()[..., None], wide[..., None], tall[..., None]], -1)
+    return torch.cat([out * has[..., None], has[..., None]], -1)
+
+
+def default_tan_half(cfg: ModelConfig, batch: int, device=None) -> torch.Tensor:
+    """(batch, 2) tan of half the field of view of SpatialBench's camera (DEFAULT_HFOV, square
+    pixels, the model's aspect)."""
+    tx = math.tan(DEFAULT_HFOV / 2)
+    return torch.tensor([[tx, tx * cfg.image_height / cfg.image_width]],
+                        device=device).expand(batch, 2)
+
+
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -174,6 +223,7 @@ class SpatialNet(nn.Module):
         self.depth_out = nn.Linear(cfg.dim, 1) if cfg.depth_head else None
         self.geo = nn.Linear(cfg.geometry, cfg.dim)
         self.depth_tokens = nn.Linear(DEPTH_STATS, cfg.dim) if cfg.depth_tokens else None
+        self.point_tokens = nn.Linear(POINT_FEATURES, cfg.dim) if cfg.point_tokens else None
         self.pair = nn.Sequential(nn.Linear(4 * cfg.dim, 2 * cfg.dim), nn.GELU(),
                                   nn.Linear(2 * cfg.dim, cfg.predicates))
 
@@ -215,10 +265,13 @@ class SpatialNet(nn.Module):
         return tokens, log_depth
 
     def forward(self, rgb: torch.Tensor, depth: torch.Tensor | None, masks: torch.Tensor,
-                geometry: torch.Tensor) -> dict[str, torch.Tensor]:
+                geometry: torch.Tensor, tan_half: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
         """Args:
             rgb: (B, 3, H, W) in [0, 1]; depth: (B, H, W) metres, NaN = none, or None.
             masks: (B, K, H, W) object masks (0/1); geometry: (B, K, geometry) features.
+            tan_half: (B, 2) tan of half the frames' horizontal and vertical field of view
+                (point_tokens; None: DEFAULT_HFOV and the model's aspect, SpatialBench's camera).
         Returns ``pair_logits`` (B, K, K, predicates) and ``log_depth`` (B, N) if predicted.
         """
         if depth is not None and self.cfg.depth_scope == "objects":
@@ -237,7 +290,13 @@ class SpatialNet(nn.Module):
                                   geometry[..., BOX_FEATURES:]], dim=-1)
         objects = weights @ tokens + self.geo(geometry)  # (B, K, dim)
         if self.depth_tokens is not None:
-            objects = objects + self.depth_tokens(region_depth(depth, masks).to(objects.dtype))
+            stats = region_depth(depth, masks)
+            objects = objects + self.depth_tokens(stats.to(objects.dtype))
+            if self.point_tokens is not None:
+                if tan_half is None:
+                    tan_half = default_tan_half(self.cfg, b, rgb.device)
+                points = region_points(stats, geometry, tan_half)
+                objects = objects + self.point_tokens(points.to(objects.dtype))
         a = objects[:, :, None].expand(b, k, k, -1)
         c = objects[:, None, :].expand(b, k, k, -1)
         pair = torch.cat([a, c, a * c, a - c], dim=-1)

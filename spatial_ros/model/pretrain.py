@@ -48,7 +48,7 @@ __all__ = ["PretrainConfig", "build_clips", "correspondences", "pretrain", "load
            "photometric_loss", "PixelDepth", "ENCODER_FIELDS", "HEAD_PREFIXES"]
 
 #: state_dict prefixes of the relation head, which fine-tuning starts fresh
-HEAD_PREFIXES = ("geo.", "pair.")
+HEAD_PREFIXES = ("geo.", "pair.", "point_tokens.")
 #: ModelConfig fields a pre-trained encoder must share with the model fine-tuned from it
 ENCODER_FIELDS = ("image_height", "image_width", "patch", "dim", "layers", "heads", "mlp_ratio",
                   "depth_bins", "max_relative_depth", "positions", "depth_bias", "depth_input",

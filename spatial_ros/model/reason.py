@@ -94,22 +94,25 @@ def mask_objects(graph: SceneGraph, mask: np.ndarray, stamp: float, slop: float 
 def reason_frame(reasoner, fusion: Fusion, graph: SceneGraph, rgb: np.ndarray,
                  depth: np.ndarray | None, camera_pose: Pose, stamp: float, *,
                  config: RelationConfig | None = None, slop: float = 0.02,
-                 min_confidence: float = 0.5, mask: np.ndarray | None = None
-                 ) -> tuple[list[Relation], object]:
+                 min_confidence: float = 0.5, mask: np.ndarray | None = None,
+                 focal: float | None = None) -> tuple[list[Relation], object]:
     """Fused relations (source FUSED, confidence >= ``min_confidence``) and the model's output.
 
     Objects are the graph's objects seen at ``stamp`` (regions: their 2D boxes), or, with an
     instance ``mask``, every instance (regions: the mask), named by the graph object it
     matches; an instance without one (no valid depth) gets id ``UNSENSED_ID_BASE + instance``
-    and relations from the model alone. Fewer than two objects: no relations.
+    and relations from the model alone. Fewer than two objects: no relations. ``focal``: the
+    frame's focal length in pixels (SpatialReasoner.predict).
     """
     if mask is not None:
         instances, ids = mask_objects(graph, mask, stamp, slop)
-        out = reasoner.predict(rgb, depth, camera_pose.rotation, mask=mask, ids=instances)
+        out = reasoner.predict(rgb, depth, camera_pose.rotation, mask=mask, ids=instances,
+                               focal=focal)
         out.ids = ids
     else:
         ids, boxes = frame_objects(graph, stamp, slop)
-        out = reasoner.predict(rgb, depth, camera_pose.rotation, boxes=boxes, ids=ids)
+        out = reasoner.predict(rgb, depth, camera_pose.rotation, boxes=boxes, ids=ids,
+                               focal=focal)
     if len(ids) < 2:
         return [], out
     sensed = [i for i in ids if i < UNSENSED_ID_BASE]

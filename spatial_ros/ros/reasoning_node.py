@@ -133,7 +133,7 @@ class ReasoningNode(Node):
         rels, out = reason_frame(self.reasoner, self.fusion, graph, frame.rgb, frame.depth,
                                  pose, frame.stamp, config=self.relation_config,
                                  slop=self.graph_slop, min_confidence=self.min_confidence,
-                                 mask=frame.mask)
+                                 mask=frame.mask, focal=frame.intrinsics.fx)
         header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=world)
         self.pub.publish(SpatialRelationArray(header=header,
                                               relations=[conv.relation_to_msg(r) for r in rels]))

@@ -7,10 +7,12 @@ import torch
 
 from spatial_ros.model.network import (
     DEPTH_STATS,
+    POINT_FEATURES,
     ModelConfig,
     SpatialNet,
     depth_buckets,
     region_depth,
+    region_points,
     sine_2d,
 )
 
@@ -169,3 +171,51 @@ def test_depth_tokens_give_each_object_its_own_depth():
     # no depth channel or bias here: the tokens are the only way depth reaches the pairs
     assert not torch.allclose(a, b) and not torch.allclose(a, c)
     assert torch.allclose(a[:, 1, 2], b[:, 1, 2], atol=1e-5)  # a pair without object 0 is kept
+
+
+def test_region_points_back_project_each_box_centre_into_the_world_frame():
+    # camera looking along world +x (optical z -> world x, optical x -> world -y, optical y ->
+    # world -z); tan of half the field of view 1.0 across, 0.75 down
+    rot = torch.tensor([[0.0, 0, 1], [-1, 0, 0], [0, -1, 0]])
+    geometry = torch.zeros(1, 2, 14)
+    geometry[0, 0, :4] = torch.tensor([0.7, 0.45, 0.8, 0.55])  # centre u 0.75, v 0.5; 0.1 wide
+    geometry[..., 5:14] = rot.reshape(9)
+    stats = torch.tensor([[[1.9, 2.0, 2.1, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]]])  # 2 m; none
+    p = region_points(stats, geometry, torch.tensor([[1.0, 0.75]]))
+    assert p.shape == (1, 2, POINT_FEATURES)
+    # optical (0.5 * 1 * 2, 0, 2) = (1, 0, 2): world (2, -1, 0)
+    assert p[0, 0, :3].tolist() == pytest.approx([2.0, -1.0, 0.0], abs=1e-6)
+    assert p[0, 0, 3].item() == pytest.approx(math.log(2.0))
+    assert p[0, 0, 4].item() == pytest.approx(math.log(0.1 * 2 * 1.0 * 2.0))  # 0.4 m wide
+    assert p[0, 0, 5].item() == pytest.approx(math.log(0.1 * 2 * 0.75 * 2.0))  # 0.3 m tall
+    assert p[0, 0, 6].item() == 1.0
+    assert p[0, 1].tolist() == [0.0] * POINT_FEATURES  # no depth: nothing, flag 0
+
+
+def test_point_tokens_follow_the_focal_length_and_need_depth_and_boxes():
+    torch.manual_seed(0)
+    rgb, depth, masks, geometry = _batch(SMALL)
+    geometry[..., 5:14] = torch.eye(3).reshape(9)
+    cfg = ModelConfig(**{**SMALL.to_dict(), "depth_scope": "objects", "depth_tokens": True,
+                         "point_tokens": True})
+    net = SpatialNet(cfg).eval()
+    with torch.no_grad():
+        default = net(rgb, depth, masks, geometry)["pair_logits"]
+        same = net(rgb, depth, masks, geometry,
+                   torch.tensor([[math.tan(0.55), math.tan(0.55) * 32 / 48]] * 2))
+        wide = net(rgb, depth, masks, geometry, torch.tensor([[1.5, 1.0]] * 2))["pair_logits"]
+    assert torch.allclose(default, same["pair_logits"], atol=1e-6)  # DEFAULT_HFOV = 1.1 rad
+    assert not torch.allclose(default, wide)
+    for off in ("depth_tokens", "geometry_tokens"):
+        with pytest.raises(ValueError, match="point_tokens needs"):
+            ModelConfig(**{**cfg.to_dict(), off: False})
+
+
+def test_default_field_of_view_is_the_one_spatialbench_renders_with():
+    """Training samples carry no focal length: point tokens assume DEFAULT_HFOV for them."""
+    from spatial_ros.bench.generate import generate_scene
+    from spatial_ros.model.network import DEFAULT_HFOV
+
+    for split in ("train", "shift", "household_train", "hard_train"):
+        world, _pose = generate_scene(split, 0, 0)
+        assert world.cameras[0].hfov == DEFAULT_HFOV, split

@@ -139,6 +139,9 @@ def test_reasoner_inputs_of_every_kind(device):
         r.predict(rgb, depth, np.eye(3), boxes=boxes[:2], ids=[1, 2, 3])
     with pytest.raises(SpatialRosError, match="needs a mask or boxes"):
         r.predict(rgb, depth, np.eye(3))
+    for focal in (0.0, -600.0, float("nan"), "600"):
+        with pytest.raises(SpatialRosError, match="focal length .* positive number of pixels"):
+            r.predict(rgb, depth, np.eye(3), boxes=boxes, focal=focal)
 
 
 def test_cuda_request_without_gpu_is_a_clear_error():

@@ -214,6 +214,10 @@ def test_configs_extend_others_and_bad_ones_name_the_problem(tmp_path):
     model, trn, pre = load_full_config(configs / "small_video.yaml")
     assert model == shipped and trn == load_full_config(configs / "small.yaml")[1]
     assert pre == load_full_config(hard / "both.yaml")[2] and pre.photometric_weight > 0
+    # the shipped config with point tokens: nothing else differs
+    points, trn, pre = load_full_config(configs / "small_points.yaml")
+    assert points == replace(shipped, point_tokens=True) and pre is None
+    assert trn == load_full_config(configs / "small.yaml")[1]
     cases = [("base: self.yaml\n", "loops back"),
              ("base: missing.yaml\n", "missing.yaml does not exist"),
              ("train: {train_split: train+moon}\n", "unknown split 'moon'"),
