@@ -2,8 +2,10 @@
 
 Inputs: ``rgb`` (1, 3, H, W) in [0, 1], ``depth`` (1, H, W) metres with NaN for no reading,
 ``masks`` (1, K, H, W) region masks and ``geometry`` (1, K, 14); K (the object count) is a
-dynamic axis. Outputs: ``pair_logits`` (1, K, K, 21) and, with a depth head, ``log_depth``
-(1, N). ``check_parity`` runs onnxruntime against torch on the same inputs.
+dynamic axis; with point tokens also ``tan_half`` (1, 2), the tan of half the frame's horizontal
+and vertical field of view ((width, height) / (2 fx)). Outputs: ``pair_logits`` (1, K, K, 21)
+and, with a depth head, ``log_depth`` (1, N). ``check_parity`` runs onnxruntime against torch on
+the same inputs.
 """
 from __future__ import annotations
 
@@ -24,8 +26,8 @@ class _Wrapped(torch.nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, rgb, depth, masks, geometry):
-        out = self.net(rgb, depth, masks, geometry)
+    def forward(self, rgb, depth, masks, geometry, tan_half=None):
+        out = self.net(rgb, depth, masks, geometry, tan_half)
         if out["log_depth"] is None:
             return (out["pair_logits"],)
         return out["pair_logits"], out["log_depth"]
@@ -42,7 +44,14 @@ def example_inputs(net: SpatialNet, k: int = 4, seed: int = 0) -> tuple[torch.Te
     for i in range(k):
         masks[0, i, 20:40, 10 + 25 * i: 30 + 25 * i] = 1.0
     geometry = torch.rand(1, k, cfg.geometry, generator=g)
+    if cfg.point_tokens:  # a camera of 1.0-1.3 rad across, square pixels
+        tx = float(np.tan(0.5 + 0.15 * torch.rand(1, generator=g).item()))
+        return rgb, depth, masks, geometry, torch.tensor([[tx, tx * h / w]])
     return rgb, depth, masks, geometry
+
+
+def input_names(net: SpatialNet) -> list[str]:
+    return ["rgb", "depth", "masks", "geometry"] + (["tan_half"] if net.cfg.point_tokens else [])
 
 
 def export_onnx(weights: str | pathlib.Path, out: str | pathlib.Path) -> pathlib.Path:
@@ -52,7 +61,7 @@ def export_onnx(weights: str | pathlib.Path, out: str | pathlib.Path) -> pathlib
     names = ["pair_logits"] + (["log_depth"] if net.cfg.depth_head else [])
     # the TorchScript exporter: the dynamo one fails to decompose the attention's float mask
     torch.onnx.export(_Wrapped(net).eval(), example_inputs(net), str(out),
-                      input_names=["rgb", "depth", "masks", "geometry"], output_names=names,
+                      input_names=input_names(net), output_names=names,
                       dynamic_axes={"masks": {1: "objects"}, "geometry": {1: "objects"},
                                     "pair_logits": {1: "objects", 2: "objects"}},
                       dynamo=False, opset_version=17)
@@ -71,8 +80,7 @@ def check_parity(weights: str | pathlib.Path, onnx_path: str | pathlib.Path, *,
         inputs = example_inputs(net, k, seed=k)
         with torch.no_grad():
             ref = _Wrapped(net)(*inputs)
-        got = sess.run(None, {n: t.numpy() for n, t in
-                              zip(["rgb", "depth", "masks", "geometry"], inputs)})
+        got = sess.run(None, {n: t.numpy() for n, t in zip(input_names(net), inputs)})
         if len(got) != len(ref):
             raise SpatialRosError(f"ONNX model gives {len(got)} outputs, torch {len(ref)}")
         for a, b in zip(got, ref):

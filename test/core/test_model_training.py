@@ -239,6 +239,20 @@ def test_onnx_export_matches_torch(tmp_path):
     path = export_onnx(SHIPPED_WEIGHTS, tmp_path / "m.onnx")
     worst = check_parity(SHIPPED_WEIGHTS, path, objects=(2, 7))  # K is a dynamic axis
     assert worst < 1e-4, f"onnxruntime differs from torch by {worst:.2e}"
+    # a model with point tokens takes the camera's field of view as a fifth input
+    from spatial_ros.model.checkpoint import save_checkpoint
+    from spatial_ros.model.network import ModelConfig, SpatialNet
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(image_height=32, image_width=48, dim=32, layers=2, heads=2,
+                      depth_scope="objects", depth_tokens=True, point_tokens=True)
+    save_checkpoint(tmp_path / "points.pt", SpatialNet(cfg))
+    path = export_onnx(tmp_path / "points.pt", tmp_path / "points.onnx")
+    import onnx
+
+    assert [i.name for i in onnx.load(str(path)).graph.input][-1] == "tan_half"
+    worst = check_parity(tmp_path / "points.pt", path, objects=(2, 5))  # other fields of view
+    assert worst < 1e-4, f"onnxruntime differs from torch by {worst:.2e}"
 
 
 def test_shipped_weights_reproduce_their_stated_figures():
