@@ -44,7 +44,7 @@ def generate_launch_description():
         parameters=[os.path.join(share, "config", "reasoning.yaml"),
                     {"use_sim_time": True, "camera_pose_topic": "/camera/pose",
                      "color_topic": topics["color_topic"], "depth_topic": topics["depth_topic"],
-                     "camera_info_topic": topics["camera_info_topic"],
+                     "camera_info_topic": topics["camera_info_topic"], "mask_topic": mask,
                      "device": LaunchConfiguration("device")}])
     planner = Node(
         package="spatial_ros", executable="planner_node", name="planner",

@@ -67,7 +67,8 @@ def generate_launch_description():
         namespace=cfg["namespace"], condition=IfCondition(cfg["reasoning"]),
         parameters=[os.path.join(share, "config", "reasoning.yaml"), {
             "color_topic": cfg["color_topic"], "depth_topic": cfg["depth_topic"],
-            "camera_info_topic": cfg["camera_info_topic"], "world_frame": cfg["world_frame"],
+            "camera_info_topic": cfg["camera_info_topic"], "mask_topic": cfg["mask_topic"],
+            "world_frame": cfg["world_frame"],
             "use_tf": cfg["use_tf"], "camera_pose_topic": cfg["camera_pose_topic"],
             "depth_noise_model": cfg["depth_noise_model"], "device": cfg["device"]}])
     planners = [Node(

@@ -109,7 +109,8 @@ def run_qa_bench(*, split: str = "test", n: int = 50, seed: int = 0,
                  width: int = 640, height: int = 480, metric_tolerance: float = 0.05,
                  progress: bool = True, fused: bool = False) -> dict[str, QaScores]:
     """``fused``: replace the graph's relations by those fused with the shipped model (what
-    planner_node answers from when reasoning_node runs)."""
+    planner_node answers from when reasoning_node runs), the model's regions the instance mask
+    the graph was built with, as the launch files give reasoning_node the scene graph's."""
     from dataclasses import replace
 
     from tqdm import tqdm
@@ -134,7 +135,7 @@ def run_qa_bench(*, split: str = "test", n: int = 50, seed: int = 0,
             graph = res.graph
             if reasoner is not None:
                 rels, _ = reason_frame(reasoner, fusion, graph, fr.rgb, sf.depth, pose,
-                                       graph.stamp, focal=fr.intrinsics.fx)
+                                       graph.stamp, focal=fr.intrinsics.fx, mask=fr.mask)
                 graph = replace(graph, relations=rels)
             rng = np.random.default_rng([SPLITS[split], seed, i, 9])
             visible = visible_ids(fr.mask)

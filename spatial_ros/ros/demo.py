@@ -100,7 +100,9 @@ def run(*, world: str = "tabletop", timeout: float = 40.0, out: str = "demo_outp
                                                 Parameter("rate", value=5.0)])
     graph_node = SceneGraphNode(parameter_overrides=[
         Parameter("mask_topic", value="/camera/segmentation/labels")])
-    reasoning = ReasoningNode(parameter_overrides=[Parameter("device", value="cpu")])
+    reasoning = ReasoningNode(parameter_overrides=[  # the instance mask the graph node gets
+        Parameter("device", value="cpu"),
+        Parameter("mask_topic", value="/camera/segmentation/labels")])
     planner = PlannerNode(parameter_overrides=[
         Parameter("relations_topic", value="/spatial/fused_relations")])
     listener = rclpy.create_node("demo_listener")

@@ -66,6 +66,36 @@ def test_fused_relations_match_ground_truth_and_bad_graphs_are_survived(ros):
     assert not fused.messages[-1].relations and node.dropped["error"] == 0
 
 
+def test_with_the_instance_mask_the_stacked_cube_is_on_the_box(ros):
+    """The launch files give reasoning_node the scene graph's instance mask: over the objects'
+    2D boxes the model called the green cube on the blue box not on top of it (p 1e-12) and
+    the fusion followed; over the mask, the fused relations have it."""
+    fused = ros.inbox(SpatialRelationArray, "/spatial/fused_relations")
+    sensed = ros.inbox(SceneGraph, "/spatial/scene_graph")
+    gt = ros.inbox(SceneGraph, "/sim/ground_truth")
+    ros.add(SimCameraNode(parameter_overrides=[
+        Parameter("world", value="tabletop"), Parameter("rate", value=5.0),
+        Parameter("sensor", value="realsense_d435")], **ros.node_kwargs))
+    mask = Parameter("mask_topic", value="/camera/segmentation/labels")
+    ros.add(SceneGraphNode(parameter_overrides=[mask], **ros.node_kwargs))
+    ros.add(ReasoningNode(parameter_overrides=[Parameter("device", value="cpu"), mask],
+                          **ros.node_kwargs))
+    last = fused.wait(lambda m: len(m.relations) > 0, count=2, timeout=90)[-1]
+    graphs = [m for m in sensed.wait(timeout=10) if m.header.stamp == last.header.stamp]
+    assert graphs, "no scene graph carries the stamp of the fused relations"
+    graph = conv.scene_graph_from_msg(graphs[-1])
+    truth = conv.scene_graph_from_msg(gt.wait(timeout=30)[-1])
+    names = {o.id: f"{o.color} {o.label}" for o in truth.objects}
+    rels = [conv.relation_from_msg(r) for r in last.relations]
+    match, agree, total, wrong = graph_agreement(
+        CoreGraph(objects=graph.objects, relations=rels, stamp=graph.stamp), truth)
+    cube = match[next(i for i, n in names.items() if n == "green box")]
+    box = match[next(i for i, n in names.items() if n == "blue box")]
+    assert any(r.subject == cube and r.predicate == "on_top_of" and r.object == box
+               for r in rels), [(r.subject, r.predicate, r.object) for r in rels]
+    assert agree / total >= 0.95, f"{agree}/{total} fused decisions agree; wrong: {wrong[:10]}"
+
+
 def test_rgb_only_camera_gets_the_models_relations(ros):
     """No depth at all: the scene graph has no objects; with the instance mask the reasoning
     node still relates every instance, by the model alone (ids 10000 + instance)."""
