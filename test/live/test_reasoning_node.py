@@ -12,28 +12,37 @@ from spatial_ros.ros.sim_camera_node import SimCameraNode
 from spatial_ros.scene import SceneGraph as CoreGraph
 from spatial_ros.vocabulary import Source
 
+MASK = Parameter("mask_topic", value="/camera/segmentation/labels")
 
-def test_fused_relations_match_ground_truth_and_bad_graphs_are_survived(ros):
+
+def _tabletop(ros, reasoning_mask: bool, count: int):
+    """Sim camera (tabletop, D435) -> scene_graph_node (instance mask) -> reasoning_node (the
+    mask too, or the graph's 2D boxes); after ``count`` fused arrays: the nodes, the last
+    array's relations, its scene graph and the ground truth, and their graph_agreement."""
     fused = ros.inbox(SpatialRelationArray, "/spatial/fused_relations")
     sensed = ros.inbox(SceneGraph, "/spatial/scene_graph")
     gt = ros.inbox(SceneGraph, "/sim/ground_truth")
     ros.add(SimCameraNode(parameter_overrides=[
         Parameter("world", value="tabletop"), Parameter("rate", value=5.0),
         Parameter("sensor", value="realsense_d435")], **ros.node_kwargs))
-    scene = ros.add(SceneGraphNode(parameter_overrides=[
-        Parameter("mask_topic", value="/camera/segmentation/labels")], **ros.node_kwargs))
-    node = ros.add(ReasoningNode(parameter_overrides=[Parameter("device", value="cpu")],
-                                 **ros.node_kwargs))
-    arrays = fused.wait(lambda m: len(m.relations) > 0, count=3, timeout=90)
-    last = arrays[-1]
+    scene = ros.add(SceneGraphNode(parameter_overrides=[MASK], **ros.node_kwargs))
+    node = ros.add(ReasoningNode(parameter_overrides=[Parameter("device", value="cpu")]
+                                 + ([MASK] if reasoning_mask else []), **ros.node_kwargs))
+    last = fused.wait(lambda m: len(m.relations) > 0, count=count, timeout=90)[-1]
     graphs = [m for m in sensed.wait(timeout=10) if m.header.stamp == last.header.stamp]
     assert graphs, "no scene graph carries the stamp of the fused relations"
     graph = conv.scene_graph_from_msg(graphs[-1])
     truth = conv.scene_graph_from_msg(gt.wait(timeout=30)[-1])
     rels = [conv.relation_from_msg(r) for r in last.relations]
-    assert all(r.source == Source.FUSED and 0.5 <= r.confidence < 1 for r in rels)
-    match, agree, total, wrong = graph_agreement(
+    agreement = graph_agreement(
         CoreGraph(objects=graph.objects, relations=rels, stamp=graph.stamp), truth)
+    return scene, node, fused, graphs[-1], rels, truth, agreement
+
+
+def test_fused_relations_match_ground_truth_and_bad_graphs_are_survived(ros):
+    scene, node, fused, graph_msg, rels, _truth, agreement = _tabletop(ros, False, count=3)
+    assert all(r.source == Source.FUSED and 0.5 <= r.confidence < 1 for r in rels)
+    match, agree, total, wrong = agreement
     assert len(match) == 7, f"matched {sorted(match)} of 7 objects"
     assert agree / total >= 0.93, f"{agree}/{total} fused decisions agree; wrong: {wrong[:10]}"
     # bad and degenerate graphs, with the scene graph node gone
@@ -42,7 +51,7 @@ def test_fused_relations_match_ground_truth_and_bad_graphs_are_survived(ros):
     stamp = node.frames[-1].stamp
     pub = ros.publisher(SceneGraph, "/spatial/scene_graph")
     ros.wait_for_subscribers(pub)
-    one = graphs[-1]
+    one = graph_msg
     one.objects = one.objects[:1]
     one.relations = []
     one.header.stamp = conv.seconds_to_stamp(stamp)
@@ -70,25 +79,8 @@ def test_with_the_instance_mask_the_stacked_cube_is_on_the_box(ros):
     """The launch files give reasoning_node the scene graph's instance mask: over the objects'
     2D boxes the model called the green cube on the blue box not on top of it (p 1e-12) and
     the fusion followed; over the mask, the fused relations have it."""
-    fused = ros.inbox(SpatialRelationArray, "/spatial/fused_relations")
-    sensed = ros.inbox(SceneGraph, "/spatial/scene_graph")
-    gt = ros.inbox(SceneGraph, "/sim/ground_truth")
-    ros.add(SimCameraNode(parameter_overrides=[
-        Parameter("world", value="tabletop"), Parameter("rate", value=5.0),
-        Parameter("sensor", value="realsense_d435")], **ros.node_kwargs))
-    mask = Parameter("mask_topic", value="/camera/segmentation/labels")
-    ros.add(SceneGraphNode(parameter_overrides=[mask], **ros.node_kwargs))
-    ros.add(ReasoningNode(parameter_overrides=[Parameter("device", value="cpu"), mask],
-                          **ros.node_kwargs))
-    last = fused.wait(lambda m: len(m.relations) > 0, count=2, timeout=90)[-1]
-    graphs = [m for m in sensed.wait(timeout=10) if m.header.stamp == last.header.stamp]
-    assert graphs, "no scene graph carries the stamp of the fused relations"
-    graph = conv.scene_graph_from_msg(graphs[-1])
-    truth = conv.scene_graph_from_msg(gt.wait(timeout=30)[-1])
+    *_, rels, truth, (match, agree, total, wrong) = _tabletop(ros, True, count=2)
     names = {o.id: f"{o.color} {o.label}" for o in truth.objects}
-    rels = [conv.relation_from_msg(r) for r in last.relations]
-    match, agree, total, wrong = graph_agreement(
-        CoreGraph(objects=graph.objects, relations=rels, stamp=graph.stamp), truth)
     cube = match[next(i for i, n in names.items() if n == "green box")]
     box = match[next(i for i, n in names.items() if n == "blue box")]
     assert any(r.subject == cube and r.predicate == "on_top_of" and r.object == box
