@@ -42,21 +42,23 @@ def declared(ros_domain_id):
 
 
 def _nodes(path):
-    """(package, executable, name, parameter dict keys, config files) of each Node(...)."""
+    """(package, executable, name, parameters set in dicts (name -> source text), config
+    files) of each Node(...)."""
     tree = ast.parse(path.read_text())
     for call in ast.walk(tree):
         if not (isinstance(call, ast.Call) and getattr(call.func, "id", "") == "Node"):
             continue
         kw = {k.arg: k.value for k in call.keywords}
         consts = {k: v.value for k, v in kw.items() if isinstance(v, ast.Constant)}
-        keys, files = set(), []
+        params, files = {}, []
         for item in getattr(kw.get("parameters"), "elts", []):
-            if isinstance(item, ast.Dict):
-                keys |= {k.value for k in item.keys if isinstance(k, ast.Constant)}
+            if isinstance(item, ast.Dict):  # a None key: a **dict unpacked into it
+                params |= {k.value: ast.unparse(v) for k, v in zip(item.keys, item.values)
+                           if isinstance(k, ast.Constant)}
             elif isinstance(item, ast.Call):  # os.path.join(share, "config", "x.yaml")
                 parts = [a.value for a in item.args if isinstance(a, ast.Constant)]
                 files.append("/".join(parts))
-        yield consts.get("package"), consts.get("executable"), consts.get("name"), keys, files
+        yield consts.get("package"), consts.get("executable"), consts.get("name"), params, files
 
 
 def test_there_are_launch_files_for_robot_sim_and_replay():
@@ -68,37 +70,24 @@ def test_launch_file_names_real_executables_files_and_parameters(path, declared)
     ast.parse(path.read_text())  # valid Python
     ours = [n for n in _nodes(path) if n[0] == "spatial_ros"]
     assert ours, f"{path.name} starts no spatial_ros node"
-    for _pkg, exe, name, keys, files in ours:
+    for _pkg, exe, name, params, files in ours:
         script = ROOT / "bin" / exe
         assert script.is_file(), f"{path.name}: no executable bin/{exe}"
         module = script.read_text().split("from ")[1].split(" import")[0]
         assert (ROOT / (module.replace(".", "/") + ".py")).is_file(), module
         assert name in declared, f"{path.name}: unknown node name {name!r}"
-        unknown = keys - declared[name] - BUILTIN
+        unknown = params.keys() - declared[name] - BUILTIN
         assert not unknown, f"{path.name}: {name} does not declare {sorted(unknown)}"
         for f in files:
             assert (ROOT / f).is_file(), f"{path.name}: {f} does not exist"
-
-
-def _parameter_values(path, name):
-    """The source text of each parameter a launch file sets on node ``name`` in a dict."""
-    for call in ast.walk(ast.parse(path.read_text())):
-        if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "Node":
-            kw = {k.arg: k.value for k in call.keywords}
-            if getattr(kw.get("name"), "value", None) != name:
-                continue
-            return {k.value: ast.unparse(v) for item in getattr(kw.get("parameters"), "elts", [])
-                    if isinstance(item, ast.Dict) for k, v in zip(item.keys, item.values)
-                    if k is not None}  # None: a **dict unpacked into it
-    return None
 
 
 @pytest.mark.parametrize("path", LAUNCH, ids=lambda p: p.name)
 def test_the_reasoning_node_gets_the_mask_the_scene_graph_gets(path):
     """With boxes for regions the model misjudged a stacked pair that the mask settles (make
     demo: the green cube on the blue box, p 1e-12 from boxes, 0.90 from the mask)."""
-    graph = _parameter_values(path, "scene_graph")
-    reasoning = _parameter_values(path, "reasoning")
+    nodes = {name: params for _pkg, _exe, name, params, _files in _nodes(path)}
+    graph, reasoning = nodes.get("scene_graph"), nodes.get("reasoning")
     if graph is None or reasoning is None or "mask_topic" not in graph:
         return
     assert reasoning.get("mask_topic") == graph["mask_topic"], path.name
