@@ -137,6 +137,28 @@ def test_support_planes_do_not_depend_on_the_ransac_draw(tabletop):
     assert len(heights) == 1 and abs(heights.pop() - 0.77) < 0.005
 
 
+def test_planes_that_start_a_millimetre_apart_settle_on_one_plane():
+    """The hard inlier cut-off alone kept two RANSAC draws apart (points at the cut-off change
+    sides); the Gaussian-weighted fit after it ends both on the same plane, bit for bit."""
+    from spatial_ros.perception.supports import refit_plane
+
+    rng = np.random.default_rng(4)
+    xy = rng.uniform(-0.6, 0.6, (12000, 2))
+    z = 0.75 + rng.normal(0, 0.004 * (1 + xy[:, 1] ** 2), len(xy))  # D435-like, grows away
+    table = np.c_[xy, z]
+    objects = np.c_[rng.uniform(-0.2, 0.2, (3000, 2)), rng.uniform(0.76, 0.9, 3000)]
+    points = np.vstack([table, objects])
+    n0 = np.array([0.0, 0.0, 1.0])
+    tilt = np.array([1e-3, -1e-3, 1.0]) / np.linalg.norm([1e-3, -1e-3, 1.0])
+    starts = [(n0, -0.75), (tilt, -0.751)]
+    settled = {refit_plane(points, n, d, 0.01)[1] for n, d in starts}
+    normals = {tuple(refit_plane(points, n, d, 0.01)[0]) for n, d in starts}
+    assert len(settled) == 1 and len(normals) == 1
+    assert abs(settled.pop() + 0.75) < 5e-4
+    hard = {refit_plane(points, n, d, 0.01, settle=0)[1] for n, d in starts}
+    assert len(hard) == 2  # without the settling the two draws stay apart
+
+
 def test_far_objects_take_every_pixel_of_their_region():
     """At stride 3 the top of a box 5 m away is a grid row or two: objects with fewer than
     ``dense_below`` grid points take their geometry from every pixel (room, mask path)."""
