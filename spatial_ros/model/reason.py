@@ -63,14 +63,20 @@ UNSENSED_ID_BASE = 10000
 
 
 def mask_objects(graph: SceneGraph, mask: np.ndarray, stamp: float, slop: float = 0.02,
-                 min_iou: float = 0.5) -> tuple[list[int], list[int]]:
+                 min_iou: float = 0.5, *, ids_are_graph_ids: bool = False
+                 ) -> tuple[list[int], list[int]]:
     """Instances of an instance mask and the object id each stands for: the graph object seen
     in this frame whose 2D box overlaps the instance's by ``min_iou`` (greedy, best first), or
-    ``UNSENSED_ID_BASE + instance`` for an instance the graph has no object for (no depth)."""
+    ``UNSENSED_ID_BASE + instance`` for an instance the graph has no object for (no depth).
+    ``ids_are_graph_ids``: the mask was painted with the graph's own ids (an upstream
+    detector's ids are not: they may be any numbers), so an instance is the object of its id
+    when that object was seen in this frame."""
     from spatial_ros.model.data import boxes_from_mask
 
     instances = [int(i) for i in np.unique(mask) if i != 0]
     ids, boxes = frame_objects(graph, stamp, slop)
+    if ids_are_graph_ids:
+        return instances, [i if i in ids else UNSENSED_ID_BASE + i for i in instances]
     inst_boxes = boxes_from_mask(mask, instances)
     pairs = []
     for a, ib in enumerate(inst_boxes):
@@ -95,17 +101,21 @@ def reason_frame(reasoner, fusion: Fusion, graph: SceneGraph, rgb: np.ndarray,
                  depth: np.ndarray | None, camera_pose: Pose, stamp: float, *,
                  config: RelationConfig | None = None, slop: float = 0.02,
                  min_confidence: float = 0.5, mask: np.ndarray | None = None,
-                 focal: float | None = None) -> tuple[list[Relation], object]:
+                 focal: float | None = None, mask_ids_are_graph_ids: bool = False
+                 ) -> tuple[list[Relation], object]:
     """Fused relations (source FUSED, confidence >= ``min_confidence``) and the model's output.
 
     Objects are the graph's objects seen at ``stamp`` (regions: their 2D boxes), or, with an
     instance ``mask``, every instance (regions: the mask), named by the graph object it
     matches; an instance without one (no valid depth) gets id ``UNSENSED_ID_BASE + instance``
     and relations from the model alone. Fewer than two objects: no relations. ``focal``: the
-    frame's focal length in pixels (SpatialReasoner.predict).
+    frame's focal length in pixels (SpatialReasoner.predict). ``mask_ids_are_graph_ids``: the
+    mask's ids are the graph's object ids (a mask painted from the graph's own segmentation),
+    each instance that object, not matched by box.
     """
     if mask is not None:
-        instances, ids = mask_objects(graph, mask, stamp, slop)
+        instances, ids = mask_objects(graph, mask, stamp, slop,
+                                      ids_are_graph_ids=mask_ids_are_graph_ids)
         out = reasoner.predict(rgb, depth, camera_pose.rotation, mask=mask, ids=instances,
                                focal=focal)
         out.ids = ids

@@ -324,6 +324,14 @@ def test_mask_instances_are_named_by_the_graph_object_they_match():
         stamp=1.0)
     instances, ids = mask_objects(graph, mask, stamp=1.0)
     assert instances == [3, 4] and ids == [7, UNSENSED_ID_BASE + 4]  # 8 is not in this frame
+    # a mask painted with the graph's own ids: each instance is the object of its id, whatever
+    # its box (a grown region overlaps the box by less than min_iou), when seen in this frame
+    own = np.zeros_like(mask)
+    own[2:40, 0:50] = 7
+    own[40:48, 50:64] = 8
+    instances, ids = mask_objects(graph, own, stamp=1.0, ids_are_graph_ids=True)
+    assert instances == [7, 8] and ids == [7, UNSENSED_ID_BASE + 8]
+    assert mask_objects(graph, own, stamp=1.0)[1] == [UNSENSED_ID_BASE + 7, UNSENSED_ID_BASE + 8]
 
 
 @pytest.mark.parametrize("as_boxes", [False, True])
