@@ -14,12 +14,15 @@ def refit_plane(points: np.ndarray, n: np.ndarray, d: float, distance: float | n
                 ) -> tuple[np.ndarray, float]:
     """Least-squares plane (unit normal, offset) through the points within ``distance`` of
     the plane (n, d) (one distance, or one per point), refitted ``rounds`` times; the normal
-    keeps its sign. Then up to ``settle`` rounds of a Gaussian-weighted fit (sigma = distance /
-    2, every point weighted, none cut off; on at most about ``settle_points`` evenly spread
-    points) to its fixed point, rounded to a micrometre: Open3D's
-    RANSAC runs on threads and its planes vary from run to run despite its seed (a known Open3D
-    issue), and starts a tenth of a millimetre apart, which the hard inlier cut-off kept apart,
-    end on the same plane (0 of 45 SpatialBench planes varied over 8 runs each, 2 before)."""
+    keeps its sign.
+
+    Then the plane settles: up to ``settle`` rounds of a Gaussian-weighted fit (sigma =
+    distance / 2, every point weighted, none cut off, on about ``settle_points`` evenly spread
+    points) to its fixed point, rounded to a micrometre. Open3D's RANSAC runs on threads and
+    its planes vary from run to run despite its seed (a known Open3D issue); the hard cut-off
+    kept starts a tenth of a millimetre apart (points at the cut-off change sides), the settled
+    fit ends them on the same plane (2 of 45 SpatialBench planes varied over 8 runs each
+    before, none after). ``settle=0``: the hard refit alone."""
     for _ in range(rounds):
         inl = points[np.abs(points @ n + d) < distance]
         if len(inl) < 3:
