@@ -25,10 +25,11 @@ def test_the_painted_segmentation_covers_each_object_with_its_track_id():
                           use_mask=False)
     res, truth_mask = sf.result, sf.frame.mask
     stride = sf.builder.perception.stride
-    seg = _script().segmentation_mask(res, truth_mask.shape, stride)
+    paint = _script().segmentation_mask
+    seg = paint(res, truth_mask.shape, stride)
     match = match_detections(res, truth_mask)
     assert len(match) >= 3
-    grown = _script().segmentation_mask(res, truth_mask.shape, stride, close=7, grow=9)
+    grown = paint(res, truth_mask.shape, stride, close=7, grow=9)
     iou = {}
     for name, m in (("painted", seg), ("grown", grown)):
         for gt, track in match.items():
