@@ -32,7 +32,8 @@ from spatial_ros.geometry import Pose
 from spatial_ros.scene import OrientedBox, Relation
 from spatial_ros.vocabulary import Frame, Source
 
-__all__ = ["RelationConfig", "Body", "margin_table", "pair_margins", "confidences",
+__all__ = ["RelationConfig", "DEPTH_NOISE_QUADRATIC", "depth_noise", "Body", "margin_table",
+           "pair_margins", "confidences",
            "compute_relations", "sigmoid", "viewer_relation"]
 
 _DIRECTIONAL_AXES = {  # predicate -> (axis index, sign): a before b along sign * axis
@@ -57,6 +58,24 @@ class RelationConfig:
     occlusion_fraction: float = 0.05  #: share of b's silhouette hidden by a for occludes
     min_confidence: float = 0.5  #: relations below this are not reported
     noise_quadratic: float = 0.0  #: expected depth noise sigma = noise_quadratic * z^2
+
+
+#: Expected depth noise of each camera model, sigma = noise_quadratic * z^2 (m): what a
+#: ``depth_noise_model`` parameter names. The simulator's sensor presets (spatial_ros.sim.sensors)
+#: use the same figures.
+DEPTH_NOISE_QUADRATIC: dict[str, float] = {
+    "ideal": 0.0,
+    "realsense_d435": 0.08 / (383.0 * 0.050),  # 0.08 px disparity, 383 px focal, 50 mm baseline
+    "kinect": 0.0019,
+}
+
+
+def depth_noise(model: str) -> float:
+    """``noise_quadratic`` of the camera model ``model`` (a key of DEPTH_NOISE_QUADRATIC)."""
+    if model not in DEPTH_NOISE_QUADRATIC:
+        raise ValueError(f"depth_noise_model {model!r}: expected one of "
+                         f"{', '.join(DEPTH_NOISE_QUADRATIC)}")
+    return DEPTH_NOISE_QUADRATIC[model]
 
 
 #: Confidences are kept inside (0, 1): a measured relation is never certain (nor impossible),

@@ -16,6 +16,8 @@ __all__ = [
     "Frame",
     "Source",
     "check_predicate",
+    "decision_keys",
+    "DECISION_KEYS",
 ]
 
 #: Every predicate, in the order of the message constants.
@@ -88,3 +90,23 @@ def check_predicate(predicate: str) -> str:
             f"unknown predicate {predicate!r}; expected one of {', '.join(PREDICATES)}"
         )
     return predicate
+
+
+def decision_keys() -> list[tuple[str, Frame]]:
+    """Every (predicate, frame) decided for an ordered pair, in the model's output order: each
+    directional predicate in the egocentric and the allocentric frame, ``occludes`` in the
+    egocentric frame (it is a property of the view), every other predicate in the world
+    frame (allocentric)."""
+    keys = []
+    for p in PREDICATES:
+        if p in DIRECTIONAL:
+            keys += [(p, Frame.EGOCENTRIC), (p, Frame.ALLOCENTRIC)]
+        else:
+            keys.append((p, Frame.EGOCENTRIC if p == "occludes" else Frame.ALLOCENTRIC))
+    return keys
+
+
+#: The decision vocabulary: the relation head's outputs, in order. Checkpoints store its names
+#: (``predicate/frame``) and loading checks them, so a reordered vocabulary cannot silently
+#: swap a model's outputs.
+DECISION_KEYS: tuple[tuple[str, Frame], ...] = tuple(decision_keys())

@@ -30,7 +30,7 @@ from spatial_ros.sim.groundtruth import ground_truth
 from spatial_ros.sim.household import shape_words
 from spatial_ros.sim.render import Renderer
 from spatial_ros.sim.sensors import apply_sensor, get_sensor
-from spatial_ros.vocabulary import DIRECTIONAL, PREDICATES, Frame
+from spatial_ros.vocabulary import DIRECTIONAL, PREDICATES, Frame, decision_keys
 
 __all__ = ["RelationScores", "evaluate_frame", "run_relations_bench", "format_table"]
 
@@ -41,15 +41,6 @@ def _frame_of(predicate: str, frame: Frame) -> Frame:
     if predicate in DIRECTIONAL:
         return frame
     return Frame.EGOCENTRIC if predicate == "occludes" else Frame.ALLOCENTRIC
-
-
-def decision_keys() -> list[tuple[str, Frame]]:
-    """Every (predicate, frame) the pipeline decides for an ordered pair."""
-    keys = []
-    for p in PREDICATES:
-        for f in (FRAMES if p in DIRECTIONAL else (_frame_of(p, Frame.EGOCENTRIC),)):
-            keys.append((p, f))
-    return keys
 
 
 @dataclass

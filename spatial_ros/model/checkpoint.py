@@ -1,7 +1,8 @@
 """Checkpoints of SpatialNet: plain dicts of tensors and primitives, so that they load with
 ``torch.load(..., weights_only=True)``; loading checks the format version, the stage
 (``pretrain``: an encoder from spatial_ros.model.pretrain; ``finetune``, or none in older files:
-a model to reason with) and the architecture, and names what differs."""
+a model to reason with), the architecture and the decision vocabulary (the names of the
+relation head's outputs, in order), and names what differs."""
 from __future__ import annotations
 
 import pathlib
@@ -11,8 +12,10 @@ import torch
 
 from spatial_ros.errors import SpatialRosError
 from spatial_ros.model.network import ModelConfig, SpatialNet
+from spatial_ros.vocabulary import DECISION_KEYS
 
-__all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "read_checkpoint", "load_model"]
+__all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "read_checkpoint", "load_model",
+           "decision_names"]
 
 FORMAT = "spatial_ros.model/1"
 
@@ -21,10 +24,27 @@ class CheckpointError(SpatialRosError):
     """A checkpoint that is missing, unreadable, of another format or of another architecture."""
 
 
+def decision_names(keys=DECISION_KEYS) -> list[str]:
+    """``predicate/frame`` of each output of the relation head, in order."""
+    return [f"{p}/{f.name.lower()}" for p, f in keys]
+
+
+#: The decision vocabulary of every checkpoint written before checkpoints stored its names
+#: (they stored only how many there were): checked like a stored one, so that a reordered
+#: vocabulary cannot silently swap the outputs of an older checkpoint either.
+_UNNAMED_DECISIONS = [
+    "left_of/egocentric", "left_of/allocentric", "right_of/egocentric", "right_of/allocentric",
+    "above/egocentric", "above/allocentric", "below/egocentric", "below/allocentric",
+    "in_front_of/egocentric", "in_front_of/allocentric", "behind/egocentric",
+    "behind/allocentric", "near/allocentric", "far_from/allocentric", "on_top_of/allocentric",
+    "under/allocentric", "inside/allocentric", "contains/allocentric", "occludes/egocentric",
+    "larger_than/allocentric", "smaller_than/allocentric"]
+
+
 def save_checkpoint(path: str | pathlib.Path, net: SpatialNet, **extra) -> None:
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "config": net.cfg.to_dict(),
+    payload = {"format": FORMAT, "config": net.cfg.to_dict(), "decisions": decision_names(),
                "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                **extra}
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -74,6 +94,15 @@ def load_model(path: str | pathlib.Path, *, expect: ModelConfig | None = None,
                 f"{getattr(expect, f.name)!r}" for f in fields(ModelConfig)
                 if getattr(cfg, f.name) != getattr(expect, f.name)]
         raise CheckpointError(f"{path} is another architecture: " + "; ".join(diff))
+    stored = list(ck.get("decisions", _UNNAMED_DECISIONS))
+    if stored != decision_names():
+        ours = decision_names()
+        diff = [f"output {i}: checkpoint {a!r}, this version {b!r}" for i, (a, b) in
+                enumerate(zip(stored, ours)) if a != b]
+        if len(stored) != len(ours):
+            diff.append(f"{len(stored)} outputs in the checkpoint, {len(ours)} here")
+        raise CheckpointError(f"{path} was trained on another decision vocabulary: "
+                              + "; ".join(diff[:4]))
     net = SpatialNet(cfg)
     own = net.state_dict()
     theirs = ck["state_dict"]

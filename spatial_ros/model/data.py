@@ -19,15 +19,12 @@ import pathlib
 import cv2
 import numpy as np
 
-from spatial_ros.bench.relations import decision_keys
 from spatial_ros.errors import SpatialRosError
-from spatial_ros.vocabulary import DIRECTIONAL
+from spatial_ros.vocabulary import DECISION_KEYS, DIRECTIONAL
 
 __all__ = ["DECISION_KEYS", "KEY_NAMES", "GEOMETRY_FEATURES", "MAX_OBJECTS", "prepare_frame",
            "object_inputs", "boxes_from_mask", "build_dataset", "load_dataset", "SENSOR_MIX"]
 
-#: (predicate, frame) of every output of the relation head, in order.
-DECISION_KEYS = decision_keys()
 KEY_NAMES = [f"{p}/{f.name[:4].lower()}" if p in DIRECTIONAL else p for p, f in DECISION_KEYS]
 GEOMETRY_FEATURES = 14  #: u0, v0, u1, v1, sqrt(area share), camera rotation (9)
 MAX_OBJECTS = 10  #: SpatialBench scenes hold 2-10 objects

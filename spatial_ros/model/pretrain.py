@@ -42,6 +42,7 @@ from torch import nn
 from spatial_ros.errors import SpatialRosError
 from spatial_ros.model.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from spatial_ros.model.data import SENSOR_MIX, cached, prepare_frame
+from spatial_ros.model.loop import resume_from, run_epochs
 from spatial_ros.model.network import ModelConfig, SpatialNet
 
 __all__ = ["PretrainConfig", "build_clips", "correspondences", "pretrain", "load_pretrained",
@@ -386,7 +387,6 @@ def pretrain(model_cfg: ModelConfig, pre: PretrainConfig, out: str | pathlib.Pat
              progress: bool = True) -> pathlib.Path:
     """Pre-train the encoder on clips; returns the path of ``pretrain.pt``."""
     from spatial_ros.model.infer import pick_device
-    from spatial_ros.model.train import resume_from, run_epochs
 
     out = pathlib.Path(out)
     dev = pick_device(device)

@@ -58,8 +58,12 @@ def geometric_probs(graph: SceneGraph, ids: list[int], camera_pose: Pose,
     return probs, has
 
 
-#: ids given to mask instances that no scene-graph object covers (no depth): 10000 + instance
-UNSENSED_ID_BASE = 10000
+#: ids given to mask instances that no scene-graph object covers (no depth): this + instance.
+#: Above every tracker id (they count up from 1; 2**31 of them is 68 years of 1,000 new objects
+#: a second) and below 2**32 (SpatialRelation's uint32 ids) for any mask id, Gazebo's 24-bit
+#: ones included. Whether an object has depth is decided by membership in the graph (see
+#: reason_frame), never by this range.
+UNSENSED_ID_BASE = 1 << 31
 
 
 def mask_objects(graph: SceneGraph, mask: np.ndarray, stamp: float, slop: float = 0.02,
@@ -103,7 +107,9 @@ def reason_frame(reasoner, fusion: Fusion, graph: SceneGraph, rgb: np.ndarray,
                  min_confidence: float = 0.5, mask: np.ndarray | None = None,
                  focal: float | None = None, mask_ids_are_graph_ids: bool = False
                  ) -> tuple[list[Relation], object]:
-    """Fused relations (source FUSED, confidence >= ``min_confidence``) and the model's output.
+    """Fused relations (confidence >= ``min_confidence``; source FUSED, or MODEL for a pair
+    that lacks geometry: an object without depth, a frame without depth) and the model's
+    output.
 
     Objects are the graph's objects seen at ``stamp`` (regions: their 2D boxes), or, with an
     instance ``mask``, every instance (regions: the mask), named by the graph object it
@@ -125,7 +131,8 @@ def reason_frame(reasoner, fusion: Fusion, graph: SceneGraph, rgb: np.ndarray,
                                focal=focal)
     if len(ids) < 2:
         return [], out
-    sensed = [i for i in ids if i < UNSENSED_ID_BASE]
+    in_graph = {o.id for o in graph.objects}
+    sensed = [i for i in ids if i in in_graph]  # the objects with depth: the graph's
     geo = np.full((len(ids), len(ids), len(DECISION_KEYS)), 0.5, np.float32)
     has = np.zeros(len(ids), bool)
     if sensed:
@@ -144,9 +151,11 @@ def reason_frame(reasoner, fusion: Fusion, graph: SceneGraph, rgb: np.ndarray,
                 continue
             dist = float(np.linalg.norm(objs[ia].box.center - objs[ib].box.center)) \
                 if ia in objs and ib in objs else float("nan")
+            # a pair without geometry on both sides is the model's alone
+            source = Source.FUSED if has[a] and has[b] else Source.MODEL
             for j, (p, f) in enumerate(DECISION_KEYS):
                 c = float(np.clip(fused[a, b, j], 1e-3, 1 - 1e-3))
                 if c >= min_confidence:
                     rels.append(Relation(subject=ia, predicate=p, object=ib, confidence=c,
-                                         distance=dist, frame=f, source=Source.FUSED))
+                                         distance=dist, frame=f, source=source))
     return rels, out

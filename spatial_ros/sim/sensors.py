@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spatial_ros.errors import SpatialRosError
+from spatial_ros.relations import DEPTH_NOISE_QUADRATIC
 
 __all__ = ["SensorModel", "PRESETS", "get_sensor", "apply_sensor"]
 
@@ -61,17 +62,20 @@ PRESETS: dict[str, SensorModel] = {
     "ideal": SensorModel("ideal"),
     "realsense_d435": SensorModel(
         "realsense_d435", min_range=0.28, max_range=10.0,
-        sigma_quadratic=0.08 / (383.0 * 0.050), disparity_step=1.0 / (383.0 * 0.050 * 32),
+        sigma_quadratic=DEPTH_NOISE_QUADRATIC["realsense_d435"],
+        disparity_step=1.0 / (383.0 * 0.050 * 32),
         edge_threshold=0.04, edge_dropout=0.6, dark_threshold=40, dark_dropout=0.5,
         millimetres=True),
     "realsense_d435_raw": SensorModel(
         "realsense_d435_raw", min_range=0.28, max_range=10.0,
-        sigma_quadratic=0.08 / (383.0 * 0.050), disparity_step=1.0 / (383.0 * 0.050 * 32),
+        sigma_quadratic=DEPTH_NOISE_QUADRATIC["realsense_d435"],
+        disparity_step=1.0 / (383.0 * 0.050 * 32),
         edge_threshold=0.04, edge_dropout=0.15, dark_threshold=40, dark_dropout=0.15,
         millimetres=True, stereo_baseline=0.050, flying_pixels=0.5, shiny_threshold=225,
         shiny_dropout=0.6, blob_holes=True),
     "kinect": SensorModel(
-        "kinect", min_range=0.5, max_range=4.5, sigma_const=0.0012, sigma_quadratic=0.0019,
+        "kinect", min_range=0.5, max_range=4.5, sigma_const=0.0012,
+        sigma_quadratic=DEPTH_NOISE_QUADRATIC["kinect"],
         sigma_z0=0.4, disparity_step=1.0 / (580.0 * 0.075 * 8), edge_threshold=0.05,
         edge_dropout=0.9, millimetres=True),
     "rgb_only": SensorModel("rgb_only", has_depth=False),
