@@ -6,6 +6,7 @@ machines without ROS: training, benchmarks, data generation. The ROS layer (spat
 installed too but only imports where rclpy and the generated interfaces are present.
 """
 import glob
+import os
 
 from setuptools import find_packages, setup
 
@@ -17,8 +18,11 @@ setup(
     packages=find_packages(include=["spatial_ros", "spatial_ros.*"]),
     package_data={"spatial_ros": ["data/*", "data/**/*", "model/configs/*.yaml", "model/configs/hard/*.yaml",
                                   "model/weights/*"]},
-    # the SDF worlds, where find_world looks for them: <prefix>/share/spatial_ros/sim/worlds
-    data_files=[("share/spatial_ros/sim/worlds", sorted(glob.glob("sim/worlds/*.sdf")))],
+    # every sim asset, where find_world and model:// URIs look: <prefix>/share/spatial_ros/sim
+    data_files=[(f"share/spatial_ros/{d}", sorted(f for f in glob.glob(f"{d}/*")
+                                                  if os.path.isfile(f)))
+                for d in sorted({os.path.dirname(f) for f in
+                                 glob.glob("sim/**/*", recursive=True) if os.path.isfile(f)})],
     install_requires=[
         "numpy>=1.24",
         "open3d-cpu>=0.18; platform_machine=='x86_64'",

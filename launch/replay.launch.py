@@ -49,7 +49,7 @@ def generate_launch_description():
     planner = Node(
         package="spatial_ros", executable="planner_node", name="planner",
         parameters=[os.path.join(share, "config", "planner.yaml"),
-                    {"use_sim_time": True, "relations_topic": "/spatial/fused_relations"}])
+                    {"use_sim_time": True, "relations_topic": "spatial/fused_relations"}])
     return LaunchDescription([
         DeclareLaunchArgument("bag", description="the rosbag2 folder to replay"),
         DeclareLaunchArgument("rate", default_value="1.0", description="playback rate factor"),

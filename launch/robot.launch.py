@@ -5,7 +5,9 @@
         color_topic:=/kinect/rgb/image_raw depth_topic:=/kinect/depth/image_raw \\
         camera_info_topic:=/kinect/rgb/camera_info
 
-Topic defaults are those of realsense2_camera 4.x with `align_depth.enable:=true`. The camera
+Topic defaults are those of realsense2_camera 4.x with `align_depth.enable:=true`, relative, so
+that namespace:=robot1 takes the camera and every spatial_ros topic into /robot1 (start the camera
+driver in the same namespace); two robots on one host do not mix. The camera
 pose comes from tf2 (world_frame <- the image's optical frame); set use_tf:=false and
 camera_pose_topic:=... to take it from a PoseStamped topic instead. A hand-held camera without
 tf: gravity_source:=plane (up from the table or floor) or gravity_source:=imu (the D435i/D455
@@ -27,10 +29,11 @@ from launch_ros.actions import Node
 
 ARGS = {
     "namespace": ("", "namespace of the spatial_ros nodes"),
-    "color_topic": ("/camera/camera/color/image_raw", "colour image (RealSense default)"),
-    "depth_topic": ("/camera/camera/aligned_depth_to_color/image_raw",
+    "color_topic": ("camera/camera/color/image_raw", "colour image (RealSense default; "
+                    "relative: in the namespace)"),
+    "depth_topic": ("camera/camera/aligned_depth_to_color/image_raw",
                     "depth registered to colour (RealSense default)"),
-    "camera_info_topic": ("/camera/camera/color/camera_info", "colour CameraInfo"),
+    "camera_info_topic": ("camera/camera/color/camera_info", "colour CameraInfo"),
     "mask_topic": ("", "instance mask from an upstream detector ('' = class-agnostic)"),
     "label_map": ("", "class names of the mask's ids: '1: mug, 2: bowl', JSON or a YAML file"),
     "label_map_topic": ("", "std_msgs/String with the detector's label map ('' = none)"),
@@ -38,10 +41,11 @@ ARGS = {
     "use_tf": ("true", "camera pose from tf2"),
     "gravity_source": ("pose", "scene graph's up: pose (tf2 / topic), imu (a D435i/D455 "
                        "accelerometer on imu_topic) or plane (the table or floor, hand-held)"),
-    "imu_topic": ("/camera/camera/imu", "sensor_msgs/Imu for gravity_source imu"),
+    "imu_topic": ("camera/camera/imu", "sensor_msgs/Imu for gravity_source imu"),
     "camera_pose_topic": ("", "PoseStamped of the optical frame when use_tf is false"),
     "depth_noise_model": ("realsense_d435", "expected depth noise: ideal, realsense_d435, kinect"),
-    "params_file": ("", "a YAML with scene_graph parameters ('' = config/scene_graph.yaml)"),
+    "params_file": ("", "a YAML with scene_graph parameters (default: the package's "
+                    "config/scene_graph.yaml)"),
     "reasoning": ("true", "run the depth-aware model and fuse its relations"),
     "device": ("auto", "model device: auto (CUDA when available), cpu, cuda"),
 }
@@ -49,12 +53,13 @@ ARGS = {
 
 def generate_launch_description():
     share = get_package_share_directory("spatial_ros")
+    defaults = {k: v for k, (v, _d) in ARGS.items()}
+    defaults["params_file"] = os.path.join(share, "config", "scene_graph.yaml")
     cfg = {k: LaunchConfiguration(k) for k in ARGS}
-    params_file = os.path.join(share, "config", "scene_graph.yaml")
     scene_graph = Node(
         package="spatial_ros", executable="scene_graph_node", name="scene_graph",
         namespace=cfg["namespace"],
-        parameters=[params_file, {
+        parameters=[cfg["params_file"], {
             "color_topic": cfg["color_topic"], "depth_topic": cfg["depth_topic"],
             "camera_info_topic": cfg["camera_info_topic"], "mask_topic": cfg["mask_topic"],
             "label_map": cfg["label_map"], "label_map_topic": cfg["label_map_topic"],
@@ -77,12 +82,13 @@ def generate_launch_description():
         parameters=[os.path.join(share, "config", "planner.yaml"),
                     {"camera_pose_topic": cfg["camera_pose_topic"],
                      "relations_topic": topic}])
-        for cond, topic in ((IfCondition, "/spatial/fused_relations"), (UnlessCondition, ""))]
+        for cond, topic in ((IfCondition, "spatial/fused_relations"), (UnlessCondition, ""))]
     monitor = Node(
         package="spatial_ros", executable="rgbd_monitor_node", name="rgbd_monitor",
         namespace=cfg["namespace"],
         parameters=[{"color_topic": cfg["color_topic"], "depth_topic": cfg["depth_topic"],
                      "camera_info_topic": cfg["camera_info_topic"]}])
     return LaunchDescription(
-        [DeclareLaunchArgument(k, default_value=v, description=d) for k, (v, d) in ARGS.items()]
+        [DeclareLaunchArgument(k, default_value=defaults[k], description=d)
+         for k, (_v, d) in ARGS.items()]
         + [scene_graph, reasoning, *planners, monitor])

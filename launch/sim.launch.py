@@ -61,15 +61,15 @@ def _nodes_for_world(context):
         package="spatial_ros", executable="scene_graph_node", name="scene_graph",
         parameters=[os.path.join(share, "config", "scene_graph.yaml"), {
             "use_sim_time": True, "camera_pose": fixed, "depth_noise_model": "ideal",
-            "mask_topic": "/camera/segmentation/labels"}])
+            "mask_topic": "camera/segmentation/labels"}])
     reasoning = Node(
         package="spatial_ros", executable="reasoning_node", name="reasoning",
         parameters=[os.path.join(share, "config", "reasoning.yaml"), {
             "use_sim_time": True, "camera_pose": fixed, "depth_noise_model": "ideal",
-            "mask_topic": "/camera/segmentation/labels",
+            "mask_topic": "camera/segmentation/labels",
             "device": LaunchConfiguration("device")}])
     planner = Node(package="spatial_ros", executable="planner_node", name="planner",
                    parameters=[os.path.join(share, "config", "planner.yaml"),
                                {"use_sim_time": True,
-                                "relations_topic": "/spatial/fused_relations"}])
+                                "relations_topic": "spatial/fused_relations"}])
     return [scene_graph, reasoning, planner]

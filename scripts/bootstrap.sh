@@ -79,4 +79,21 @@ else
     fi
     echo "$build_hash" >"$STAMPS/build"
 fi
+# --- 5. interfaces the PyPI wheels lack (scripts/ros_shims), only where they are missing ----
+if "$VENV/bin/python" -c 'import tf2_msgs.msg' 2>/dev/null \
+        || PYTHONPATH=$ROOT/install/lib/python3.11/site-packages "$VENV/bin/python" -c 'import tf2_msgs.msg' 2>/dev/null; then
+    say "tf2_msgs present"
+else
+    say "colcon build of tf2_msgs (scripts/ros_shims: the wheels lack it)"
+    rm -rf "$STAMPS/shims" && mkdir -p "$STAMPS/shims" && cp -r scripts/ros_shims/tf2_msgs "$STAMPS/shims/"
+    export AMENT_PREFIX_PATH=$VENV CMAKE_PREFIX_PATH=$VENV PATH=$VENV/bin:$PATH
+    if ! "$VENV/bin/colcon" --log-base log build --merge-install --base-paths "$STAMPS/shims" \
+            --build-base build/shims --install-base install \
+            --event-handlers console_cohesion- summary- \
+            --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF \
+            >"$STAMPS/colcon-shims.log" 2>&1; then
+        tail -40 "$STAMPS/colcon-shims.log" >&2
+        say "colcon build of tf2_msgs failed (full log: .stamps/colcon-shims.log)"; exit 1
+    fi
+fi
 say "ready in $(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $t0}") s; run commands with scripts/with-env"

@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     shipw.add_argument("--fusion", default=None, help="fusion.json from `bench model`")
     shipw.set_defaults(func=_export_weights)
 
+    prm = sub.add_parser("params", help="the nodes' parameters (spatial_ros/parameters.py): "
+                         "write config/*.yaml, or print the README's tables")
+    prm.add_argument("--yaml", metavar="DIR", help="write DIR/<node>.yaml for each node")
+    prm.add_argument("--markdown", action="store_true", help="print a Markdown table a node")
+    prm.set_defaults(func=_params)
+
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     codec = bench_sub.add_parser("codec", help="image decode time per 640x480 frame")
@@ -165,6 +171,29 @@ def _scene_bench(sub, name: str, help_text: str, *, sensors: str) -> argparse.Ar
     parser.add_argument("--sensors", default=sensors, help="comma-separated depth presets")
     parser.add_argument("--out", default="bench_results", help="folder for the .md and .png")
     return parser
+
+
+#: config file of each node's parameters (the launch files pass these)
+CONFIG_FILES = {"scene_graph": "scene_graph.yaml", "reasoning": "reasoning.yaml",
+                "planner": "planner.yaml", "sim_camera": "sim_camera.yaml",
+                "rgbd_monitor": "rgbd_monitor.yaml"}
+
+
+def _params(args: argparse.Namespace) -> int:
+    import pathlib
+
+    from spatial_ros.parameters import NODES, markdown_table, yaml_text
+
+    if args.yaml:
+        out = pathlib.Path(args.yaml)
+        out.mkdir(parents=True, exist_ok=True)
+        for node, name in CONFIG_FILES.items():
+            (out / name).write_text(yaml_text([node]))
+            print(f"wrote {out / name}")
+    if args.markdown or not args.yaml:
+        for node in NODES:
+            print(f"#### {node}\n\n{markdown_table(node)}\n")
+    return 0
 
 
 def _bench_codec(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ import re
 
 from spatial_ros.errors import SpatialRosError
 
-__all__ = ["LabelMapError", "parse_label_map", "MAX_LABEL_LENGTH"]
+__all__ = ["LabelMapError", "parse_label_map", "mask_label", "MAX_LABEL_LENGTH"]
 
 MAX_LABEL_LENGTH = 64
 _PAIR = re.compile(r"\s*(\d+)\s*[:=]\s*([^:=]+?)\s*")
@@ -103,3 +103,12 @@ def _checked(mapping: object, source: str) -> dict[int, str]:
                                 f"the limit is {MAX_LABEL_LENGTH}")
         out[ident] = name
     return out
+
+
+def mask_label(labels: dict[int, str], instance: int) -> str:
+    """The class name of mask id ``instance``: the label map's entry for the id itself, or, for
+    a Gazebo labels_map instance (id ``label << 16 | count``, from
+    spatial_ros.ros.conversions.image_to_mask), for its label; "" when the map has neither."""
+    if instance in labels:
+        return labels[instance]
+    return labels.get(instance >> 16, "") if instance >= 1 << 16 else ""

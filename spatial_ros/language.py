@@ -101,6 +101,8 @@ class Answer:
     is_yes_no: bool = False
     yes: bool = False
     kind: str = ""
+    #: the answer is a place: the world pose (graph frame) of the object asked about
+    pose: Pose | None = None
 
 
 @dataclass
@@ -452,6 +454,13 @@ def _answer(graph: SceneGraph | None, question: str, viewpoint: np.ndarray | Non
         yes = conf >= min_confidence
         return Answer(text="yes" if yes else "no", confidence=conf if yes else 1 - conf,
                       object_ids=[a.id, b.id], is_yes_no=True, yes=yes, kind="yes_no")
+    m = re.fullmatch(r"where (?:is|are) (.+)", q)
+    if m:  # a place: the object's box pose in the graph's frame
+        a = res(m.group(1))
+        x, y, z = (float(v) for v in a.box.center)
+        return Answer(text=f"at x {x:.2f}, y {y:.2f}, z {z:.2f} m", object_ids=[a.id],
+                      kind="place", pose=Pose(rotation=a.box.rotation.copy(),
+                                              translation=a.box.center.copy()))
     m = re.fullmatch(r"how far (?:is|are) (.+?) (?:from|to) (.+)", q) or \
         re.fullmatch(r"how far apart are (.+?) and (.+)", q)
     if m:

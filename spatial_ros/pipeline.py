@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from spatial_ros.geometry import CameraIntrinsics, Pose
+from spatial_ros.labels import mask_label
 from spatial_ros.perception import Detection, FrameReport, PerceptionConfig, detect_objects
 from spatial_ros.relations import Body, RelationConfig, compute_relations
 from spatial_ros.scene import SceneGraph
@@ -103,8 +104,9 @@ class SceneGraphBuilder:
         unmatched: list[int] = []
         if labels and mask is not None:
             for d in dets:
-                d.label = labels.get(d.instance, "")
+                d.label = mask_label(labels, d.instance)
             present = set(np.unique(mask).tolist())
+            present |= {i >> 16 for i in present if i >= 1 << 16}  # Gazebo's labels
             unmatched = sorted(i for i in labels if i not in present)
         if refresh:
             self._supports = report.support_heights

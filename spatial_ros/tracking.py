@@ -112,6 +112,11 @@ class Tracker:
         self._next_id = 1
         self.last_stamp = -np.inf
 
+
+    def reset(self) -> None:
+        """Forget every track; the next new track gets id 1 again."""
+        self.tracks.clear()
+        self._next_id = 1
     def _cost(self, t: Track, d: Detection, now: float) -> float:
         c = self.config
         dist = float(np.linalg.norm(t.centroid - d.centroid))

@@ -1,11 +1,13 @@
 """Where the camera is: the world pose of its optical frame at a frame's stamp.
 
-Sources, first configured wins:
-    a fixed pose parameter ``[x, y, z, qx, qy, qz, qw]`` (a camera bolted to the world);
-    a geometry_msgs/PoseStamped topic (the simulator's /camera/pose, a localisation node);
-    a geometry_msgs/TransformStamped topic;
-    tf2 (``use_tf``), where tf2_ros is installed (robots with apt ROS), looking up
-    ``world_frame`` <- the image's frame_id at the image's stamp.
+Sources, in this order; the first one configured wins, so an explicit choice (a fixed pose,
+``use_tf:=true``, a transform topic) beats the default PoseStamped topic:
+    1. a fixed pose parameter ``[x, y, z, qx, qy, qz, qw]`` (a camera bolted to the world);
+    2. tf2 (``use_tf``), where tf2_ros is installed (robots with apt ROS), looking up
+       ``world_frame`` <- the image's frame_id at the image's stamp, waiting at most
+       ``tf_timeout`` seconds;
+    3. a geometry_msgs/TransformStamped topic;
+    4. a geometry_msgs/PoseStamped topic (the simulator's camera/pose, a localisation node).
 Poses from topics are buffered and the one nearest the frame's stamp is used, if it lies within
 ``pose_slop`` seconds (a static camera can set a large slop).
 """
@@ -34,10 +36,11 @@ def _transform_to_pose(t) -> Pose:
 class CameraPoseSource:
     def __init__(self, node: Node, *, fixed: list[float], pose_topic: str,
                  transform_topic: str, use_tf: bool, world_frame: str, pose_slop: float,
-                 history: int = 200) -> None:
+                 tf_timeout: float = 0.1, history: int = 200) -> None:
         self._node = node
         self.world_frame = world_frame
         self.slop = pose_slop
+        self.tf_timeout = tf_timeout
         self._buffer: deque[tuple[float, Pose]] = deque(maxlen=history)
         self._cv = threading.Condition()
         self.fixed: Pose | None = None
@@ -49,21 +52,21 @@ class CameraPoseSource:
         elif fixed and len(fixed) != 7:
             raise ValueError(f"camera_pose needs 7 numbers [x, y, z, qx, qy, qz, qw], got "
                              f"{len(fixed)}")
-        elif pose_topic:
-            node.create_subscription(PoseStamped, pose_topic, self._on_pose, 20)
-            self.kind = f"PoseStamped {pose_topic}"
-        elif transform_topic:
-            node.create_subscription(TransformStamped, transform_topic, self._on_transform, 20)
-            self.kind = f"TransformStamped {transform_topic}"
         elif use_tf:
             try:
                 import tf2_ros
             except ImportError as exc:
-                raise ValueError("use_tf is set but tf2_ros is not installed; give camera_pose "
-                                 "or camera_pose_topic instead") from exc
+                raise ValueError("use_tf is set but tf2_ros is not installed; give camera_pose, "
+                                 "camera_transform_topic or camera_pose_topic instead") from exc
             self._tf_buffer = tf2_ros.Buffer()
             self._tf = tf2_ros.TransformListener(self._tf_buffer, node)
             self.kind = f"tf2 {world_frame}"
+        elif transform_topic:
+            node.create_subscription(TransformStamped, transform_topic, self._on_transform, 20)
+            self.kind = f"TransformStamped {transform_topic}"
+        elif pose_topic:
+            node.create_subscription(PoseStamped, pose_topic, self._on_pose, 20)
+            self.kind = f"PoseStamped {pose_topic}"
         else:
             raise ValueError("no camera pose source: set camera_pose, camera_pose_topic, "
                              "camera_transform_topic or use_tf")
@@ -91,12 +94,14 @@ class CameraPoseSource:
         if self.fixed is not None:
             return self.fixed, ""
         if self._tf is not None:
+            import rclpy.duration
             import rclpy.time
 
             try:
                 t = self._tf_buffer.lookup_transform(
                     self.world_frame, frame_id,
-                    rclpy.time.Time(nanoseconds=int(stamp * 1e9)))
+                    rclpy.time.Time(nanoseconds=int(stamp * 1e9)),
+                    timeout=rclpy.duration.Duration(seconds=self.tf_timeout))
             except Exception as exc:  # noqa: BLE001 - tf2 raises several unrelated types
                 return None, f"tf2 has no {self.world_frame} <- {frame_id}: {exc}"
             return _transform_to_pose(t.transform), ""
@@ -116,23 +121,12 @@ class CameraPoseSource:
         return entries[best][1], ""
 
 
-def pose_source_from_parameters(node: Node) -> CameraPoseSource:
-    """Declare the camera-pose parameters every camera-consuming node shares (camera_pose,
-    camera_pose_topic, camera_transform_topic, use_tf, world_frame, pose_slop) and build the
-    source they describe."""
-    from spatial_ros.ros.params import declare
-
-    def d(*a):
-        return declare(node, *a)
-
-    fixed = d("camera_pose", [0.0], "fixed world pose of the optical frame [x y z qx qy qz "
-              "qw]; [0.0] = not fixed")
-    pose_topic = d("camera_pose_topic", "/camera/pose",
-                   "PoseStamped of the optical frame in the world ('' = none)")
-    tf_topic = d("camera_transform_topic", "", "TransformStamped topic ('' = none)")
-    use_tf = d("use_tf", False, "look the camera pose up in tf2 (where installed)")
-    world_frame = d("world_frame", "world", "fixed frame of the outputs")
-    pose_slop = d("pose_slop", 0.05, "largest stamp gap between a frame and its pose (s)")
-    return CameraPoseSource(node, fixed=fixed if len(fixed) > 1 else [], pose_topic=pose_topic,
-                            transform_topic=tf_topic, use_tf=use_tf, world_frame=world_frame,
-                            pose_slop=pose_slop)
+def pose_source_from_parameters(node: Node, values: dict) -> CameraPoseSource:
+    """The source the camera-pose parameters (spatial_ros.parameters.CAMERA_POSE, declared by
+    the node) describe."""
+    fixed = values["camera_pose"]
+    return CameraPoseSource(node, fixed=fixed if len(fixed) > 1 else [],
+                            pose_topic=values["camera_pose_topic"],
+                            transform_topic=values["camera_transform_topic"],
+                            use_tf=values["use_tf"], world_frame=values["world_frame"],
+                            pose_slop=values["pose_slop"], tf_timeout=values["tf_timeout"])

@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion, Vector3
+from geometry_msgs.msg import (
+    Point,
+    Pose,
+    PoseStamped,
+    Quaternion,
+    Transform,
+    TransformStamped,
+    Vector3,
+)
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
@@ -34,7 +42,10 @@ __all__ = [
     "image_to_numpy",
     "image_to_rgb",
     "image_to_depth",
+    "image_to_mask",
+    "labels_map_to_image",
     "numpy_to_image",
+    "pose_to_transform",
     "depth_to_image",
     "camera_info_to_intrinsics",
     "intrinsics_to_camera_info",
@@ -166,6 +177,54 @@ def image_to_rgb(msg: Any) -> np.ndarray:
     if enc == "bgra8":
         return px[..., 2::-1]
     return np.repeat(px[..., None], 3, axis=2)  # mono8
+
+
+#: Mask encodings read as instance ids, and Gazebo's labels_map.
+MASK_ENCODINGS = ("mono8", "16UC1", "rgb8", "bgr8")
+
+
+def image_to_mask(msg: Any) -> np.ndarray:
+    """An instance mask as (H, W) int32 ids, 0 = background.
+
+    mono8 and 16UC1 hold the ids themselves (an upstream segmenter, a project bag). rgb8 is the
+    ``labels_map`` of Gazebo's segmentation camera with ``segmentation_type`` instance, as
+    ros_gz_bridge passes it on: the label (the model's label plugin) in the third byte of each
+    pixel and a 16-bit instance count in the first two (low byte first); bgr8 the same bytes
+    in the other order. Each (label, count) is one instance, id ``label << 16 | count``, so
+    ``id >> 16`` is the label that a label map names (spatial_ros.labels.mask_label). Pixels of
+    label 0 with count 0 and of ``GZ_BACKGROUND_LABEL`` are background.
+    """
+    if msg.encoding not in MASK_ENCODINGS:
+        raise ImageConversionError(
+            f"encoding {msg.encoding!r} cannot be an instance mask; expected mono8 or 16UC1 ids, "
+            "or rgb8 / bgr8 (Gazebo's segmentation labels_map)")
+    px = image_to_numpy(msg)
+    if msg.encoding in ("mono8", "16UC1"):
+        return px.astype(np.int32)
+    if msg.encoding == "bgr8":
+        px = px[..., ::-1]
+    label = px[..., 2].astype(np.int32)
+    ids = (label << 16) | (px[..., 1].astype(np.int32) << 8) | px[..., 0].astype(np.int32)
+    ids[label == GZ_BACKGROUND_LABEL] = 0
+    return ids
+
+
+#: The label Gazebo's segmentation camera gives pixels of no labelled model.
+GZ_BACKGROUND_LABEL = 255
+
+
+def labels_map_to_image(mask: np.ndarray, *, stamp: Time | None = None,
+                        frame_id: str = "") -> Image:
+    """Instance ids (H, W), 0 = background, as Gazebo's rgb8 labels_map: each id < 255 is a
+    label with instance count 1 (the labels of sim/worlds are their objects' instance ids)."""
+    ids = np.asarray(mask)
+    if ids.min(initial=0) < 0 or ids.max(initial=0) >= GZ_BACKGROUND_LABEL:
+        raise ImageConversionError(f"instance ids must lie in 0..{GZ_BACKGROUND_LABEL - 1} for "
+                                   f"a labels_map, got {ids.min()}..{ids.max()}")
+    px = np.zeros(ids.shape + (3,), np.uint8)
+    px[..., 2] = np.where(ids > 0, ids, GZ_BACKGROUND_LABEL)
+    px[..., 0] = ids > 0  # count 1 (low byte), 0 for the background
+    return numpy_to_image(px, "rgb8", stamp=stamp, frame_id=frame_id)
 
 
 def image_to_depth(msg: Any) -> np.ndarray:
@@ -354,6 +413,18 @@ def pose_to_msg(pose: CorePose, *, stamp: Time | None = None,
     msg.pose = Pose(position=_point(pose.translation),
                     orientation=Quaternion(x=q[0], y=q[1], z=q[2], w=q[3]))
     return msg
+
+
+def pose_to_transform(pose: CorePose, *, stamp: Time, parent: str, child: str
+                      ) -> TransformStamped:
+    """A TransformStamped (for /tf) placing frame ``child`` at ``pose`` in frame ``parent``."""
+    q = matrix_to_quat(pose.rotation)
+    x, y, z = (float(v) for v in pose.translation)
+    return TransformStamped(
+        header=Header(stamp=stamp, frame_id=parent), child_frame_id=child,
+        transform=Transform(translation=Vector3(x=x, y=y, z=z),
+                            rotation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]),
+                                                w=float(q[3]))))
 
 
 def pose_from_msg(msg: Any) -> CorePose:

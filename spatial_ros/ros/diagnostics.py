@@ -9,7 +9,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
-__all__ = ["DiagnosticsPublisher", "FrameHealth"]
+__all__ = ["DiagnosticsPublisher", "DropWindow", "FrameHealth"]
 
 
 class DiagnosticsPublisher:
@@ -31,16 +31,38 @@ class DiagnosticsPublisher:
         self._pub.publish(msg)
 
 
+class DropWindow:
+    """How many drops happened in the last ``window`` seconds, from running totals: the
+    status is WARN while drops are recent and OK again once a window passes without any (the
+    totals are still reported)."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self._totals: deque[tuple[float, int]] = deque()
+
+    def recent(self, total: int, now: float) -> int:
+        """Drops among ``total`` (a running count) made in the last ``window`` seconds."""
+        start = now - self.window
+        self._totals.append((now, total))
+        # keep the last entry at or before the window's start: the count to subtract
+        while len(self._totals) > 1 and self._totals[1][0] <= start:
+            self._totals.popleft()
+        t0, base = self._totals[0]
+        return total - base if t0 <= start else total  # younger than a window: all are recent
+
+
 class FrameHealth:
     """What a frame-processing node did: frames done, frames dropped by reason, latency, and
-    its RGB-D input's rejections, reported on /diagnostics every ``period`` seconds.
+    its RGB-D input's rejections, reported on /diagnostics every ``period`` seconds; WARN while
+    a drop happened in the last ``window`` seconds, OK again after a window without one.
 
     ``extra`` returns the node's own values for the report (output age, objects, device...).
     """
 
-    def __init__(self, node: Node, rgbd_input, period: float,
+    def __init__(self, node: Node, rgbd_input, period: float, window: float = 10.0,
                  extra: Callable[[], dict[str, object]] = dict) -> None:
         self._node, self.input, self._extra = node, rgbd_input, extra
+        self._window = DropWindow(window)
         self.dropped: Counter[str] = Counter()
         self.processed = 0
         self.last_error = ""
@@ -76,5 +98,19 @@ class FrameHealth:
             "last_error": self.last_error or self.input.last_error}
         values.update({f"dropped_{k}": v for k, v in self.dropped.items()})
         values.update({f"dropped_{k}": v for k, v in self.input.rejected.items()})
-        level = DiagnosticStatus.WARN if dropped else DiagnosticStatus.OK
-        self._diag.publish(values, message="dropped frames" if dropped else "ok", level=level)
+        recent = self._window.recent(dropped, now)
+        values["dropped_recent"] = recent
+        values["window_s"] = f"{self._window.window:g}"
+        if self.input.frame_mismatch:
+            values["frame_mismatch"] = self.input.frame_mismatch
+        level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
+        self._diag.publish(values, message=f"{recent} dropped in the last "
+                           f"{self._window.window:g} s" if recent else "ok", level=level)
+
+    @property
+    def window(self) -> float:
+        return self._window.window
+
+    @window.setter
+    def window(self, seconds: float) -> None:
+        self._window.window = seconds

@@ -1,18 +1,24 @@
 """planner_node: answers spatial questions and turns relation goals into target poses.
 
-Subscribes the SceneGraph (and, when a reasoning node publishes fused relations, the
-SpatialRelationArray, whose relations then replace the graph's). The camera pose is the one
-each graph carries (the pose it was built with, whatever its source); a PoseStamped topic
-serves graphs that carry none. Serves
-QuerySpatial (``~/query``, default /spatial/query) and PlaceRelative (/spatial/place); a
-std_msgs/String on /spatial/place_goal is the fire-and-forget form. Accepted goals are published
-as PoseStamped on /spatial/target_pose for a manipulation or navigation stack. Every refusal
+Subscribes the SceneGraph and, when a reasoning node publishes them, the fused
+SpatialRelationArray, paired with its graph by stamp (the reasoning node stamps its output as the
+graph it reasoned over). A question is answered from the newest graph whose fused relations have
+arrived, if that graph is at most ``fused_max_lag`` seconds older than the newest graph; else
+from the newest graph's own geometric relations. Every reply says which (``relations_source``)
+and which graph (``graph_stamp``). The camera pose is the one each graph carries (the pose it
+was built with, whatever its source); a PoseStamped topic serves graphs that carry none. Serves
+QuerySpatial (``spatial/query``) and PlaceRelative (``spatial/place``); a std_msgs/String on
+``spatial/place_goal`` is the fire-and-forget form (all relative: a namespace moves them).
+Accepted goals are published as PoseStamped on spatial/target_pose for a manipulation or
+navigation stack. Every refusal
 carries its reason; the node keeps serving.
 """
 from __future__ import annotations
 
+import copy
 import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
@@ -23,60 +29,70 @@ from spatial_ros.language import QuestionError, answer_question
 from spatial_ros.msg import SceneGraph, SpatialRelationArray
 from spatial_ros.placement import MotionMonitor, PlacementError, parse_goal, place_relative
 from spatial_ros.ros import conversions as conv
-from spatial_ros.ros.params import declare
+from spatial_ros.ros.params import declare_params
 from spatial_ros.ros.runner import run_node
 from spatial_ros.srv import PlaceRelative, QuerySpatial
 
 __all__ = ["PlannerNode", "main"]
 
+_KEEP = 30  #: graphs (and fused relation arrays) kept by stamp to pair them
+
+
+def _stamp_key(stamp) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
 
 class PlannerNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("planner", **kwargs)
-        d = lambda *a: declare(self, *a)  # noqa: E731
-        graph_topic = d("scene_graph_topic", "/spatial/scene_graph", "SceneGraph input")
-        rel_topic = d("relations_topic", "", "fused SpatialRelationArray input ('' = use the "
-                      "graph's own relations)")
-        pose_topic = d("camera_pose_topic", "/camera/pose", "camera PoseStamped, for graphs "
-                       "that do not carry the pose they were built with ('' = none)")
-        self.min_confidence = d("min_confidence", 0.5, "a relation holds above this")
-        self.margin = d("place_margin", 0.02, "placements satisfy the relation by this (m)")
-        self.clearance = d("place_clearance", 0.01, "free space kept around placed objects (m)")
-        self.radius = d("place_radius", 0.4, "search radius around the reference (m)")
-        self.release = d("place_release", 0.01, "on_top_of targets hold the object this far "
-                         "above where it rests on the reference's sensed top (m)")
-        self.max_age = d("max_object_age", 2.0, "refuse goals on objects unseen this long (s)")
-        self.max_speed = d("max_object_speed", 0.05, "refuse goals on objects moving faster "
-                           "(m/s, from their centroids over the last second of graphs)")
-        self.stale_after = d("stale_graph_warning", 2.0, "warn when answering from a graph this "
-                             "old (s); answers carry graph_age")
-        query_srv = d("query_service", "/spatial/query", "QuerySpatial service")
-        place_srv = d("place_service", "/spatial/place", "PlaceRelative service")
-        goal_topic = d("goal_topic", "/spatial/place_goal", "fire-and-forget goals (String)")
-        target_topic = d("target_topic", "/spatial/target_pose", "accepted goals (PoseStamped)")
+        v = declare_params(self, "planner", apply=self._apply_parameters)
+        self._apply_parameters(v)
+        rel_topic = v["relations_topic"]
         self._lock = threading.Lock()
         self.graph = None
         self.graph_received = 0.0
+        #: recent graphs by stamp (ns), oldest first, and the fused relations that arrived
+        #: for them; fused relations of a stamp whose graph has not arrived wait here too
+        self._graphs: OrderedDict[int, object] = OrderedDict()
+        self._fused: OrderedDict[int, list] = OrderedDict()
         self.motion = MotionMonitor()
         self.camera = None
-        self.create_subscription(SceneGraph, graph_topic, self._on_graph, 5)
+        self.create_subscription(SceneGraph, v["scene_graph_topic"], self._on_graph, 5)
         if rel_topic:
             self.create_subscription(SpatialRelationArray, rel_topic, self._on_relations, 5)
-        if pose_topic:
-            self.create_subscription(PoseStamped, pose_topic, self._on_pose, 5)
-        self.create_service(QuerySpatial, query_srv, self._on_query)
-        self.create_service(PlaceRelative, place_srv, self._on_place)
-        self.create_subscription(String, goal_topic, self._on_goal, 5)
-        self.target_pub = self.create_publisher(PoseStamped, target_topic, 5)
-        self.get_logger().info(f"planner: graph {graph_topic}, services {query_srv}, "
-                               f"{place_srv}, goals {goal_topic} -> {target_topic}")
+        if v["camera_pose_topic"]:
+            self.create_subscription(PoseStamped, v["camera_pose_topic"], self._on_pose, 5)
+        self.create_service(QuerySpatial, v["query_service"], self._on_query)
+        self.create_service(PlaceRelative, v["place_service"], self._on_place)
+        self.create_subscription(String, v["goal_topic"], self._on_goal, 5)
+        self.target_pub = self.create_publisher(PoseStamped, v["target_topic"], 5)
+        self.get_logger().info(
+            f"planner: graph {self.resolve_topic_name(v['scene_graph_topic'])}, relations "
+            f"{self.resolve_topic_name(rel_topic) if rel_topic else 'the graph own'}, services "
+            f"{self.resolve_service_name(v['query_service'])}, "
+            f"{self.resolve_service_name(v['place_service'])}")
+
+    def _apply_parameters(self, values: dict) -> None:
+        """The parameters read per request (all live)."""
+        for attr, name in (("min_confidence", "min_confidence"), ("margin", "place_margin"),
+                           ("clearance", "place_clearance"), ("radius", "place_radius"),
+                           ("release", "place_release"), ("max_age", "max_object_age"),
+                           ("max_speed", "max_object_speed"),
+                           ("stale_after", "stale_graph_warning"),
+                           ("fused_max_lag", "fused_max_lag")):
+            if name in values:
+                setattr(self, attr, values[name])
 
     def _on_graph(self, msg) -> None:
         graph = conv.scene_graph_from_msg(msg)
+        key = _stamp_key(msg.header.stamp)
         with self._lock:
             self.graph = graph
             self.graph_received = time.monotonic()
             self.motion.update(graph)
+            self._graphs[key] = graph
+            while len(self._graphs) > _KEEP:
+                self._graphs.popitem(last=False)
 
     @property
     def graph_age(self) -> float:
@@ -87,26 +103,43 @@ class PlannerNode(Node):
     def _on_relations(self, msg) -> None:
         rels = [conv.relation_from_msg(r) for r in msg.relations]
         with self._lock:
-            if self.graph is not None:
-                self.graph.relations = rels
+            self._fused[_stamp_key(msg.header.stamp)] = rels
+            while len(self._fused) > _KEEP:
+                self._fused.popitem(last=False)
 
     def _on_pose(self, msg) -> None:
         with self._lock:
             self.camera = conv.pose_from_msg(msg)
 
     def _snapshot(self):
-        """The latest graph and the camera pose it was built with: the graph's own where it
-        carries one (any pose source: parameter, topic, tf, IMU, plane), else the latest
-        camera_pose_topic message."""
+        """The graph to answer from, the camera pose it was built with, and which relations it
+        holds (QuerySpatial.RELATIONS_*).
+
+        The newest graph whose fused relations arrived, with those relations, if it is at most
+        ``fused_max_lag`` seconds older than the newest graph; else the newest graph with its
+        own geometric relations. The camera pose is the graph's own where it carries one (any
+        pose source: parameter, topic, tf, IMU, plane), else the latest camera_pose_topic
+        message."""
         with self._lock:
-            graph = self.graph
+            graph, source = self.graph, QuerySpatial.Response.RELATIONS_GEOMETRY
+            if graph is not None:
+                for key in reversed(self._graphs):
+                    if key in self._fused:
+                        if graph.stamp - key * 1e-9 <= self.fused_max_lag:
+                            graph = copy.copy(self._graphs[key])
+                            graph.relations = self._fused[key]
+                            source = QuerySpatial.Response.RELATIONS_FUSED
+                        break
             camera = graph.camera_pose if graph is not None and graph.camera_pose is not None \
                 else self.camera
-            return graph, camera
+            return graph, camera, source
 
     def _on_query(self, request, response):
-        graph, camera = self._snapshot()
+        graph, camera, source = self._snapshot()
         response.graph_age = float(self.graph_age)
+        response.relations_source = source
+        if graph is not None:
+            response.graph_stamp = conv.seconds_to_stamp(graph.stamp)
         try:
             ans = answer_question(graph, request.question, min_confidence=self.min_confidence,
                                   camera_pose=camera)
@@ -122,11 +155,15 @@ class PlannerNode(Node):
         response.is_yes_no, response.yes = ans.is_yes_no, ans.yes
         response.confidence = float(ans.confidence)
         response.object_ids = [int(i) for i in ans.object_ids]
+        if ans.pose is not None:
+            response.has_pose = True
+            response.pose = conv.pose_to_msg(ans.pose, stamp=response.graph_stamp,
+                                             frame_id=graph.frame_id or "world")
         return response
 
     def _place(self, goal: str):
         """Plan ``goal`` on the latest graph, publish the target; (placement, PoseStamped)."""
-        graph, camera = self._snapshot()
+        graph, camera, _source = self._snapshot()
         if graph is None:
             raise PlacementError("no scene graph has arrived yet")
         if camera is None:

@@ -7,11 +7,12 @@ waiting when the next arrives is dropped and counted as stale). The worker runs 
 ``device`` parameter (auto = CUDA when available, else CPU; fp16 on CUDA) over all ordered pairs
 of the objects seen in that frame, regions from their 2D boxes, in one batch, fuses with the
 geometric confidences (calibrated weights beside the model's) and publishes the fused
-SpatialRelationArray (source FUSED). With ``mask_topic`` (an upstream instance segmenter), every
-instance is an object, regions from the mask; one the graph has no object for (no valid depth:
-a dark surface, out of range, an RGB-only camera) gets id 10000 + instance and the model's
-relations alone. Bad frames and graphs are logged and counted; the node keeps
-running. Rate, latency and drops go to /diagnostics.
+SpatialRelationArray (source FUSED), stamped as its scene graph so that the planner can pair them.
+With ``mask_topic`` (an upstream instance segmenter), every instance is an object, regions from
+the mask; one the graph has no object for (no valid depth: a dark surface, out of range, an
+RGB-only camera) gets an id above every tracker id (``UNSENSED_ID_BASE`` + instance) and the
+model's relations alone (source MODEL). Bad frames and graphs are logged and counted; the node
+keeps running. Rate, latency and drops go to /diagnostics.
 """
 from __future__ import annotations
 
@@ -28,11 +29,11 @@ from spatial_ros.model.fusion import Fusion
 from spatial_ros.model.infer import SHIPPED_WEIGHTS, SpatialReasoner
 from spatial_ros.model.reason import reason_frame
 from spatial_ros.msg import SceneGraph, SpatialRelationArray
-from spatial_ros.relations import RelationConfig
+from spatial_ros.relations import RelationConfig, depth_noise
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.camera_pose import pose_source_from_parameters
 from spatial_ros.ros.diagnostics import FrameHealth
-from spatial_ros.ros.params import declare, depth_noise
+from spatial_ros.ros.params import declare_params
 from spatial_ros.ros.rgbd_input import RgbdFrame, RgbdInput
 from spatial_ros.ros.runner import run_node
 from spatial_ros.ros.worker import LatestOnlyWorker
@@ -43,30 +44,15 @@ __all__ = ["ReasoningNode", "main"]
 class ReasoningNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("reasoning", **kwargs)
-        d = lambda *a: declare(self, *a)  # noqa: E731
-        color = d("color_topic", "/camera/color/image_raw", "colour image topic")
-        depth = d("depth_topic", "/camera/depth/image_raw", "depth image topic (16UC1 or 32FC1)")
-        info = d("camera_info_topic", "/camera/color/camera_info", "CameraInfo topic")
-        mask = d("mask_topic", "", "instance mask (mono8/16UC1 ids); with it every instance is "
-                 "reasoned about, those without depth by the model alone ('' = the graph's "
-                 "objects, regions from their 2D boxes)")
-        slop = d("sync_slop", 0.02, "approximate-time tolerance between colour and depth (s)")
-        self.pose = pose_source_from_parameters(self)
+        v = declare_params(self, "reasoning", apply=self._apply_parameters)
+        self.pose = pose_source_from_parameters(self, v)
         self.world_frame = self.pose.world_frame
-        graph_topic = d("scene_graph_topic", "/spatial/scene_graph", "SceneGraph input")
-        self.graph_slop = d("graph_slop", 0.02, "largest stamp gap between a graph and its "
-                            "frame (s)")
-        self.buffer = d("frame_buffer", 10, "recent frames kept to meet their scene graph")
-        weights = d("weights", "", "model checkpoint ('' = the shipped weights)")
-        fusion = d("fusion", "", "fusion weights JSON ('' = <weights>.fusion.json beside them)")
-        device = d("device", "auto", "auto (CUDA when available, else CPU), cpu, cuda, cuda:N")
-        noise_model = d("depth_noise_model", "realsense_d435", "expected depth noise for the "
-                        "geometric confidences: ideal, realsense_d435, kinect")
-        self.min_confidence = d("min_confidence", 0.5, "publish fused relations above this")
-        out_topic = d("relations_topic", "/spatial/fused_relations", "fused relations output")
-        period = d("diagnostics_period", 1.0, "seconds between /diagnostics")
+        self.graph_slop = v["graph_slop"]
+        self.buffer = v["frame_buffer"]
+        weights, fusion = v["weights"], v["fusion"]
+        self.min_confidence = v["min_confidence"]
         weights_path = pathlib.Path(weights) if weights else SHIPPED_WEIGHTS
-        self.reasoner = SpatialReasoner(weights_path, device=device)
+        self.reasoner = SpatialReasoner(weights_path, device=v["device"])
         fusion_path = pathlib.Path(fusion) if fusion else weights_path.with_suffix(".fusion.json")
         if fusion_path.exists():
             self.fusion = Fusion.load(fusion_path)
@@ -75,14 +61,17 @@ class ReasoningNode(Node):
                                       "uncalibrated mean of the two logits")
             self.fusion = Fusion.identity()
         self.relation_config = RelationConfig(
-            noise_quadratic=depth_noise(noise_model))
-        self.pub = self.create_publisher(SpatialRelationArray, out_topic, QoSProfile(depth=5))
+            noise_quadratic=depth_noise(v["depth_noise_model"]))
+        self.pub = self.create_publisher(SpatialRelationArray, v["relations_topic"],
+                                         QoSProfile(depth=5))
         self.frames: deque[RgbdFrame] = deque(maxlen=max(1, int(self.buffer)))
-        self.input = RgbdInput(self, color_topic=color, depth_topic=depth, info_topic=info,
-                               mask_topic=mask, slop=slop, callback=self.frames.append)
-        self.create_subscription(SceneGraph, graph_topic, self._on_graph, 5)
+        self.input = RgbdInput(self, color_topic=v["color_topic"], depth_topic=v["depth_topic"],
+                               info_topic=v["camera_info_topic"], mask_topic=v["mask_topic"],
+                               slop=v["sync_slop"], callback=self.frames.append)
+        self.create_subscription(SceneGraph, v["scene_graph_topic"], self._on_graph, 5)
         self._model_ms: deque[float] = deque(maxlen=200)
-        self.health = FrameHealth(self, self.input, period, extra=lambda: {
+        self.health = FrameHealth(self, self.input, v["diagnostics_period"],
+                                  window=v["diagnostics_window"], extra=lambda: {
             "model_p50_ms": f"{np.median(self._model_ms) if self._model_ms else np.nan:.1f}",
             "device": str(self.reasoner.device)})
         self.dropped = self.health.dropped
@@ -91,6 +80,13 @@ class ReasoningNode(Node):
         self.get_logger().info(f"reasoning: model {weights_path.name} on {self.reasoner.device}"
                                f"{' (fp16)' if self.reasoner.half else ''}, fusion "
                                f"{fusion_path.name if fusion_path.exists() else 'identity'}")
+
+    def _apply_parameters(self, changes: dict) -> None:
+        """Live parameters (spatial_ros.parameters: live=True), applied from the next graph."""
+        if "min_confidence" in changes:
+            self.min_confidence = changes["min_confidence"]
+        if "diagnostics_window" in changes:
+            self.health.window = changes["diagnostics_window"]
 
     @property
     def processed(self) -> int:
@@ -134,7 +130,8 @@ class ReasoningNode(Node):
                                  pose, frame.stamp, config=self.relation_config,
                                  slop=self.graph_slop, min_confidence=self.min_confidence,
                                  mask=frame.mask, focal=frame.intrinsics.fx)
-        header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=world)
+        # stamped as the scene graph it reasons over: the planner pairs the two by stamp
+        header = Header(stamp=conv.seconds_to_stamp(graph.stamp), frame_id=world)
         self.pub.publish(SpatialRelationArray(header=header,
                                               relations=[conv.relation_to_msg(r) for r in rels]))
         self.health.done((time.perf_counter() - t0) * 1e3)

@@ -21,7 +21,7 @@ from spatial_ros.geometry import CameraIntrinsics
 from spatial_ros.ros.conversions import (
     camera_info_to_intrinsics,
     image_to_depth,
-    image_to_numpy,
+    image_to_mask,
     image_to_rgb,
     stamp_to_seconds,
 )
@@ -48,7 +48,8 @@ class RgbdInput:
     Args:
         node: the node that owns the subscriptions and logs.
         color_topic, depth_topic, info_topic: the camera topics.
-        mask_topic: optional instance-mask topic ("" for none); mono8 or 16UC1 ids.
+        mask_topic: optional instance-mask topic ("" for none): mono8 or 16UC1 ids, or
+            Gazebo's rgb8 labels_map (conversions.image_to_mask).
         slop: approximate-time tolerance in seconds.
         time_jump: a message this much older (s) than the last match means time was reset.
         callback: receives each complete RgbdFrame.
@@ -65,6 +66,8 @@ class RgbdInput:
         self.last_error = ""
         self.frames = 0
         self._warned_no_info = False
+        #: "colour frame != depth frame" once seen (depth not registered to colour), else ""
+        self.frame_mismatch = ""
         streams = ["color", "depth"] + (["mask"] if mask_topic else [])
         self._sync = ApproximateSync(streams=streams, slop=slop, queue_size=5,
                                      callback=self._on_match, time_jump=time_jump)
@@ -106,7 +109,7 @@ class RgbdInput:
         self._add(self._subs[1].topic_name, "depth", msg, image_to_depth)
 
     def _on_mask(self, msg: Image) -> None:
-        self._add(self._subs[3].topic_name, "mask", msg, lambda m: np.array(image_to_numpy(m)))
+        self._add(self._subs[3].topic_name, "mask", msg, image_to_mask)
 
     def _on_info(self, msg: CameraInfo) -> None:
         try:
@@ -115,7 +118,13 @@ class RgbdInput:
             self.reject(self._subs[2].topic_name, "camera_info", str(exc))
 
     def _on_match(self, items: dict, stamp: float) -> None:
-        (rgb, frame_id), (depth, _) = items["color"], items["depth"]
+        (rgb, frame_id), (depth, depth_frame) = items["color"], items["depth"]
+        if depth_frame != frame_id and not self.frame_mismatch:
+            self.frame_mismatch = f"colour {frame_id!r} != depth {depth_frame!r}"
+            self._log.warning(
+                f"depth is in frame {depth_frame!r} but colour in {frame_id!r}: the depth image "
+                "must be registered to the colour camera (RealSense: align_depth.enable:=true, "
+                "aligned_depth_to_color topic), or every 3D position is off (warned once)")
         mask = items["mask"][0] if "mask" in items else None
         if self.intrinsics is None:
             self.rejected["no_camera_info"] += 1

@@ -12,8 +12,8 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 
-from spatial_ros.ros.diagnostics import DiagnosticsPublisher
-from spatial_ros.ros.params import declare
+from spatial_ros.ros.diagnostics import DiagnosticsPublisher, DropWindow
+from spatial_ros.ros.params import declare_params
 from spatial_ros.ros.rgbd_input import RgbdFrame, RgbdInput
 from spatial_ros.ros.runner import run_node
 
@@ -23,12 +23,10 @@ __all__ = ["RgbdMonitorNode", "main"]
 class RgbdMonitorNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("rgbd_monitor", **kwargs)
-        color = declare(self, "color_topic", "/camera/color/image_raw", "colour image topic")
-        depth = declare(self, "depth_topic", "/camera/depth/image_raw", "depth image topic")
-        info = declare(self, "camera_info_topic", "/camera/color/camera_info",
-                       "CameraInfo topic of the colour camera")
-        slop = declare(self, "sync_slop", 0.02, "approximate-time tolerance (s)")
-        period = declare(self, "diagnostics_period", 1.0, "seconds between /diagnostics")
+        v = declare_params(self, "rgbd_monitor")
+        color, depth, info = v["color_topic"], v["depth_topic"], v["camera_info_topic"]
+        slop, period = v["sync_slop"], v["diagnostics_period"]
+        self._window = DropWindow(v["diagnostics_window"])
         self.input = RgbdInput(self, color_topic=color, depth_topic=depth, info_topic=info,
                                slop=slop, callback=self._on_frame)
         self._diag = DiagnosticsPublisher(self)
@@ -50,8 +48,13 @@ class RgbdMonitorNode(Node):
                   "dropped": dropped, "sync_dropped": self.input.sync_dropped,
                   "last_error": self.input.last_error}
         values.update({f"dropped_{k}": v for k, v in self.input.rejected.items()})
-        level = DiagnosticStatus.WARN if dropped else DiagnosticStatus.OK
-        self._diag.publish(values, message="dropped messages" if dropped else "ok", level=level)
+        recent = self._window.recent(dropped, now)
+        values["dropped_recent"] = recent
+        if self.input.frame_mismatch:
+            values["frame_mismatch"] = self.input.frame_mismatch
+        level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
+        self._diag.publish(values, message=f"{recent} dropped in the last "
+                           f"{self._window.window:g} s" if recent else "ok", level=level)
 
 
 def main(args: list[str] | None = None) -> None:

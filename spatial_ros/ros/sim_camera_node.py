@@ -1,7 +1,8 @@
 """sim_camera: renders an SDF world headless and publishes what Gazebo's bridge would.
 
 Topics (the same names and types as config/gz_bridge.yaml): colour (rgb8), depth (32FC1 m or
-16UC1 mm), CameraInfo, instance labels (mono8), plus the camera's world pose (PoseStamped) and
+16UC1 mm), CameraInfo, the instance labels_map (rgb8, as Gazebo's segmentation camera: label and
+16-bit instance count), plus the camera's world pose (PoseStamped) and
 the exact ground truth (SceneGraph) for tests and benchmarks; optionally /clock for sim time.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from spatial_ros.msg import SceneGraph
 from spatial_ros.relations import RelationConfig
 from spatial_ros.ros import conversions as conv
-from spatial_ros.ros.params import declare
+from spatial_ros.ros.params import declare_params
 from spatial_ros.ros.runner import run_node
 from spatial_ros.sim.groundtruth import ground_truth
 from spatial_ros.sim.paths import CameraPath, find_world
@@ -30,29 +31,17 @@ __all__ = ["SimCameraNode", "main"]
 class SimCameraNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim_camera", **kwargs)
-        world = declare(self, "world", "tabletop", "SDF world: a name in sim/worlds or a path")
-        camera = declare(self, "camera", "", "camera sensor name in the world ('' = first)")
-        self.rate = declare(self, "rate", 10.0, "frames per second")
-        sensor = declare(self, "sensor", "ideal",
-                         "depth sensor model: ideal, realsense_d435, kinect, rgb_only")
-        self.seed = declare(self, "seed", 0, "noise seed (same seed, same frames)")
-        mode = declare(self, "camera_path", "static", "static, orbit or scripted")
-        period = declare(self, "path_period", 20.0, "orbit period / waypoint hold time (s)")
-        script = declare(self, "waypoints", [0.0], "scripted path: x y z roll pitch yaw, ...")
-        self.depth_encoding = declare(self, "depth_encoding", "32FC1", "32FC1 (m) or 16UC1 (mm)")
-        self.use_clock = declare(self, "publish_clock", False, "publish /clock (sim time)")
-        self.frame_id = declare(self, "frame_id", "camera_optical_frame", "optical frame id")
-        topics = {k: declare(self, f"{k}_topic", v, f"{k} topic") for k, v in {
-            "color": "/camera/color/image_raw", "depth": "/camera/depth/image_raw",
-            "camera_info": "/camera/color/camera_info", "labels": "/camera/segmentation/labels",
-            "pose": "/camera/pose", "ground_truth": "/sim/ground_truth"}.items()}
+        v = declare_params(self, "sim_camera")
+        world, camera, sensor = v["world"], v["camera"], v["sensor"]
+        self.rate, self.seed = v["rate"], v["seed"]
+        mode, period, script = v["camera_path"], v["path_period"], v["waypoints"]
+        self.depth_encoding, self.use_clock = v["depth_encoding"], v["publish_clock"]
+        self.frame_id = v["frame_id"]
+        topics = {k: v[f"{k}_topic"] for k in ("color", "depth", "camera_info", "labels", "pose",
+                                               "ground_truth")}
         self.world = load_world(find_world(world))
         self.renderer = Renderer(self.world, self.world.camera(camera or None))
         self.sensor = get_sensor(sensor)
-        if self.depth_encoding not in ("32FC1", "16UC1"):
-            raise ValueError(f"depth_encoding {self.depth_encoding!r}: expected 32FC1 or 16UC1")
-        if self.rate <= 0:
-            raise ValueError(f"rate {self.rate} must be positive")
         waypoints = [script[i:i + 6] for i in range(0, len(script), 6)] if len(script) > 1 else []
         self.path = CameraPath(self.renderer.camera.optical_pose, mode=mode, period=period,
                                waypoints=waypoints)
@@ -87,8 +76,8 @@ class SimCameraNode(Node):
                                                        frame_id=fid))
         self.pubs["depth"].publish(conv.depth_to_image(depth, self.depth_encoding, stamp=stamp,
                                                        frame_id=fid))
-        self.pubs["labels"].publish(conv.numpy_to_image(frame.mask, "mono8", stamp=stamp,
-                                                        frame_id=fid))
+        self.pubs["labels"].publish(conv.labels_map_to_image(frame.mask, stamp=stamp,
+                                                             frame_id=fid))
         self.info_pub.publish(conv.intrinsics_to_camera_info(frame.intrinsics, stamp=stamp,
                                                              frame_id=fid))
         self.pose_pub.publish(conv.pose_to_msg(pose, stamp=stamp))

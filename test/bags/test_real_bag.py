@@ -29,11 +29,14 @@ PHRASE = {"left_of": "left of", "right_of": "right of", "in_front_of": "in front
 
 
 def _robot_launch_topics() -> dict[str, str]:
-    """The camera topic defaults of launch/robot.launch.py (its ARGS table)."""
+    """The camera topic defaults of launch/robot.launch.py (its ARGS table), resolved in the
+    root namespace (they are relative, so that namespace:= moves them)."""
     tree = ast.parse((ROOT / "launch" / "robot.launch.py").read_text())
     args = next(ast.literal_eval(n.value) for n in tree.body
                 if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "ARGS")
-    return {k: args[f"{k}_topic"][0] for k in ("color", "depth", "camera_info")}
+    assert not any(args[f"{k}_topic"][0].startswith("/") for k in ("color", "depth",
+                                                                  "camera_info"))
+    return {k: "/" + args[f"{k}_topic"][0] for k in ("color", "depth", "camera_info")}
 
 
 def _robot_params(**extra) -> list[Parameter]:

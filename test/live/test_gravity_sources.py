@@ -61,7 +61,7 @@ def test_plane_gravity_levels_a_hand_held_real_frame(ros):
     _publish_frames(ros, frame, [1.0, 1.5, 2.0])
     msg = out.wait(lambda m: len(m.objects) >= 4, timeout=30)[-1]
     graph = conv.scene_graph_from_msg(msg)
-    assert msg.gravity_source == "plane" and msg.header.frame_id == "camera_level"
+    assert msg.gravity_source == SceneGraph.GRAVITY_PLANE and msg.header.frame_id == "camera_level"
     assert _level(graph), [(o.color, np.round(o.box.center, 2)) for o in graph.objects]
     # the graph carries the pose it was built with: the camera above the table, level frame
     assert msg.has_camera_pose and 0.2 < msg.camera_pose.position.z < 1.0
@@ -106,5 +106,5 @@ def test_imu_gravity_ignores_samples_without_gravity_and_keeps_running(ros):
     _publish_frames(ros, frame, [1.0, 1.5, 2.0],
                     on_each=lambda s: send_imu(s - 0.01, 9.81 * up))
     msg = out.wait(lambda m: len(m.objects) >= 4, timeout=30)[-1]
-    assert msg.gravity_source == "imu /camera/camera/imu"
+    assert msg.gravity_source == SceneGraph.GRAVITY_IMU  # which IMU: in the log and /diagnostics
     assert _level(conv.scene_graph_from_msg(msg))

@@ -90,9 +90,10 @@ def test_with_the_instance_mask_the_stacked_cube_is_on_the_box(ros):
 
 def test_rgb_only_camera_gets_the_models_relations(ros):
     """No depth at all: the scene graph has no objects; with the instance mask the reasoning
-    node still relates every instance, by the model alone (ids 10000 + instance)."""
+    node still relates every instance, by the model alone (ids UNSENSED_ID_BASE + instance,
+    source MODEL)."""
     from spatial_ros.model.reason import UNSENSED_ID_BASE
-    from spatial_ros.vocabulary import Frame
+    from spatial_ros.vocabulary import Frame, Source
 
     fused = ros.inbox(SpatialRelationArray, "/spatial/fused_relations")
     gt = ros.inbox(SceneGraph, "/sim/ground_truth")
@@ -108,8 +109,10 @@ def test_rgb_only_camera_gets_the_models_relations(ros):
     truth = conv.scene_graph_from_msg(gt.wait(timeout=30)[-1])
     rels = [conv.relation_from_msg(r) for r in last.relations]
     assert all(r.subject >= UNSENSED_ID_BASE and r.object >= UNSENSED_ID_BASE for r in rels)
-    said = {(r.subject - UNSENSED_ID_BASE, r.predicate, r.object - UNSENSED_ID_BASE, r.frame)
-            for r in rels}
+    assert all(r.source == Source.MODEL for r in rels)  # no geometry: the model's alone
+    # the instances' ids are Gazebo's (label << 16 | count); the label is the world's id
+    said = {((r.subject - UNSENSED_ID_BASE) >> 16, r.predicate,
+             (r.object - UNSENSED_ID_BASE) >> 16, r.frame) for r in rels}
     holds = {(r.subject, r.predicate, r.object, r.frame) for r in truth.relations}
     ids = {o.id for o in truth.objects}
     keys = [("left_of", Frame.EGOCENTRIC), ("in_front_of", Frame.EGOCENTRIC),

@@ -25,7 +25,9 @@ def test_tabletop_topics_and_ground_truth(ros):
     ros.add(SimCameraNode(parameter_overrides=params, **ros.node_kwargs))
     color = boxes["color"].wait(timeout=30)[0]
     depth = conv.image_to_depth(boxes["depth"].wait(timeout=30)[0])
-    labels = conv.image_to_numpy(boxes["labels"].wait(timeout=30)[0])
+    labels_msg = boxes["labels"].wait(timeout=30)[0]
+    assert labels_msg.encoding == "rgb8"  # Gazebo's labels_map: label byte 2, count bytes 0-1
+    labels = conv.image_to_mask(labels_msg) >> 16  # the label: the world's instance id
     info = conv.camera_info_to_intrinsics(boxes["info"].wait(timeout=30)[0])
     assert (color.width, color.height, color.encoding) == (640, 480, "rgb8")
     assert info.fx == pytest.approx(640 / (2 * np.tan(1.047 / 2)))

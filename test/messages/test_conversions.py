@@ -233,3 +233,46 @@ def test_16uc1_depth_holding_metres_is_refused():
     mm = np.full((48, 64), 900, np.uint16)
     assert float(np.nanmedian(conv.image_to_depth(conv.numpy_to_image(mm, "16UC1")))) \
         == pytest.approx(0.9)
+
+
+def _gazebo_labels_map(labels: np.ndarray, counts: np.ndarray) -> Image:
+    """A labels_map as gz-sensors' segmentation camera writes it (instance type) and
+    ros_gz_bridge passes it on: per pixel [count low byte, count high byte, label]."""
+    px = np.stack([counts & 0xFF, counts >> 8, labels], axis=-1).astype(np.uint8)
+    return Image(height=px.shape[0], width=px.shape[1], encoding="rgb8", step=px.shape[1] * 3,
+                 data=px.tobytes())
+
+
+def test_gazebo_labels_map_decodes_to_one_id_per_label_and_instance():
+    from spatial_ros.labels import mask_label
+
+    labels = np.array([[255, 7, 7], [7, 9, 0]])
+    counts = np.array([[0, 1, 300], [1, 1, 0]])  # two instances of label 7, one > 255
+    ids = conv.image_to_mask(_gazebo_labels_map(labels, counts))
+    assert ids.dtype == np.int32
+    assert ids.tolist() == [[0, 7 << 16 | 1, 7 << 16 | 300], [7 << 16 | 1, 9 << 16 | 1, 0]]
+    assert mask_label({7: "mug", 9: "bowl"}, 7 << 16 | 300) == "mug"
+    assert mask_label({7: "mug"}, 9 << 16 | 1) == ""
+    bgr = _gazebo_labels_map(labels, counts)
+    bgr.encoding = "bgr8"
+    bgr.data = np.frombuffer(bytes(bgr.data), np.uint8).reshape(2, 3, 3)[..., ::-1].tobytes()
+    assert conv.image_to_mask(bgr).tolist() == ids.tolist()
+
+
+def test_the_headless_labels_map_is_gazebos_format_and_id_masks_still_read():
+    mask = np.array([[0, 1, 1], [4, 4, 0]], np.uint8)
+    msg = conv.labels_map_to_image(mask)
+    assert msg.encoding == "rgb8"
+    assert conv.image_to_mask(msg).tolist() == [[0, 1 << 16 | 1, 1 << 16 | 1],
+                                                [4 << 16 | 1, 4 << 16 | 1, 0]]
+    for enc in ("mono8", "16UC1"):
+        ids = conv.image_to_mask(conv.numpy_to_image(mask.astype(conv.ENCODINGS[enc].dtype), enc))
+        assert ids.tolist() == mask.tolist()
+
+
+@pytest.mark.parametrize("encoding", ["32FC1", "rgba8", "bgra8"])
+def test_a_mask_in_another_encoding_is_a_clear_error(encoding):
+    px = np.zeros((2, 2, 4) if "a8" in encoding else (2, 2), conv.ENCODINGS[encoding].dtype)
+    with pytest.raises(ImageConversionError,
+                       match=f"encoding '{encoding}' cannot be an instance mask"):
+        conv.image_to_mask(conv.numpy_to_image(px, encoding))
