@@ -36,7 +36,8 @@ SHOWN = ("left_of", "on_top_of", "inside", "occludes")
 
 QUESTIONS = ("is the green box on top of the blue box?", "what is left of the blue box?",
              "what is inside the grey box?", "which object is closest to the camera?",
-             "how far is the red box from the blue box?", "is the box left of the sphere?")
+             "how far is the red box from the blue box?", "where is the purple sphere?",
+             "is the box left of the sphere?")
 GOALS = ("place the red box left of the yellow cylinder", "place the red box on the blue box")
 
 
@@ -171,8 +172,9 @@ def run(*, world: str = "tabletop", timeout: float = 40.0, out: str = "demo_outp
         print("questions (planner_node, /spatial/query):")
         for q in QUESTIONS:
             r = call_service(query, QuerySpatial.Request(question=q))
-            print(f"  {q} -> " + (f"{r.answer} (confidence {r.confidence:.2f})" if r.success
-                                   else f"refused: {r.error_message}"))
+            source = "fused" if r.relations_source == r.RELATIONS_FUSED else "geometry"
+            print(f"  {q} -> " + (f"{r.answer} (confidence {r.confidence:.2f}, {source} "
+                                   f"relations)" if r.success else f"refused: {r.error_message}"))
         print("goals (planner_node, /spatial/place):")
         for g in GOALS:
             r = call_service(place, PlaceRelative.Request(goal=g))
