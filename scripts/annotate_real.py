@@ -1,6 +1,7 @@
 """Turn the hand annotations of the real RGB-D frames into instance masks, and draw overlays.
 
     scripts/with-env python scripts/annotate_real.py [--data test/data/real_rgbd] [--overlays DIR]
+    scripts/with-env python scripts/annotate_real.py --data test/data/real_rgbd_heldout
 
 Each object in ``annotations.json`` is a polygon or ellipse drawn by hand around it. Its mask is
 the pixels inside (grown by 3 px) that stand at least 6 mm above the local table plane, or that
@@ -53,14 +54,22 @@ def _table_plane(points: np.ndarray, seed: int = 0) -> tuple[np.ndarray, float]:
 
 def annotate(data: pathlib.Path, overlays: pathlib.Path | None) -> None:
     ann = json.loads((data / "annotations.json").read_text())
-    cam = json.loads((data / "camera.json").read_text())
+    per_frame = (data / "cameras.json").is_file()
+    cams = json.loads((data / ("cameras.json" if per_frame else "camera.json")).read_text())
     for name, frame in ann["frames"].items():
+        cam = cams[name] if per_frame else cams
         depth = cv2.imread(str(data / f"{name}_depth.png"), cv2.IMREAD_UNCHANGED)
         z = depth.astype(np.float32) * cam["depth_unit_m"]
         h, w = z.shape
         u, v = np.meshgrid(np.arange(w), np.arange(h))
         pts = np.dstack([(u - cam["cx"]) / cam["fx"] * z, (v - cam["cy"]) / cam["fy"] * z, z])
         regions = {int(k): _region(o, (h, w)) for k, o in frame["objects"].items()}
+        if frame.get("refine", "table") == "none":
+            mask = np.zeros((h, w), np.uint8)
+            for key, region in regions.items():  # front to back: the first claim holds
+                mask[region & (mask == 0)] = key
+            _write(data, name, frame, mask, overlays)
+            continue
         inside = np.any(list(regions.values()), axis=0)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (51, 51))
         band = cv2.dilate(inside.astype(np.uint8), kernel).astype(bool) & ~inside & (z > 0)
@@ -86,27 +95,36 @@ def annotate(data: pathlib.Path, overlays: pathlib.Path | None) -> None:
             cv2.drawContours(filled, contours, -1, 1, -1)
             filled &= cv2.dilate(region.astype(np.uint8), grow)
             mask[(filled > 0) & (mask == 0)] = key
-        cv2.imwrite(str(data / f"{name}_mask.png"), mask)
-        counts = {k: int((mask == k).sum()) for k in regions}
-        print(f"{name}: table {-d:.3f} m along n={np.round(n, 3)}, pixels per object {counts}")
-        if overlays is not None:
-            overlays.mkdir(parents=True, exist_ok=True)
-            bgr = cv2.imread(str(data / f"{name}_color.png"))
-            out = (bgr * 0.45).astype(np.uint8)
-            rng = np.random.default_rng(3)
-            for key, obj in frame["objects"].items():
-                sel = mask == int(key)
-                colour = rng.integers(80, 255, 3)
-                out[sel] = (0.5 * bgr[sel] + 0.5 * colour).astype(np.uint8)
-                contours, _ = cv2.findContours(sel.astype(np.uint8), cv2.RETR_EXTERNAL,
-                                               cv2.CHAIN_APPROX_NONE)
-                cv2.drawContours(out, contours, -1, (255, 255, 255), 1)
-                ys, xs = np.nonzero(sel)
-                if len(xs):
-                    cv2.putText(out, f"{key} {obj['name'][4:]}",
-                                (int(xs.min()), int(ys.min()) - 3),
-                                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
-            cv2.imwrite(str(overlays / f"{name}_annotation.png"), out)
+        print(f"{name}: table {-d:.3f} m along n={np.round(n, 3)}")
+        _write(data, name, frame, mask, overlays)
+
+
+def _write(data: pathlib.Path, name: str, frame: dict, mask: np.ndarray,
+           overlays: pathlib.Path | None) -> None:
+    """Save the mask and, with ``overlays``, an overlay to check it by eye."""
+    cv2.imwrite(str(data / f"{name}_mask.png"), mask)
+    counts = {int(k): int((mask == int(k)).sum()) for k in frame["objects"]}
+    print(f"{name}: pixels per object {counts}")
+    if overlays is not None:
+        overlays.mkdir(parents=True, exist_ok=True)
+        bgr = cv2.imread(str(data / f"{name}_color.png"))
+        out = (bgr * 0.45).astype(np.uint8)
+        rng = np.random.default_rng(3)
+        for key, obj in frame["objects"].items():
+            sel = mask == int(key)
+            colour = rng.integers(80, 255, 3)
+            out[sel] = (0.5 * bgr[sel] + 0.5 * colour).astype(np.uint8)
+            contours, _ = cv2.findContours(sel.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                           cv2.CHAIN_APPROX_NONE)
+            cv2.drawContours(out, contours, -1, (255, 255, 255), 1)
+            ys, xs = np.nonzero(sel)
+            if len(xs):
+                cv2.putText(out, f"{key} {obj['name'][4:]}",
+                            (int(xs.min()), int(ys.min()) - 3),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
+        cv2.imwrite(str(overlays / f"{name}_annotation.png"), out)
+
+
 
 
 def main() -> None:
