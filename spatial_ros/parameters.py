@@ -131,6 +131,9 @@ _SCENE_GRAPH = (
           "-> the image's frame_id on /tf, so RViz shows the graph over the camera"),
     Param("plane_max_tilt", 75.0, "plane gravity: largest tilt of a support plane from the "
           "image's up (deg)", range=(0.0, 90.0), live=True),
+    Param("plane_up_hint", [0.0, -1.0, 0.0], "plane gravity: roughly up, in the optical frame "
+          "(the image's up [0, -1, 0]; a camera on its side: [1, 0, 0] or [-1, 0, 0])",
+          range=(-1.0, 1.0)),
     Param("imu_topic", "camera/camera/imu", "gravity_source imu: sensor_msgs/Imu with gravity "
           "in linear_acceleration (RealSense D435i/D455)"),
     Param("imu_rotation", [0.0, 0.0, 0.0, 1.0], "gravity_source imu: rotation IMU frame -> "

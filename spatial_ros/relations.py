@@ -30,9 +30,10 @@ import numpy as np
 
 from spatial_ros.geometry import Pose
 from spatial_ros.scene import OrientedBox, Relation
-from spatial_ros.vocabulary import Frame, Source
+from spatial_ros.vocabulary import DIRECTIONAL, Frame, Source
 
-__all__ = ["RelationConfig", "DEPTH_NOISE_QUADRATIC", "depth_noise", "Body", "margin_table",
+__all__ = ["RelationConfig", "DEPTH_NOISE_QUADRATIC", "depth_noise", "needs_gravity",
+           "GRAVITY_PREDICATES", "Body", "margin_table",
            "pair_margins", "confidences",
            "compute_relations", "sigmoid", "viewer_relation"]
 
@@ -68,6 +69,19 @@ DEPTH_NOISE_QUADRATIC: dict[str, float] = {
     "realsense_d435": 0.08 / (383.0 * 0.050),  # 0.08 px disparity, 383 px focal, 50 mm baseline
     "kinect": 0.0019,
 }
+
+
+#: predicates whose meaning rests on which way is up whatever the frame (support, containment)
+GRAVITY_PREDICATES = frozenset({"on_top_of", "under", "inside", "contains"})
+
+
+def needs_gravity(predicate: str, frame: Frame) -> bool:
+    """Whether ``predicate`` in ``frame`` needs to know which way is up: support and
+    containment, and the directions of the world (allocentric) and gravity-aligned frames. The
+    camera's own directions (egocentric), distances, sizes and occlusion do not."""
+    if predicate in GRAVITY_PREDICATES:
+        return True
+    return predicate in DIRECTIONAL and frame != Frame.EGOCENTRIC
 
 
 def depth_noise(model: str) -> float:

@@ -41,8 +41,8 @@ import cv2
 import numpy as np
 
 from spatial_ros.errors import BenchError, GravityError
-from spatial_ros.geometry import CameraIntrinsics, Pose
-from spatial_ros.perception.gravity import PlaneGravityConfig, gravity_from_plane
+from spatial_ros.geometry import CameraIntrinsics
+from spatial_ros.perception.gravity import LEVEL_CAMERA, PlaneGravityConfig, gravity_from_plane
 from spatial_ros.pipeline import FrameResult, SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
 from spatial_ros.scene import GENERIC_LABELS
@@ -53,9 +53,7 @@ __all__ = ["RealFrame", "load_real_frames", "default_data_dir", "heldout_data_di
 
 D435_NOISE = 0.08 / (383.0 * 0.050)  #: the realsense_d435 preset's sigma_quadratic
 _FRAMES = {"egocentric": Frame.EGOCENTRIC, "allocentric": Frame.ALLOCENTRIC}
-#: a level camera's pose (world z up, x forward): the optical frame's z forward, y down
-LEVEL_CAMERA = Pose(rotation=np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]),
-                    translation=np.zeros(3))
+
 
 
 def default_data_dir() -> pathlib.Path:

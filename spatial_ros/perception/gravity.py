@@ -6,6 +6,13 @@ without gravity there is no above, on top of or under. Two sources give it from 
     plane: the largest plane of the frame that faces up (its normal, turned towards the camera,
         within ``max_tilt`` of the image's up direction ``up_hint``): a table or the floor. The
         camera's height above it is known too, so support heights are heights above that plane.
+        Planes are tried largest first; a wall (tilted more than ``max_tilt``) is set aside and
+        the search goes on among the readings left, so that a shelf bin seen from the front,
+        whose back panel holds most readings and whose floor few, still gives its floor: a
+        support holds ``min_fraction`` of the readings not on the walls set aside. Walls stand
+        upright, so with one set aside a support must be perpendicular to it (within
+        ``wall_tolerance``), and up is taken in the wall's plane: a grazing floor strip can
+        otherwise lose to a plane through its edge and the objects' feet.
     IMU: the accelerometer of a sensor at rest measures the reaction to gravity, which points
         up; a RealSense D435i/D455 publishes it (sensor_msgs/Imu) in an optical-convention
         frame. Samples are low-pass filtered (``ImuGravity``); the height is a given number.
@@ -27,9 +34,15 @@ from spatial_ros.geometry import CameraIntrinsics, Pose
 from spatial_ros.perception.supports import refit_plane
 
 __all__ = ["level_pose", "PlaneGravityConfig", "gravity_from_plane", "ImuGravity",
-           "STANDARD_GRAVITY"]
+           "STANDARD_GRAVITY", "LEVEL_CAMERA"]
 
 STANDARD_GRAVITY = 9.80665
+
+#: the optical frame's pose in a level frame when up is not known: the camera assumed level
+#: (z up, x along the optical axis); the fallback of a frame without gravity, which then gives
+#: only the relations that need none (spatial_ros.relations.needs_gravity)
+LEVEL_CAMERA = Pose(rotation=np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]),
+                    translation=np.zeros(3))
 
 
 def level_pose(up: np.ndarray, height: float = 0.0) -> Pose:
@@ -59,12 +72,18 @@ class PlaneGravityConfig:
     distance: float = 0.01  #: RANSAC inlier distance (m), plus ``sigmas`` x the depth noise
     sigmas: float = 2.5
     noise_quadratic: float = 0.0  #: depth noise sigma = noise_quadratic * z^2
-    min_fraction: float = 0.15  #: a support plane holds at least this share of the readings
-    max_planes: int = 3  #: planes tried, largest first
+    #: a support plane holds at least this share of the readings not on walls set aside
+    min_fraction: float = 0.15
+    max_planes: int = 5  #: planes tried, largest first
     iterations: int = 100
     up_hint: tuple[float, float, float] = (0.0, -1.0, 0.0)  #: roughly up, optical frame
     max_tilt: float = 75.0  #: degrees between a support's normal and ``up_hint``
     max_range: float = 6.0  #: readings beyond are ignored (m)
+    #: degrees a support may be off perpendicular to the largest wall set aside
+    wall_tolerance: float = 15.0
+    #: with a wall set aside (a frontal view: the camera about level), a support's largest tilt
+    #: from ``up_hint`` (degrees)
+    frontal_max_tilt: float = 30.0
     seed: int = 0
 
 
@@ -92,6 +111,9 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
     cos_tilt = math.cos(math.radians(config.max_tilt))
     keep = np.ones(len(pts), bool)
     tried = []
+    wall: np.ndarray | None = None  # the largest plane set aside as a wall (its normal)
+    sin_wall = math.sin(math.radians(config.wall_tolerance))
+    cos_frontal = math.cos(math.radians(config.frontal_max_tilt))
     for _ in range(config.max_planes):
         idx = np.flatnonzero(keep)
         if len(idx) < 100:
@@ -108,12 +130,18 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
         tol = config.distance + config.sigmas * config.noise_quadratic * pts[idx, 2] ** 2
         n, off = refit_plane(pts[idx], n, off, tol, rounds=1)
         on = np.abs(pts[idx] @ n + off) < tol
-        share = float(on.sum()) / len(pts)
+        share = float(on.sum()) / len(idx)  # of the readings not on the walls set aside
         if share < config.min_fraction:
             break
         tried.append(f"{share:.0%} at {math.degrees(math.acos(np.clip(n @ hint, -1, 1))):.0f} deg")
-        if n @ hint >= cos_tilt and off > 0.05:
-            return level_pose(n, off), share
+        upright = wall is None or (abs(float(n @ wall)) <= sin_wall and n @ hint >= cos_frontal)
+        if n @ hint >= cos_tilt and off > 0.05 and upright:
+            if wall is not None:  # up lies in the wall's plane
+                n = n - wall * float(n @ wall)
+                n /= np.linalg.norm(n)
+            return level_pose(n, off), float(on.sum()) / len(pts)
+        if wall is None and n @ hint < cos_tilt:
+            wall = n
         keep[idx[on]] = False  # a wall or a plane facing away: look for the next
     raise GravityError("plane gravity: no support plane (table or floor) in this frame: "
                        + (f"the planes found ({', '.join(tried)} from up_hint) are tilted more "

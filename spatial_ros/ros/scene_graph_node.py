@@ -31,9 +31,14 @@ from spatial_ros.geometry import quat_to_matrix
 from spatial_ros.labels import LabelMapError, parse_label_map
 from spatial_ros.msg import SceneGraph, SpatialRelationArray
 from spatial_ros.perception import PerceptionConfig
-from spatial_ros.perception.gravity import ImuGravity, PlaneGravityConfig, gravity_from_plane
+from spatial_ros.perception.gravity import (
+    LEVEL_CAMERA,
+    ImuGravity,
+    PlaneGravityConfig,
+    gravity_from_plane,
+)
 from spatial_ros.pipeline import SceneGraphBuilder
-from spatial_ros.relations import RelationConfig, depth_noise
+from spatial_ros.relations import RelationConfig, depth_noise, needs_gravity
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.camera_pose import pose_source_from_parameters
 from spatial_ros.ros.diagnostics import FrameHealth
@@ -85,8 +90,14 @@ class SceneGraphNode(Node):
             min_points=v["min_points"], max_objects=v["max_objects"],
             max_object_size=v["max_object_size"], plane_distance=v["plane_distance"],
             depth_jump=v["depth_jump"], mask_flying=v["mask_flying"], noise_quadratic=noise)
+        hint = v["plane_up_hint"]
+        if len(hint) != 3 or float(np.linalg.norm(hint)) < 0.5:
+            raise ValueError(f"plane_up_hint needs 3 numbers of about unit length [x, y, z] in "
+                             f"the optical frame, got {hint}")
         self.plane_gravity = PlaneGravityConfig(noise_quadratic=noise,
-                                                max_tilt=v["plane_max_tilt"])
+                                                max_tilt=v["plane_max_tilt"],
+                                                up_hint=tuple(float(h) for h in hint))
+        self._said_no_gravity = False
         tracker = TrackerConfig(gate=v["track_gate"], smoothing=v["track_smoothing"],
                                 forget_after=v["forget_after"])
         relations = RelationConfig(
@@ -205,6 +216,17 @@ class SceneGraphNode(Node):
                                       "frame: tracking starts afresh")
             self.builder.tracker.tracks.clear()
         pose, why = self._camera_pose(frame)
+        no_gravity = pose is None and self.gravity_source == "plane"
+        if no_gravity:  # still the objects, and the relations that need no gravity
+            pose = LEVEL_CAMERA
+            self.health.drop("no_gravity", why, "frame without gravity")
+            if not self._said_no_gravity:
+                self._said_no_gravity = True
+                self.get_logger().warning(
+                    f"{why}. Frames without gravity are published with the camera assumed "
+                    "level (gravity_source 'none') and without the relations that need "
+                    "gravity: on_top_of, under, inside, contains, and the world and "
+                    "gravity-aligned directions (said once)")
         if pose is None:
             self.health.drop("no_camera_pose", why)
             return
@@ -223,12 +245,17 @@ class SceneGraphNode(Node):
             self.health.drop("degraded", warning, "frame degraded")
         graph = result.graph
         graph.gravity_source = self.gravity_source  # SceneGraph.GRAVITY_*; detail in the log
+        if no_gravity:
+            graph.gravity_source = SceneGraph.GRAVITY_NONE
+            graph.relations = [r for r in graph.relations
+                               if not needs_gravity(r.predicate, r.frame)]
+            graph.support_heights = []
         header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=self.world_frame)
         self.graph_pub.publish(conv.scene_graph_to_msg(graph))
         self.rel_pub.publish(SpatialRelationArray(
             header=header, relations=[conv.relation_to_msg(r) for r in graph.relations]))
         self.marker_pub.publish(scene_graph_markers(graph))
-        if self.tf_pub is not None and graph.camera_pose is not None:
+        if self.tf_pub is not None and graph.camera_pose is not None and not no_gravity:
             self.tf_pub.publish(TFMessage(transforms=[conv.pose_to_transform(
                 graph.camera_pose, stamp=header.stamp, parent=self.world_frame,
                 child=frame.frame_id)]))

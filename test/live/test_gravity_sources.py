@@ -108,3 +108,31 @@ def test_imu_gravity_ignores_samples_without_gravity_and_keeps_running(ros):
     msg = out.wait(lambda m: len(m.objects) >= 4, timeout=30)[-1]
     assert msg.gravity_source == SceneGraph.GRAVITY_IMU  # which IMU: in the log and /diagnostics
     assert _level(conv.scene_graph_from_msg(msg))
+
+
+def test_a_frame_without_gravity_keeps_its_objects_and_the_relations_that_need_none(ros):
+    """Only a wall in view (no table, no floor): plane gravity finds no support. The frame is
+    not dropped: its objects and the relations that need no gravity are published, with
+    gravity_source none, and the node says once which relations it cannot give."""
+    from spatial_ros.relations import needs_gravity
+    from spatial_ros.vocabulary import Frame
+
+    frame = load_real_frames()[2]  # tabletop_4's four objects ...
+    depth = frame.depth.copy()
+    table = ~(frame.mask > 0)
+    depth[table] = 1.6  # ... in front of a flat wall facing the camera, in place of the table
+    frame.depth = depth
+    out = ros.inbox(SceneGraph, "/spatial/scene_graph")
+    node = ros.add(SceneGraphNode(parameter_overrides=[
+        Parameter("gravity_source", value="plane"),
+        *[Parameter(k, value=v) for k, v in TOPICS.items()]], **ros.node_kwargs))
+    _publish_frames(ros, frame, [1.0, 1.5, 2.0])
+    msgs = out.wait(lambda m: len(m.objects) >= 3, count=2, timeout=30)
+    msg = msgs[-1]
+    assert msg.gravity_source == SceneGraph.GRAVITY_NONE
+    assert not msg.support_heights
+    rels = [conv.relation_from_msg(r) for r in msg.relations]
+    assert rels and not [r for r in rels if needs_gravity(r.predicate, r.frame)]
+    assert any(r.predicate in ("left_of", "right_of") and r.frame == Frame.EGOCENTRIC
+               for r in rels)
+    assert node._said_no_gravity and node.health.dropped["no_gravity"] >= 2  # said once, counted
