@@ -21,11 +21,12 @@ auto) runs the model on a Jetson's or desktop's GPU in fp16.
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition, UnlessCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from launch import LaunchDescription
 
 ARGS = {
     "namespace": ("", "namespace of the spatial_ros nodes"),

@@ -8,7 +8,6 @@ same SDF worlds headless and publishes the same topics (see config/sim_camera.ya
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
     IncludeLaunchDescription,
@@ -18,6 +17,8 @@ from launch.actions import (
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
+
+from launch import LaunchDescription
 
 
 def generate_launch_description():
@@ -61,7 +62,9 @@ def _nodes_for_world(context):
         package="spatial_ros", executable="scene_graph_node", name="scene_graph",
         parameters=[os.path.join(share, "config", "scene_graph.yaml"), {
             "use_sim_time": True, "camera_pose": fixed, "depth_noise_model": "ideal",
-            "mask_topic": "camera/segmentation/labels"}])
+            "mask_topic": "camera/segmentation/labels",
+            # the room world is room scale: its objects stand up to 5.5 m from the camera
+            "workspace_range": 0.0 if world.name == "room" else 2.5}])
     reasoning = Node(
         package="spatial_ros", executable="reasoning_node", name="reasoning",
         parameters=[os.path.join(share, "config", "reasoning.yaml"), {

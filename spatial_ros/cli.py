@@ -361,6 +361,7 @@ def _bench_real(args: argparse.Namespace) -> int:
         for f in scores.frames:
             for kind, items in (("contradicted", f.contradictions),
                                 ("missed", f.missed_relations), ("colour", f.colour_errors),
+                                ("colour (own pixels)", f.own_colour_errors),
                                 ("name", f.name_errors)):
                 if items:
                     print(f"{f.name} {kind}: " + "; ".join(items))

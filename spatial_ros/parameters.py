@@ -12,7 +12,7 @@ Topic and service names are relative: ``namespace:=robot1`` moves a whole stack
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,8 @@ from spatial_ros.perception.types import PerceptionConfig
 from spatial_ros.relations import DEPTH_NOISE_QUADRATIC, RelationConfig
 from spatial_ros.tracking import TrackerConfig
 
-__all__ = ["Param", "NODES", "node_params", "check_value", "yaml_text", "markdown_table"]
+__all__ = ["Param", "NODES", "node_params", "check_value", "yaml_text", "markdown_table",
+           "workspace_box"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Param:
     choices: tuple[str, ...] = ()
     live: bool = False
     comma_list: bool = False  #: a string of comma-separated choices
+    #: a further check of a value: the reason it is refused, or None
+    validate: Callable[[Any], str | None] | None = None
 
     @property
     def kind(self) -> str:
@@ -68,6 +71,21 @@ def check_value(p: Param, value: Any) -> str | None:
         out = [v for v in values if not lo <= v <= hi]
         if out:
             return f"{p.name} {value!r}: must lie in [{lo:g}, {hi:g}]"
+    return p.validate(value) if p.validate else None
+
+
+def workspace_box(value: list[float]) -> tuple[float, ...]:
+    """The workspace_box parameter as PerceptionConfig.workspace_box ([0.0] = none)."""
+    return () if len(value) == 1 else tuple(float(v) for v in value)
+
+
+def _check_box(value: list[float]) -> str | None:
+    box = list(value)
+    if len(box) == 1:
+        return None
+    if len(box) != 6 or not all(lo < hi for lo, hi in zip(box[0::2], box[1::2])):
+        return (f"workspace_box {box}: needs 6 numbers [xmin, xmax, ymin, ymax, zmin, zmax] "
+                "with each min below its max (a box with volume), or [0.0] for none")
     return None
 
 
@@ -162,6 +180,12 @@ _SCENE_GRAPH = (
           "logged", range=(1, 10_000)),
     Param("max_object_size", _PC.max_object_size, "larger segments (walls, furniture) are not "
           "objects (m)", range=(0.001, 100.0)),
+    Param("workspace_range", _PC.workspace_range, "objects farther from the camera are "
+          "structure beyond the workspace, not objects (m; 0 = no limit, for room-scale "
+          "scenes)", range=(0.0, 1000.0), live=True),
+    Param("workspace_box", [0.0], "and/or a box in the output frame that objects' centres "
+          "lie in: [xmin, xmax, ymin, ymax, zmin, zmax] (m); [0.0] = none",
+          validate=_check_box, live=True),
     Param("plane_distance", _PC.plane_distance, "RANSAC inlier distance of support planes (m)",
           range=(0.0001, 1.0)),
     Param("depth_jump", _PC.depth_jump, "relative depth jump that separates segments",

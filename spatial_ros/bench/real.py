@@ -25,7 +25,9 @@ pipeline (class-agnostic, RealSense noise model) with a fresh tracker, and:
         the annotated frame above ``min_confidence``); contradictions: annotated triples whose
         opposite the graph reports (``a P b`` annotated, ``a INVERSE[P] b`` or ``b P a`` reported).
     colour: found objects with a single-colour annotation whose colour name is one of those the
-        annotation accepts.
+        annotation accepts; "colour (own pixels)": every such annotated object named from its
+        own annotated pixels (eroded by 2 px) with the same naming (colors.surface_color), so
+        that colour naming is measured apart from segmentation.
     names: found objects called by a shape word the annotation accepts ("shape") or by a
         generic noun (spatial_ros.perception.shapes.shape_fits); in brackets how many generic.
     ms per frame: gravity + pipeline, median over ``repeats`` runs of each frame.
@@ -40,6 +42,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from spatial_ros.colors import surface_color
 from spatial_ros.errors import BenchError, GravityError
 from spatial_ros.geometry import CameraIntrinsics
 from spatial_ros.perception.gravity import LEVEL_CAMERA, PlaneGravityConfig, gravity_from_plane
@@ -149,6 +152,9 @@ class FrameScore:
     colours: int = 0
     colours_right: int = 0
     colour_errors: list[str] = field(default_factory=list)
+    own_colours: int = 0  #: annotated objects with accepted colours, named from their pixels
+    own_colours_right: int = 0
+    own_colour_errors: list[str] = field(default_factory=list)
     names_right: int = 0  # found objects called by an accepted shape word or a generic noun
     names_generic: int = 0
     name_errors: list[str] = field(default_factory=list)
@@ -182,6 +188,10 @@ class RealScores:
     @property
     def colour_accuracy(self) -> float:
         return self.total("colours_right") / max(self.total("colours"), 1)
+
+    @property
+    def own_colour_accuracy(self) -> float:
+        return self.total("own_colours_right") / max(self.total("own_colours"), 1)
 
     @property
     def name_accuracy(self) -> float:
@@ -244,6 +254,17 @@ def _score(frame: RealFrame, result: FrameResult, stride: int, score: FrameScore
         if (inverse and inverse != p and (ta, inverse, tb, f) in reported) or \
                 (inverse != p and (tb, p, ta, f) in reported):
             score.contradictions.append(text)
+    kernel = np.ones((5, 5), np.uint8)
+    for a, obj in frame.objects.items():  # colour naming apart from segmentation
+        if not obj["colour"]:
+            continue
+        own = cv2.erode((frame.mask == a).astype(np.uint8), kernel) > 0
+        name = surface_color(frame.rgb[own] / 255.0)
+        score.own_colours += 1
+        if name in obj["colour"]:
+            score.own_colours_right += 1
+        else:
+            score.own_colour_errors.append(f"{obj['name']}: {name}")
     for a, (_tid, det, noun) in matches.items():
         if noun in GENERIC_LABELS or noun in frame.objects[a]["shape"]:
             score.names_right += 1
@@ -340,13 +361,15 @@ def format_real_table(scores: RealScores) -> str:
         rows.append(f"| {f.name} | {gravity} | {f.found}/{f.objects} | {f.found}/"
                     f"{f.detections} | {f.on_objects / max(f.fragmented_objects, 1):.2f} | "
                     f"{f.reported}/{f.relations} | {len(f.contradictions)} | "
-                    f"{f.colours_right}/{f.colours} | {f.names_right}/{f.found} "
+                    f"{f.colours_right}/{f.colours} | {f.own_colours_right}/{f.own_colours} | "
+                    f"{f.names_right}/{f.found} "
                     f"({f.names_generic}) | {np.median(f.ms):.0f} |")
     found = sum(f.gravity == "plane" for f in scores.frames)
     rows.append(f"| **all** | {found}/{len(scores.frames)} | **{scores.recall:.1%}** | "
                 f"{scores.precision:.1%} | "
                 f"**{scores.detections_per_object:.2f}** | **{scores.relation_recall:.1%}** | "
                 f"**{scores.contradictions}** | "
-                f"{scores.colour_accuracy:.1%} | {scores.name_accuracy:.1%} "
+                f"{scores.colour_accuracy:.1%} | {scores.own_colour_accuracy:.1%} | "
+                f"{scores.name_accuracy:.1%} "
                 f"({scores.total('names_generic')}) | **{scores.ms_p50:.0f}** |")
     return "\n".join(rows)

@@ -87,6 +87,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             this frame's plane search (world heights do not change when the camera moves).
     """
     config = config or PerceptionConfig()
+    check_workspace(config)
     report = FrameReport()
     h, w = depth.shape
     if rgb.shape[:2] != (h, w) or (mask is not None and mask.shape[:2] != (h, w)):
@@ -215,6 +216,10 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
                              and bottom_hidden(rows, cols, labels, dgrid, inst, config))
     if mask is None and config.absorb_inside > 0:
         dets, hidden_bottom = _absorb_fragments(dets, hidden_bottom, config)
+    inside = [in_workspace(det.centroid, camera_pose, config) for det in dets]
+    report.beyond_workspace = inside.count(False)
+    dets = [d for d, ok in zip(dets, inside) if ok]
+    hidden_bottom = [h for h, ok in zip(hidden_bottom, inside) if ok]
     for det, hidden in zip(dets, hidden_bottom):
         if not hidden:
             continue
@@ -230,6 +235,25 @@ def _blow_up(grid: np.ndarray, s: int, shape: tuple[int, int]) -> np.ndarray:
     nearest-neighbour resize), cut to ``shape`` where the stride does not divide the image."""
     return cv2.resize(grid, None, fx=s, fy=s, interpolation=cv2.INTER_NEAREST
                       )[:shape[0], :shape[1]]
+
+
+def check_workspace(config: PerceptionConfig) -> None:
+    """Raise ValueError naming the parameter when the workspace has no volume."""
+    if config.workspace_range < 0:
+        raise ValueError(f"workspace_range {config.workspace_range}: must be >= 0 (0 = no limit)")
+    box = tuple(config.workspace_box)
+    if box and (len(box) != 6 or not all(lo < hi for lo, hi in zip(box[0::2], box[1::2]))):
+        raise ValueError(f"workspace_box {list(box)}: needs 6 numbers [xmin, xmax, ymin, ymax, "
+                         "zmin, zmax] with each min below its max (a box with volume)")
+
+
+def in_workspace(centre: np.ndarray, camera_pose: Pose, config: PerceptionConfig) -> bool:
+    """Whether an object centred at ``centre`` (world frame) lies in the workspace."""
+    if config.workspace_range > 0 and \
+            np.linalg.norm(centre - camera_pose.translation) > config.workspace_range:
+        return False
+    box = config.workspace_box
+    return not box or all(box[2 * i] <= centre[i] <= box[2 * i + 1] for i in range(3))
 
 
 def _dense_points(depth: np.ndarray, sil: np.ndarray, u0: int, v0: int,

@@ -22,6 +22,14 @@ class PerceptionConfig:
     min_points: int = 9  #: objects with fewer valid points are dropped (25 at stride 2)
     max_objects: int = 32  #: more segments than this: keep the largest, report the rest
     max_object_size: float = 1.5  #: segments larger than this (walls, furniture) are not objects
+    #: the workspace: objects whose centre lies farther from the camera than this (m) are
+    #: structure beyond it (a room's floor, chairs and desks behind the table), not objects;
+    #: 2.5 m holds a tabletop robot's table with room to spare (every SpatialBench object is
+    #: within 2.2 m of its camera); 0 = no limit (room-scale scenes)
+    workspace_range: float = 2.5
+    #: and, where given, a box in the world (or level) frame [xmin, xmax, ymin, ymax, zmin,
+    #: zmax] that an object's centre must lie in; () = none
+    workspace_box: tuple[float, ...] = ()
     # class-agnostic segmentation
     plane_distance: float = 0.012  #: RANSAC inlier distance
     plane_sigmas: float = 0.0  #: plus this many depth-noise sigmas at each point's range
@@ -134,6 +142,7 @@ class FrameReport:
     segments: int = 0
     dropped_small: int = 0
     dropped_cap: int = 0
+    beyond_workspace: int = 0  #: segments whose centre lay outside the workspace
     planes: list[tuple[np.ndarray, float]] = field(default_factory=list)  # (normal, d)
     support_heights: list[float] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

@@ -30,6 +30,7 @@ from spatial_ros.errors import GravityError
 from spatial_ros.geometry import quat_to_matrix
 from spatial_ros.labels import LabelMapError, parse_label_map
 from spatial_ros.msg import SceneGraph, SpatialRelationArray
+from spatial_ros.parameters import workspace_box
 from spatial_ros.perception import PerceptionConfig
 from spatial_ros.perception.gravity import (
     LEVEL_CAMERA,
@@ -89,7 +90,8 @@ class SceneGraphNode(Node):
             stride=v["stride"], min_depth=v["min_depth"], max_depth=v["max_depth"],
             min_points=v["min_points"], max_objects=v["max_objects"],
             max_object_size=v["max_object_size"], plane_distance=v["plane_distance"],
-            depth_jump=v["depth_jump"], mask_flying=v["mask_flying"], noise_quadratic=noise)
+            depth_jump=v["depth_jump"], mask_flying=v["mask_flying"], noise_quadratic=noise,
+            workspace_range=v["workspace_range"], workspace_box=workspace_box(v["workspace_box"]))
         hint = v["plane_up_hint"]
         if len(hint) != 3 or float(np.linalg.norm(hint)) < 0.5:
             raise ValueError(f"plane_up_hint needs 3 numbers of about unit length [x, y, z] in "
@@ -152,6 +154,10 @@ class SceneGraphNode(Node):
                  if old in changes}
         if track:
             self.builder.tracker.config = replace(self.builder.tracker.config, **track)
+        work = {k: (workspace_box(changes[k]) if k == "workspace_box" else changes[k])
+                for k in ("workspace_range", "workspace_box") if k in changes}
+        if work:
+            self.builder.perception = replace(self.builder.perception, **work)
         if "plane_max_tilt" in changes:
             self.plane_gravity = replace(self.plane_gravity, max_tilt=changes["plane_max_tilt"])
         if "diagnostics_window" in changes:

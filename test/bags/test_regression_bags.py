@@ -46,7 +46,10 @@ def test_replayed_bag_matches_its_ground_truth(ros, bag):
     out = ros.inbox(SceneGraph, "/spatial/scene_graph")
     ros.add(SceneGraphNode(parameter_overrides=[
         Parameter("mask_topic", value="/camera/segmentation/labels"),
-        Parameter("depth_noise_model", value=SENSOR[bag.name])], **ros.node_kwargs))
+        Parameter("depth_noise_model", value=SENSOR[bag.name]),
+        # the room world is room scale (objects up to 5.5 m away): no workspace limit
+        Parameter("workspace_range", value=0.0 if bag.name == "room" else 2.5)],
+        **ros.node_kwargs))
     ros.add(PlannerNode(**ros.node_kwargs))
     player = ros.add(__import__("rclpy").create_node("player", **ros.node_kwargs))
     sent = replay(player, bag, topics=CAMERA)

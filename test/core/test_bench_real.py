@@ -34,7 +34,8 @@ def test_the_held_out_frames_load_with_a_camera_each():
     sizes = {f.name: (f.intrinsics.width, f.intrinsics.height, f.intrinsics.fx) for f in frames}
     assert sizes["cleargrasp_mugtable"] == (1280, 720, 921.0)
     assert sizes["ycbv_checker"][2] == pytest.approx(1066.778)
-    assert sum(len(f.objects) for f in frames) == 29 and sum(len(f.relations) for f in frames) == 46
+    assert sum(len(f.objects) for f in frames) == 29
+    assert sum(len(f.relations) for f in frames) == 46
     for f in frames:
         assert f.rgb.shape[:2] == f.depth.shape == f.mask.shape, f.name
         assert set(np.unique(f.mask)) - {0} == set(f.objects), f.name  # every object painted

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from spatial_ros.geometry import CameraIntrinsics, Pose
 from spatial_ros.perception import PerceptionConfig, detect_objects
 from spatial_ros.sim.groundtruth import ground_truth
 from spatial_ros.sim.paths import find_world
@@ -175,8 +176,9 @@ def test_far_objects_take_every_pixel_of_their_region():
         return float(np.linalg.norm(det.box.center - far.box.center)), det
 
     assert PerceptionConfig().stride == 3
-    dense_error, det = centre_error(PerceptionConfig())
-    sparse_error, _ = centre_error(PerceptionConfig(dense_below=0))
+    room = PerceptionConfig(workspace_range=0.0)  # room scale: objects up to 5.5 m away
+    dense_error, det = centre_error(room)
+    sparse_error, _ = centre_error(PerceptionConfig(dense_below=0, workspace_range=0.0))
     assert dense_error < 0.01 and sparse_error > 0.03, (dense_error, sparse_error)
     assert det.point_count > 1000  # about 2000 pixels, not the 223 grid points
 
@@ -306,3 +308,38 @@ def test_flying_pixels_a_mask_takes_in_are_left_out(tabletop):
                                          np.sort(o.box.size)).max()
                                   for o in truth.objects if o.id in found])
     assert errors["on"] < 0.03 and errors["off"] > errors["on"] + 0.05, errors
+
+
+def test_objects_beyond_the_workspace_are_not_objects():
+    """The room world holds objects up to 5.5 m from its camera: with the tabletop default
+    (2.5 m) those beyond are structure, counted in the report; 0 keeps them all; a box in the
+    world frame keeps only what it holds."""
+    from spatial_ros.perception.detect import in_workspace
+
+    world = load_world(find_world("room"))
+    renderer = Renderer(world, world.camera(None))
+    frame = renderer.render(renderer.camera.optical_pose)
+    cam = renderer.camera.optical_pose
+    args = (frame.rgb, frame.depth, frame.intrinsics, cam, frame.mask)
+    every, _ = detect_objects(*args, PerceptionConfig(workspace_range=0.0))
+    near, report = detect_objects(*args, PerceptionConfig())
+    far = [d for d in every if np.linalg.norm(d.centroid - cam.translation) > 2.5]
+    assert far and report.beyond_workspace == len(far) == len(every) - len(near)
+    assert all(np.linalg.norm(d.centroid - cam.translation) <= 2.5 for d in near)
+    x = sorted(d.centroid[0] for d in every)
+    box = (x[0] - 0.01, x[len(x) // 2] - 1e-6, -100.0, 100.0, -100.0, 100.0)
+    boxed, _ = detect_objects(*args, PerceptionConfig(workspace_range=0.0, workspace_box=box))
+    assert 0 < len(boxed) < len(every)
+    assert all(in_workspace(d.centroid, cam, PerceptionConfig(workspace_range=0.0,
+                                                              workspace_box=box)) for d in boxed)
+
+
+@pytest.mark.parametrize("config, pattern", [
+    (PerceptionConfig(workspace_box=(0.0, 1.0, 0.0, 1.0, 0.5, 0.5)), "workspace_box .* volume"),
+    (PerceptionConfig(workspace_box=(0.0, 1.0)), "needs 6 numbers"),
+    (PerceptionConfig(workspace_range=-1.0), "workspace_range -1.0: must be >= 0")])
+def test_a_workspace_without_volume_is_refused_naming_the_parameter(config, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        detect_objects(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), np.float32),
+                       CameraIntrinsics(width=4, height=4, fx=4.0, fy=4.0, cx=2.0, cy=2.0),
+                       Pose(rotation=np.eye(3), translation=np.zeros(3)), None, config)

@@ -52,6 +52,14 @@ def test_parameters_are_typed_applied_live_or_refused_with_a_reason(ros):
     [bad] = _set(ros, "scene_graph", min_confidence=5.0)
     assert not bad.successful and "out of range" in bad.reason, bad.reason
     assert node.builder.relation_config.min_confidence == 0.5
+    results = _set(ros, "scene_graph", workspace_range=1.2,
+                   workspace_box=[-1.0, 1.0, -1.0, 1.0, 0.0, 1.0])
+    assert all(r.successful for r in results)
+    assert node.builder.perception.workspace_range == 1.2
+    assert node.builder.perception.workspace_box == (-1.0, 1.0, -1.0, 1.0, 0.0, 1.0)
+    [bad] = _set(ros, "scene_graph", workspace_box=[0.0, 1.0, 0.0, 1.0, 0.5, 0.5])
+    assert not bad.successful and "volume" in bad.reason
+    assert node.builder.perception.workspace_box == (-1.0, 1.0, -1.0, 1.0, 0.0, 1.0)
     [ro] = _set(ros, "scene_graph", stride=4)  # needs a restart
     assert not ro.successful and "read-only" in ro.reason
     [bad] = _set(ros, "scene_graph", frames="egocentric,sideways")
@@ -59,6 +67,9 @@ def test_parameters_are_typed_applied_live_or_refused_with_a_reason(ros):
     # a bad value at start-up: the node does not start, and says which parameter
     with pytest.raises(Exception, match="stride"):
         SceneGraphNode(parameter_overrides=[Parameter("stride", value=0)], **ros.node_kwargs)
+    with pytest.raises(ValueError, match="workspace_box .* volume"):
+        SceneGraphNode(parameter_overrides=[Parameter(
+            "workspace_box", value=[0.0, 1.0, 0.0, 1.0, 0.5, 0.5])], **ros.node_kwargs)
     with pytest.raises(Exception, match="gravity_source"):
         SceneGraphNode(parameter_overrides=[Parameter("gravity_source", value="gps")],
                        **ros.node_kwargs)
