@@ -353,9 +353,9 @@ def run_real_bench(*, data: str | pathlib.Path | None = None, repeats: int = 5,
 
 def format_real_table(scores: RealScores) -> str:
     rows = ["| frame | gravity | objects found (IoU >= 0.5) | precision | detections per object "
-            "| relations reported | contradictions | colour names | names (generic) | "
-            "ms per frame (p50) |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "| relations reported | contradictions | colour names | colour (own pixels) | "
+            "names (generic) | ms per frame (p50) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for f in scores.frames:
         gravity = "plane" if f.gravity == "plane" else "**none**"
         rows.append(f"| {f.name} | {gravity} | {f.found}/{f.objects} | {f.found}/"
