@@ -9,9 +9,9 @@ and which graph (``graph_stamp``). The camera pose is the one each graph carries
 was built with, whatever its source); a PoseStamped topic serves graphs that carry none. Serves
 QuerySpatial (``spatial/query``) and PlaceRelative (``spatial/place``); a std_msgs/String on
 ``spatial/place_goal`` is the fire-and-forget form (all relative: a namespace moves them).
-Accepted goals are published as PoseStamped on spatial/target_pose for a manipulation or
-navigation stack. Every refusal
-carries its reason; the node keeps serving.
+Goals are planned on the newest graph's geometry; accepted ones are published as PoseStamped on
+spatial/target_pose for a manipulation or navigation stack. Every refusal carries its reason;
+the node keeps serving.
 """
 from __future__ import annotations
 
@@ -66,9 +66,10 @@ class PlannerNode(Node):
         self.create_service(PlaceRelative, v["place_service"], self._on_place)
         self.create_subscription(String, v["goal_topic"], self._on_goal, 5)
         self.target_pub = self.create_publisher(PoseStamped, v["target_topic"], 5)
+        relations = self.resolve_topic_name(rel_topic) if rel_topic else "the graph's own"
         self.get_logger().info(
             f"planner: graph {self.resolve_topic_name(v['scene_graph_topic'])}, relations "
-            f"{self.resolve_topic_name(rel_topic) if rel_topic else 'the graph own'}, services "
+            f"{relations}, services "
             f"{self.resolve_service_name(v['query_service'])}, "
             f"{self.resolve_service_name(v['place_service'])}")
 
@@ -111,18 +112,19 @@ class PlannerNode(Node):
         with self._lock:
             self.camera = conv.pose_from_msg(msg)
 
-    def _snapshot(self):
+    def _snapshot(self, fused: bool = True):
         """The graph to answer from, the camera pose it was built with, and which relations it
         holds (QuerySpatial.RELATIONS_*).
 
-        The newest graph whose fused relations arrived, with those relations, if it is at most
-        ``fused_max_lag`` seconds older than the newest graph; else the newest graph with its
+        With ``fused``, the newest graph whose fused relations arrived, with those relations,
+        if it is at most ``fused_max_lag`` seconds older than the newest graph; else (and
+        without ``fused``: goals, planned on the newest geometry) the newest graph with its
         own geometric relations. The camera pose is the graph's own where it carries one (any
         pose source: parameter, topic, tf, IMU, plane), else the latest camera_pose_topic
         message."""
         with self._lock:
             graph, source = self.graph, QuerySpatial.Response.RELATIONS_GEOMETRY
-            if graph is not None:
+            if graph is not None and fused:
                 for key in reversed(self._graphs):
                     if key in self._fused:
                         if graph.stamp - key * 1e-9 <= self.fused_max_lag:
@@ -163,7 +165,7 @@ class PlannerNode(Node):
 
     def _place(self, goal: str):
         """Plan ``goal`` on the latest graph, publish the target; (placement, PoseStamped)."""
-        graph, camera, _source = self._snapshot()
+        graph, camera, _source = self._snapshot(fused=False)
         if graph is None:
             raise PlacementError("no scene graph has arrived yet")
         if camera is None:
