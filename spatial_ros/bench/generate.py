@@ -23,8 +23,14 @@ are other scenes of the same kind, for training. ``hard`` (with its own ``hard_t
 ``hard_val``) makes depth order disagree with the 2D cues that give it away on a table seen from
 above: objects stand on unlabelled pedestals and on each other (the higher object in the image
 is often the nearer one), sizes span 3.5-22 cm (a near small object beside a far large one), the
-camera is low, rolled up to 40 degrees and aimed off the table's centre. The same arguments give
-the same bytes.
+camera is low, rolled up to 40 degrees and aimed off the table's centre. ``room`` (with
+``room_train`` and ``room_val``) puts the objects where real ones are (issue 30's held-out
+frames): a small table with legs on a visible floor against one or two walls, chairs, a desk and
+a cabinet beyond it, objects touching each other, stacked and touching the wall; a shelf bin
+with a back panel, books and boxes, seen from the front; a tote with its walls, seen from above
+at an angle; cameras from frontal to top-down. Only the things on a support or in the
+container are objects (labelled); the floor, walls, furniture, shelf and tote are structure.
+The same arguments give the same bytes.
 """
 from __future__ import annotations
 
@@ -53,9 +59,11 @@ from spatial_ros.vocabulary import Frame
 __all__ = ["SPLITS", "generate_scene", "generate"]
 
 SPLITS = {"train": 0, "val": 1, "test": 2, "shift": 3, "household": 4, "hard": 5,
-          "hard_train": 6, "hard_val": 7, "household_train": 8, "household_val": 9}
+          "hard_train": 6, "hard_val": 7, "household_train": 8, "household_val": 9,
+          "room": 10, "room_train": 11, "room_val": 12}
 HARD_SPLITS = ("hard", "hard_train", "hard_val")
 HOUSEHOLD_SPLITS = ("household", "household_train", "household_val")
+ROOM_SPLITS = ("room", "room_train", "room_val")
 TRAIN_COLORS = ["red", "green", "blue", "yellow", "orange", "purple", "grey"]
 SHIFT_COLORS = ["cyan", "pink", "brown", "white"]
 TRAIN_SHAPES = ["box", "cylinder", "sphere"]
@@ -188,6 +196,209 @@ def _household_scene(rng: np.random.Generator, name: str, width: int, height: in
                  ambient=float(rng.uniform(0.3, 0.6))), pose
 
 
+def _slab(model: str, name: str, size, centre, colour, texture: float = 0.0,
+          yaw: float = 0.0) -> Visual:
+    """A box visual (structure: walls, boards, legs) of ``size`` at ``centre``."""
+    return Visual(name=name, model=model, geometry="box", size=np.asarray(size, float),
+                  pose=Pose(rotation=_yaw(yaw), translation=np.asarray(centre, float)),
+                  color=np.clip(np.asarray(colour, float), 0.0, 1.0), texture=texture)
+
+
+def _pale(rng: np.random.Generator) -> np.ndarray:
+    """A wall's or furniture's colour: pale and greyish, sometimes tinted."""
+    return np.clip(rng.uniform(0.55, 0.95) + rng.normal(0, 0.05, 3), 0.3, 0.97)
+
+
+class _Objects:
+    """Labelled objects of a room scene: household meshes and primitives of palette colours."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng, self.models, self.label = rng, [], 0
+        colours = TRAIN_COLORS + SHIFT_COLORS
+        self.kinds = [(c, k) for c in colours for k in list(HOUSEHOLD) + TRAIN_SHAPES]
+        self._order = iter(rng.permutation(len(self.kinds)))
+
+    def next_kind(self) -> tuple[str, str]:
+        return self.kinds[int(next(self._order))]
+
+    def add(self, colour: str, kind: str, xy: np.ndarray, z: float, *, scale: float = 1.0,
+            yaw: float | None = None) -> tuple[np.ndarray, float, float]:
+        """Place one object standing at ``xy`` on the surface at height ``z``; returns its
+        footprint centre, radius and top height."""
+        rng = self.rng
+        yaw = float(rng.uniform(0, 2 * math.pi)) if yaw is None else yaw
+        self.label += 1
+        if kind in HOUSEHOLD:
+            v, t = household_mesh(kind, scale=scale * float(rng.uniform(0.85, 1.2)), rng=rng)
+            model = f"{kind.replace(' ', '_')}_{self.label}"
+            pose = Pose(rotation=_yaw(yaw), translation=np.array([xy[0], xy[1], z]))
+            mesh = MeshData(path=pathlib.Path("meshes") / f"{model}.obj", vertices=v,
+                            triangles=t)
+            visual = Visual(name="visual", model=model, geometry="mesh", size=mesh.extent,
+                            pose=pose, color=np.array(PALETTE[colour]), mesh=mesh,
+                            texture=float(rng.uniform(0.0, 0.12)))
+            radius = float(np.linalg.norm((v.max(0) - v.min(0))[:2]) / 2)
+            top = z + float(v[:, 2].max())
+        else:
+            size = _sample_size(kind, rng) * scale
+            model = f"{colour}_{kind}_{self.label}"
+            pos = np.array([xy[0], xy[1], z + size[2] / 2])
+            visual = _visual(model, kind, size, pos, yaw if kind == "box" else 0.0, colour)
+            visual.model = model
+            radius = float(np.linalg.norm(size[:2]) / 2)
+            top = z + float(size[2])
+            pose = Pose(translation=pos)
+        self.models.append(SimModel(name=model, pose=pose, static=False, label=self.label,
+                                    visuals=[visual]))
+        return np.asarray(xy, float), radius, top
+
+
+def _room_scene(rng: np.random.Generator, name: str, width: int, height: int
+                ) -> tuple[World, Pose]:
+    """A table against walls, a shelf bin or a tote, with the room around it (docstring)."""
+    kind = str(rng.choice(["table", "table", "shelf", "tote"]))
+    floor = np.clip(rng.uniform(0.2, 0.7) * np.array([1.0, 0.9, 0.8]) + rng.normal(0, 0.05, 3),
+                    0.05, 0.95)
+    structure = [_slab("floor", "floor", [8.0, 8.0, 0.02], [0, 0, -0.01], floor,
+                       float(rng.uniform(0.0, 0.15)))]
+    objects = _Objects(rng)
+    wall = _pale(rng)
+    if kind == "table":
+        top = float(rng.uniform(0.5, 0.85))
+        half = rng.uniform([0.25, 0.2], [0.6, 0.45])
+        wood = np.clip(rng.uniform(0.15, 0.8) * np.array([1.0, 0.8, 0.6]) + rng.normal(0, .05, 3),
+                       0.05, 0.95)
+        structure.append(_slab("table", "top", [2 * half[0], 2 * half[1], 0.03],
+                               [0, 0, top - 0.015], wood, float(rng.uniform(0, 0.08))))
+        for sx in (-1, 1):
+            for sy in (-1, 1):
+                structure.append(_slab("table", f"leg{sx}{sy}", [0.04, 0.04, top - 0.03],
+                                       [sx * (half[0] - 0.04), sy * (half[1] - 0.04),
+                                        (top - 0.03) / 2], wood))
+        gap = float(rng.choice([0.0, rng.uniform(0.0, 0.5)]))  # the wall touches the table
+        structure.append(_slab("wall", "back", [0.05, 5.0, 2.5],
+                               [half[0] + gap + 0.025, 0, 1.25], wall))
+        az = rng.uniform(-1.0, 1.0) + math.pi  # the camera on the room's side, walls beyond
+        if rng.random() < 0.6:  # a side wall, on the side away from the camera
+            side = -1.0 if math.sin(az) > 0 else 1.0
+            structure.append(_slab("wall", "side", [5.0, 0.05, 2.5],
+                                   [half[0] + gap - 2.5, side * (half[1] + rng.uniform(0, 0.6)),
+                                    1.25], _pale(rng)))
+        for k in range(int(rng.integers(1, 4))):  # furniture beyond: chairs, a desk, a cabinet
+            size = rng.uniform([0.4, 0.4, 0.45], [1.0, 0.9, 1.2])
+            y = float(rng.uniform(-2.2, 2.2))
+            x = float(rng.uniform(-2.5, half[0] + gap - size[0] / 2))
+            if abs(y) < half[1] + size[1] / 2 + 0.2 and x > -half[0] - size[0] / 2 - 0.5:
+                x = -half[0] - size[0] / 2 - float(rng.uniform(1.0, 2.0))  # clear of the table
+            structure.append(_slab("furniture", f"piece{k}", size, [x, y, size[2] / 2],
+                                   _pale(rng) * rng.uniform(0.4, 1.0)))
+        placed: list[tuple[np.ndarray, float]] = []
+        flat: list[tuple[np.ndarray, float, float]] = []
+        for _ in range(int(rng.integers(3, 8))):
+            colour, what = objects.next_kind()
+            if flat and rng.random() < 0.15 and what in ("can", "cup", "toy block", "box"):
+                xy, r, z = flat[int(rng.integers(len(flat)))]  # stacked
+                objects.add(colour, what, xy, z, scale=0.7)
+                continue
+            r = 0.06
+            if placed and rng.random() < 0.4:  # touching the last one
+                c, rc = placed[-1]
+                a = rng.uniform(0, 2 * math.pi)
+                xy = c + (rc + r) * np.array([math.cos(a), math.sin(a)])
+            elif rng.random() < 0.3:  # against the wall side of the table
+                xy = np.array([half[0] - r, rng.uniform(-half[1] + r, half[1] - r)])
+            else:
+                xy = _free_spot(rng, half, r, placed)
+            if xy is None or np.any(np.abs(xy) > half - 0.03):
+                continue
+            c, rc, ztop = objects.add(colour, what, xy, top)
+            placed.append((c, rc))
+            if what in ("can", "cereal box", "toy block", "box"):
+                flat.append((c, rc, ztop))
+        target = np.array([0.0, 0.0, top + 0.05])
+        dist, cam_z = rng.uniform(0.5, 1.3), top + rng.uniform(0.15, 0.9)
+        if rng.random() < 0.2:  # near top-down
+            dist, cam_z = rng.uniform(0.15, 0.35), top + rng.uniform(0.7, 1.0)
+    elif kind == "shelf":
+        board = float(rng.uniform(0.3, 1.1))  # the bin's floor
+        bin_h, depth, bin_w = rng.uniform(0.3, 0.45), rng.uniform(0.3, 0.45), rng.uniform(0.5, 0.9)
+        wood = _pale(rng) * rng.uniform(0.5, 1.0)
+        structure += [
+            _slab("shelf", "floor", [depth, bin_w, 0.025], [depth / 2, 0, board - 0.0125], wood),
+            _slab("shelf", "roof", [depth, bin_w, 0.025], [depth / 2, 0, board + bin_h], wood),
+            _slab("shelf", "back", [0.02, bin_w, bin_h + 0.05], [depth + 0.01, 0,
+                                                                  board + bin_h / 2], wood),
+            _slab("shelf", "left", [depth, 0.02, bin_h], [depth / 2, bin_w / 2, board + bin_h / 2],
+                  wood),
+            _slab("shelf", "right", [depth, 0.02, bin_h], [depth / 2, -bin_w / 2,
+                                                           board + bin_h / 2], wood),
+            _slab("wall", "back", [0.05, 5.0, 2.5], [depth + 0.05, 0, 1.25], wall)]
+        y = -bin_w / 2 + 0.05
+        while y < bin_w / 2 - 0.06:
+            colour = str(rng.choice(TRAIN_COLORS + SHIFT_COLORS))
+            if rng.random() < 0.5:  # a book standing (a thin box)
+                size = np.array([rng.uniform(0.15, 0.25), rng.uniform(0.02, 0.05),
+                                 min(rng.uniform(0.18, 0.3), bin_h - 0.03)])
+                objects.label += 1
+                model = f"{colour}_box_{objects.label}"
+                pos = np.array([depth - size[0] / 2 - 0.02, y + size[1] / 2, board + size[2] / 2])
+                objects.models.append(SimModel(name=model, pose=Pose(translation=pos),
+                                               static=False, label=objects.label, visuals=[
+                                                   _visual(model, "box", size, pos, 0.0, colour)]))
+                y += size[1] + rng.uniform(0.0, 0.08)
+            else:
+                c2, what = objects.next_kind()
+                _c, r, _t = objects.add(c2, what, np.array([rng.uniform(0.08, depth - 0.08),
+                                                            y + 0.06]), board)
+                y += 2 * r + rng.uniform(0.0, 0.08)
+        target = np.array([depth / 2, 0.0, board + bin_h * 0.35])
+        dist, cam_z = rng.uniform(0.35, 0.9), board + rng.uniform(0.05, bin_h + 0.15)
+        az = rng.uniform(-0.4, 0.4) + math.pi
+    else:  # tote
+        base = float(rng.choice([0.0, rng.uniform(0.5, 0.8)]))  # on the floor or a table
+        if base > 0:
+            structure.append(_slab("table", "top", [1.0, 0.8, 0.03], [0, 0, base - 0.015],
+                                   _pale(rng) * 0.7))
+        tw, td, th = rng.uniform(0.4, 0.6), rng.uniform(0.3, 0.42), rng.uniform(0.12, 0.25)
+        tote = np.array(PALETTE[str(rng.choice(["red", "blue", "grey", "green", "orange"]))])
+        structure += [
+            _slab("tote", "bottom", [tw, td, 0.015], [0, 0, base + 0.0075], tote),
+            _slab("tote", "wall_a", [tw, 0.015, th], [0, td / 2, base + th / 2], tote),
+            _slab("tote", "wall_b", [tw, 0.015, th], [0, -td / 2, base + th / 2], tote),
+            _slab("tote", "wall_c", [0.015, td, th], [tw / 2, 0, base + th / 2], tote),
+            _slab("tote", "wall_d", [0.015, td, th], [-tw / 2, 0, base + th / 2], tote)]
+        placed = []
+        inner = np.array([tw / 2 - 0.02, td / 2 - 0.02])
+        for _ in range(int(rng.integers(3, 7))):
+            colour, what = objects.next_kind()
+            xy = _free_spot(rng, inner, 0.05, placed) if rng.random() < 0.6 else (
+                placed[-1][0] + np.array([0.09, 0.0]) if placed else None)
+            if xy is None or np.any(np.abs(xy) > inner - 0.03):
+                continue
+            c, r, _t = objects.add(colour, what, xy, base + 0.015, scale=0.9)
+            placed.append((c, r))
+        target = np.array([0.0, 0.0, base + 0.05])
+        dist, cam_z = rng.uniform(0.1, 0.5), base + rng.uniform(0.55, 0.95)
+        az = rng.uniform(-math.pi, math.pi)
+    eye = target + np.array([dist * math.cos(az), dist * math.sin(az), 0.0])
+    eye[2] = cam_z
+    pose = look_at(eye, target + rng.normal(0, 0.03, 3))
+    roll = float(rng.uniform(-0.15, 0.15))
+    c, s_ = math.cos(roll), math.sin(roll)
+    pose = Pose(rotation=pose.rotation @ np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1.0]]),
+                translation=pose.translation)
+    groups: dict[str, list[Visual]] = {}
+    for v in structure:
+        groups.setdefault(v.model, []).append(v)
+    models = [SimModel(name=m, pose=Pose(), static=True, visuals=vs) for m, vs in groups.items()]
+    elevation, light_az = rng.uniform(0.7, 1.5), rng.uniform(-math.pi, math.pi)
+    light = (math.cos(elevation) * math.cos(light_az), math.cos(elevation) * math.sin(light_az),
+             math.sin(elevation))
+    return World(name=name, path=pathlib.Path("generated"), models=models + objects.models,
+                 cameras=[_camera(pose, width, height)], light=light,
+                 ambient=float(rng.uniform(0.3, 0.6))), pose
+
+
 def _hard_scene(rng: np.random.Generator, name: str, width: int, height: int
                 ) -> tuple[World, Pose]:
     """Primitives at several heights, seen so that image height and size mislead (docstring)."""
@@ -265,6 +476,8 @@ def generate_scene(split: str, seed: int, index: int, *, width: int = 320,
         return _household_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
     if split in HARD_SPLITS:
         return _hard_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
+    if split in ROOM_SPLITS:
+        return _room_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
     shift = split == "shift"
     colors, shapes = (SHIFT_COLORS, SHIFT_SHAPES) if shift else (TRAIN_COLORS, TRAIN_SHAPES)
     n = int(rng.integers(2, 11))

@@ -52,6 +52,8 @@ class RelationScores:
     fn: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     visible: int = 0
     recalled: int = 0
+    detections: int = 0  #: detections of the last frame
+    on_objects: int = 0  #: ... whose pixels lie mostly on one labelled object
     transitions: int = 0
     kept_id: int = 0
     frames: int = 0
@@ -61,13 +63,20 @@ class RelationScores:
     shapes_generic: int = 0  #: ... by a generic noun (the shape word did not fit)
     ms: list[float] = field(default_factory=list)
 
+    @property
+    def precision(self) -> float:
+        """Detections that are objects (mostly on one labelled object): floor, walls,
+        furniture and other structure taken for objects lower it."""
+        return self.on_objects / max(self.detections, 1)
+
     def add(self, other: RelationScores) -> None:
         for name in ("correct", "total", "tp", "fp", "fn"):
             mine = getattr(self, name)
             for k, v in getattr(other, name).items():
                 mine[k] += v
-        for name in ("visible", "recalled", "transitions", "kept_id", "frames", "colours",
-                     "colours_right", "shapes_right", "shapes_generic"):
+        for name in ("visible", "recalled", "detections", "on_objects", "transitions",
+                     "kept_id", "frames", "colours", "colours_right", "shapes_right",
+                     "shapes_generic"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.ms.extend(other.ms)
 
@@ -108,6 +117,13 @@ def match_detections(result, mask: np.ndarray) -> dict[int, int]:
         if gt not in best or len(det.pixels) > best[gt][1]:
             best[gt] = (track.id, len(det.pixels))
     return {g: t for g, (t, _n) in best.items()}
+
+
+def _on_object(det, mask: np.ndarray) -> bool:
+    """Whether most of a detection's pixels lie on one labelled object."""
+    counts = np.bincount(mask.ravel()[det.pixels], minlength=256)
+    counts[0] = 0
+    return bool(counts.max() * 2 >= len(det.pixels) > 0)
 
 
 def evaluate_frame(builder: SceneGraphBuilder, graph: SceneGraph, truth: SceneGraph,
@@ -238,6 +254,9 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
             visible = [o.id for o in truth.objects if counts[o.id] >= visible_pixels]
             sc.visible = len(visible)
             sc.recalled = sum(1 for g in visible if g in match)
+            sc.detections = len(sf.result.detections)
+            sc.on_objects = sum(_on_object(det, sf.frame.mask) for _t, det in
+                                sf.result.detections)
             sc.frames = frames
             evaluate_frame(sf.builder, sf.result.graph, truth, match, sf.pose,
                            sf.result.occlusion, sc)
@@ -257,6 +276,8 @@ def format_table(results: dict[str, RelationScores], *, title: str = "") -> str:
     row("**relation accuracy**", lambda r: f"**{100 * r.accuracy:.1f}%**")
     row("relation F1 (positives)", lambda r: f"{100 * r.f1():.1f}%")
     row("**object recall**", lambda r: f"**{100 * r.recall:.1f}%** ({r.recalled}/{r.visible})")
+    row("**object precision**", lambda r: f"**{100 * r.precision:.1f}%** "
+                                          f"({r.on_objects}/{r.detections})")
     row("id stability", lambda r: f"{100 * r.id_stability:.1f}% ({r.kept_id}/{r.transitions})")
     row("colour names (found objects)",
         lambda r: f"{100 * r.colour_accuracy:.1f}% ({r.colours_right}/{r.colours})")

@@ -180,3 +180,29 @@ def test_hard_split_breaks_the_image_height_cue(tmp_path):
     generate(split="hard", n=1, seed=0, out=tmp_path, width=64, height=48, progress=False)
     meta = json.loads((tmp_path / "hard/scene_000000/scene.json").read_text())
     assert meta["questions"] and meta["relations"]
+
+
+def test_room_scenes_have_the_structure_real_scenes_have():
+    """The room split: tables against walls with furniture beyond, shelf bins, totes; only what
+    rests on a support or lies in a container is labelled; the same arguments, the same scene."""
+    import numpy as np
+
+    from spatial_ros.bench.generate import generate_scene
+    from spatial_ros.sim.render import Renderer
+
+    kinds, seen, labelled = set(), 0, 0
+    for i in range(12):
+        world, pose = generate_scene("room", 0, i, width=160, height=120)
+        structure = {m.name for m in world.models if m.label is None}
+        assert "floor" in structure
+        kinds |= structure & {"wall", "furniture", "shelf", "tote"}
+        objects = [m for m in world.models if m.label is not None]
+        labelled += len(objects)
+        frame = Renderer(world).render(pose)
+        seen += len(set(np.unique(frame.mask).tolist()) - {0})
+    assert kinds == {"wall", "furniture", "shelf", "tote"}
+    assert seen >= 0.7 * labelled  # the objects are in view
+    a, pa = generate_scene("room", 0, 3, width=160, height=120)
+    b, pb = generate_scene("room", 0, 3, width=160, height=120)
+    assert np.array_equal(pa.matrix, pb.matrix)
+    assert [m.name for m in a.models] == [m.name for m in b.models]
