@@ -114,6 +114,9 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         return [], report
     vi = np.flatnonzero(valid)  # flat indices (strided grid) of the valid readings
     dv = d.ravel()[vi]
+    rows, cols = np.divmod(vi, sw)  # each reading's image-border bits: 1 top, 2 bottom, ...
+    sides = ((rows <= 1) * 1 | (rows >= sh - 2) * 2 | (cols <= 1) * 4
+             | (cols >= sw - 2) * 8).astype(np.uint8)
     optical = _rays(intrinsics, s)[vi] * dv[:, None]  # (N, 3) optical frame, float32
     pts = optical @ camera_pose.rotation.T + camera_pose.translation  # (N, 3) world
     rgb_s = rgb[::s, ::s]
@@ -123,14 +126,15 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         if supports is not None:
             report.support_heights = list(supports)
         elif config.mask_supports:  # support surfaces from the unlabelled background
-            find_planes(pts[lab == 0], config, report, dv[lab == 0])
+            find_planes(pts[lab == 0], config, report, dv[lab == 0], sides[lab == 0],
+                        vi[lab == 0], (sh, sw))
         if config.mask_flying > 0:
             grid = np.zeros(sh * sw, np.int32)
             grid[vi] = lab
             lab = _without_flying(lab, _isolated(np.where(valid, d, 0.0), grid.reshape(sh, sw),
                                                  config.mask_flying).ravel()[vi])
     else:
-        off_plane = find_planes(pts, config, report, dv)
+        off_plane = find_planes(pts, config, report, dv, sides, vi, (sh, sw))
         fg = np.zeros(sh * sw, bool)
         fg[vi[off_plane]] = True
         sil_grid = np.zeros((sh, sw), np.int32)
@@ -216,8 +220,11 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
                              and bottom_hidden(rows, cols, labels, dgrid, inst, config))
     if mask is None and config.absorb_inside > 0:
         dets, hidden_bottom = _absorb_fragments(dets, hidden_bottom, config)
-    inside = [in_workspace(det.centroid, camera_pose, config) for det in dets]
-    report.beyond_workspace = inside.count(False)
+    parts = [support_part(det, report.large_supports, config) for det in dets]
+    report.support_parts = sum(parts)
+    inside = [in_workspace(det.centroid, camera_pose, config) and not part
+              for det, part in zip(dets, parts)]
+    report.beyond_workspace = inside.count(False) - report.support_parts
     dets = [d for d, ok in zip(dets, inside) if ok]
     hidden_bottom = [h for h, ok in zip(hidden_bottom, inside) if ok]
     for det, hidden in zip(dets, hidden_bottom):
@@ -245,6 +252,19 @@ def check_workspace(config: PerceptionConfig) -> None:
     if box and (len(box) != 6 or not all(lo < hi for lo, hi in zip(box[0::2], box[1::2]))):
         raise ValueError(f"workspace_box {list(box)}: needs 6 numbers [xmin, xmax, ymin, ymax, "
                          "zmin, zmax] with each min below its max (a box with volume)")
+
+
+def support_part(det: Detection, supports: list[float], config: PerceptionConfig) -> bool:
+    """Whether a detection is part of a large support (a leg, an apron, a board's edge): it
+    lies below one of the ``supports`` (world heights; 90 % of its points at most 5 mm over
+    it), reaches up to it (within ``support_part_gap``) and down from it (10 % of its points
+    2 cm or more under it). An object resting on the support lies above it: even a marker
+    lying flat keeps most of its points over the surface."""
+    if config.support_part_span <= 0:
+        return False
+    low, high = (float(z) for z in np.percentile(det.points[:, 2], [10, 90]))
+    return any(h - config.support_part_gap <= high <= h + 0.005 and low <= h - 0.02
+               for h in supports)
 
 
 def in_workspace(centre: np.ndarray, camera_pose: Pose, config: PerceptionConfig) -> bool:

@@ -2,6 +2,8 @@
 least squares; horizontal ones are support heights."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from spatial_ros.perception.types import FrameReport, PerceptionConfig
@@ -83,22 +85,68 @@ def _span(points: np.ndarray, normal: np.ndarray) -> float:
     return float(hi - lo)
 
 
+_LEVEL = math.cos(math.radians(5.0))
+
+
+def _one_surface(points: np.ndarray, inliers: np.ndarray, cells: np.ndarray | None,
+                 grid: tuple[int, int] | None, span: float, normal: np.ndarray) -> bool:
+    """Whether a plane's inliers are one large surface: the largest 8-connected region they
+    form on the image grid holds half of them and spans ``span`` (m); without the grid, their
+    span alone."""
+    if cells is None or grid is None:
+        return _span(points[inliers], normal) >= span
+    import cv2
+
+    mask = np.zeros(grid[0] * grid[1], np.uint8)
+    mask[cells[inliers]] = 1
+    count, labels = cv2.connectedComponents(mask.reshape(grid), connectivity=8)
+    if count <= 1:
+        return False
+    lab = labels.ravel()[cells[inliers]]
+    sizes = np.bincount(lab, minlength=count)
+    sizes[0] = 0
+    biggest = int(sizes.argmax())
+    if sizes[biggest] * 2 < len(inliers):
+        return False
+    return _span(points[inliers[lab == biggest]], normal) >= span
+
+
+def _runs_out(sides: np.ndarray | None, inliers: np.ndarray, need: int) -> bool:
+    """Whether a plane's inliers reach the image border on at least ``need`` sides (a side
+    counts with at least 3 inlier points on it)."""
+    if sides is None or need <= 0 or len(inliers) == 0:
+        return False
+    bits = sides[inliers]
+    return sum(int(np.count_nonzero(bits & b) >= 3) for b in (1, 2, 4, 8)) >= need
+
+
 def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameReport,
-                ranges: np.ndarray | None = None) -> np.ndarray:
+                ranges: np.ndarray | None = None, sides: np.ndarray | None = None,
+                cells: np.ndarray | None = None, grid: tuple[int, int] | None = None
+                ) -> np.ndarray:
     """Remove dominant planes; return the mask of points that are not on one.
 
     A point is on a plane within ``plane_distance`` plus ``plane_sigmas`` depth-noise sigmas at
     its ``ranges`` (the sensor model: a RealSense's noise grows with the square of the range,
-    so far floor and table readings stay on their plane). A horizontal plane is a support; a
-    tilted one is structure (a wall) only where its inliers span ``structure_size``: a big
-    object's flat face is left to segmentation.
+    so far floor and table readings stay on their plane). A plane holds ``plane_min_fraction``
+    of the readings, or, level and large, ``support_min_fraction`` (a floor beyond the table).
+    A horizontal plane is a support; a
+    tilted one is structure (a wall) where its inliers span ``structure_size``, or where they
+    run out of the image on ``structure_border_sides`` of its sides (``sides``: each point's
+    image-border bits, 1 top, 2 bottom, 4 left, 8 right; a wall seen from close by spans less
+    than a big object but continues beyond the view). A big object's flat face is left to
+    segmentation, and the search goes on past it for further planes. A large support (for
+    the low share above, and for ``FrameReport.large_supports``) is one surface: most of its
+    inliers form one region of the image grid (``cells``: each point's flat index in the
+    ``grid`` of shape (rows, cols)), not the tops of several objects of one height.
     """
     import open3d as o3d
 
     keep = np.ones(len(points), bool)
+    faces = np.zeros(len(points), bool)  # object faces set aside from the search, kept
     rng = np.random.default_rng(config.seed)
     for _ in range(config.max_planes):
-        idx = np.flatnonzero(keep)
+        idx = np.flatnonzero(keep & ~faces)
         if len(idx) < 3 * config.min_points:
             break
         sub = idx if len(idx) <= config.plane_samples else idx[rng.integers(
@@ -107,11 +155,14 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
         o3d.utility.random.seed(int(config.seed))
         model, inliers = pcd.segment_plane(config.plane_distance, 3, config.plane_iterations)
         # share of *all* points (estimated from the subset): object faces never qualify
-        if len(inliers) / len(sub) * len(idx) < config.plane_min_fraction * len(points):
-            break
+        share = len(inliers) / len(sub) * len(idx) / len(points)
         n, d = np.asarray(model[:3]), float(model[3])
         norm = np.linalg.norm(n)
         n, d = n / norm, d / norm
+        low = share < config.plane_min_fraction
+        if low and not (share >= config.support_min_fraction and abs(n[2]) >= _LEVEL
+                        and _span(points[sub[inliers]], n) >= config.support_part_span):
+            break
         # Open3D's RANSAC varies from run to run despite its seed: the refit settles it
         rest = points[idx]
         # refitted on at most refit_points evenly spread points: a plane of 60 000 readings
@@ -121,11 +172,23 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
         tol = config.plane_distance if ranges is None else config.plane_distance \
             + config.plane_sigmas * config.noise_quadratic * ranges[idx] ** 2
         on = np.abs(rest @ n + d) < tol
+        large = abs(n[2]) >= _LEVEL and _one_surface(points, idx[on], cells, grid,
+                                                     config.support_part_span, n)
+        if low and not large:
+            break  # a level plane of little share that is no one surface: the tops of objects
         horizontal = abs(n[2]) > 0.95
-        if not horizontal and _span(rest[on], n) < config.structure_size:
-            break  # an object's face, not a wall: the largest plane left is no structure
+        if not horizontal and _span(rest[on], n) < config.structure_size and \
+                not _runs_out(sides, idx[on], config.structure_border_sides):
+            if config.structure_border_sides <= 0:
+                break  # an object's face, not a wall: the largest plane left is no structure
+            faces[idx[on]] = True  # an object's face: kept, and the search goes on
+            continue
         keep[idx[on]] = False
         report.planes.append((n, d))
         if horizontal:  # a support surface at height -d / n_z
             report.support_heights.append(-d / n[2])
+            # a large support is level (within 5 deg): a plane tilted through several objects'
+            # tops and sides can pass as horizontal (within 18 deg) and span as much
+            if large:
+                report.large_supports.append(-d / n[2])
     return keep

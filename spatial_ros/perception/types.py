@@ -33,8 +33,19 @@ class PerceptionConfig:
     # class-agnostic segmentation
     plane_distance: float = 0.012  #: RANSAC inlier distance
     plane_sigmas: float = 0.0  #: plus this many depth-noise sigmas at each point's range
-    structure_size: float = 1.5  #: a tilted plane smaller than this (m) is an object's face
+    structure_size: float = 1.5  #: a tilted plane smaller than this (m) is an object's face...
+    #: ... unless its inliers run out of the image on at least this many of its four sides (a
+    #: wall seen from close by: it continues beyond the view); 0 = span alone decides
+    structure_border_sides: int = 2
+    #: a segment entirely below a support spanning ``support_part_span`` (m) whose top reaches
+    #: it (within ``support_part_gap`` under it) is part of that support: a table's leg or
+    #: apron, a shelf board's front edge; objects rest on supports, above them
+    support_part_span: float = 0.4
+    support_part_gap: float = 0.06
     plane_min_fraction: float = 0.12  #: a plane must hold this share of the points to be removed
+    #: ... except a level plane (within 5 deg) spanning ``support_part_span``: a support (a floor
+    #: beyond the table, a shelf board) from this share; a box's top is level but small
+    support_min_fraction: float = 0.03
     max_planes: int = 3
     plane_samples: int = 3000  #: points RANSAC sees (random subset)
     plane_iterations: int = 100  #: RANSAC iterations per plane
@@ -145,4 +156,8 @@ class FrameReport:
     beyond_workspace: int = 0  #: segments whose centre lay outside the workspace
     planes: list[tuple[np.ndarray, float]] = field(default_factory=list)  # (normal, d)
     support_heights: list[float] = field(default_factory=list)
+    #: heights of the supports found in this frame whose inliers span ``support_part_span``: a
+    #: table, a shelf board, a floor (a big box's top is a support too, but not one of these)
+    large_supports: list[float] = field(default_factory=list)
+    support_parts: int = 0  #: segments taken for a part of a large support (legs, edges)
     warnings: list[str] = field(default_factory=list)
