@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from spatial_ros.perception.types import PerceptionConfig
+from spatial_ros.perception.types import PerceptionConfig, workspace_box_error
 from spatial_ros.relations import DEPTH_NOISE_QUADRATIC, RelationConfig
 from spatial_ros.tracking import TrackerConfig
 
@@ -80,13 +80,8 @@ def workspace_box(value: list[float]) -> tuple[float, ...]:
 
 
 def _check_box(value: list[float]) -> str | None:
-    box = list(value)
-    if len(box) == 1:
-        return None
-    if len(box) != 6 or not all(lo < hi for lo, hi in zip(box[0::2], box[1::2])):
-        return (f"workspace_box {box}: needs 6 numbers [xmin, xmax, ymin, ymax, zmin, zmax] "
-                "with each min below its max (a box with volume), or [0.0] for none")
-    return None
+    reason = workspace_box_error(workspace_box(value))
+    return reason and reason + ", or [0.0] for none"
 
 
 _PC, _TC, _RC = PerceptionConfig(), TrackerConfig(), RelationConfig()

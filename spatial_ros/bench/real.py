@@ -47,16 +47,15 @@ from spatial_ros.errors import BenchError, GravityError
 from spatial_ros.geometry import CameraIntrinsics
 from spatial_ros.perception.gravity import LEVEL_CAMERA, PlaneGravityConfig, gravity_from_plane
 from spatial_ros.pipeline import FrameResult, SceneGraphBuilder
-from spatial_ros.relations import RelationConfig
+from spatial_ros.relations import DEPTH_NOISE_QUADRATIC, RelationConfig
 from spatial_ros.scene import GENERIC_LABELS
 from spatial_ros.vocabulary import INVERSE, PREDICATES, Frame
 
 __all__ = ["RealFrame", "load_real_frames", "default_data_dir", "heldout_data_dir",
            "REAL_SETS", "run_real_bench", "RealScores", "format_real_table", "D435_NOISE"]
 
-D435_NOISE = 0.08 / (383.0 * 0.050)  #: the realsense_d435 preset's sigma_quadratic
+D435_NOISE = DEPTH_NOISE_QUADRATIC["realsense_d435"]  #: the RealSense's depth noise
 _FRAMES = {"egocentric": Frame.EGOCENTRIC, "allocentric": Frame.ALLOCENTRIC}
-
 
 
 def default_data_dir() -> pathlib.Path:

@@ -46,7 +46,12 @@ from spatial_ros.perception.segmentation import (
 )
 from spatial_ros.perception.shapes import image_features, shape_fits
 from spatial_ros.perception.supports import find_planes
-from spatial_ros.perception.types import Detection, FrameReport, PerceptionConfig
+from spatial_ros.perception.types import (
+    Detection,
+    FrameReport,
+    PerceptionConfig,
+    workspace_box_error,
+)
 
 __all__ = ["detect_objects"]
 
@@ -248,10 +253,9 @@ def check_workspace(config: PerceptionConfig) -> None:
     """Raise ValueError naming the parameter when the workspace has no volume."""
     if config.workspace_range < 0:
         raise ValueError(f"workspace_range {config.workspace_range}: must be >= 0 (0 = no limit)")
-    box = tuple(config.workspace_box)
-    if box and (len(box) != 6 or not all(lo < hi for lo, hi in zip(box[0::2], box[1::2]))):
-        raise ValueError(f"workspace_box {list(box)}: needs 6 numbers [xmin, xmax, ymin, ymax, "
-                         "zmin, zmax] with each min below its max (a box with volume)")
+    reason = workspace_box_error(config.workspace_box)
+    if reason:
+        raise ValueError(reason)
 
 
 def support_part(det: Detection, supports: list[float], config: PerceptionConfig) -> bool:

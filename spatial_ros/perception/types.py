@@ -161,3 +161,13 @@ class FrameReport:
     large_supports: list[float] = field(default_factory=list)
     support_parts: int = 0  #: segments taken for a part of a large support (legs, edges)
     warnings: list[str] = field(default_factory=list)
+
+
+def workspace_box_error(box) -> str | None:
+    """Why ``box`` ([xmin, xmax, ymin, ymax, zmin, zmax]; empty = none) is no workspace box,
+    or None: it needs 6 numbers with each min below its max (a box with volume)."""
+    box = list(box)
+    if box and (len(box) != 6 or not all(lo < hi for lo, hi in zip(box[0::2], box[1::2]))):
+        return (f"workspace_box {box}: needs 6 numbers [xmin, xmax, ymin, ymax, zmin, zmax] "
+                "with each min below its max (a box with volume)")
+    return None
