@@ -12,7 +12,11 @@ without gravity there is no above, on top of or under. Two sources give it from 
         support holds ``min_fraction`` of the readings not on the walls set aside. Walls stand
         upright, so with one set aside a support must be perpendicular to it (within
         ``wall_tolerance``), and up is taken in the wall's plane: a grazing floor strip can
-        otherwise lose to a plane through its edge and the objects' feet.
+        otherwise lose to a plane through its edge and the objects' feet. Where no plane
+        qualifies, the planes found still may: a floor that every wall meets at a right angle
+        (a tote seen from almost straight above), or a board's underside seen from below (a
+        shelf bin whose floor its contents hide); where those two disagree, the frame is
+        ambiguous and says so (``_corner_support``).
     IMU: the accelerometer of a sensor at rest measures the reaction to gravity, which points
         up; a RealSense D435i/D455 publishes it (sensor_msgs/Imu) in an optical-convention
         frame. Samples are low-pass filtered (``ImuGravity``); the height is a given number.
@@ -84,6 +88,14 @@ class PlaneGravityConfig:
     #: with a wall set aside (a frontal view: the camera about level), a support's largest tilt
     #: from ``up_hint`` (degrees)
     frontal_max_tilt: float = 30.0
+    #: where no support qualifies so: a plane facing the camera within this tilt from
+    #: ``up_hint`` (degrees) that another plane found stands perpendicular to (within
+    #: ``wall_tolerance``), the least tilted such: a floor or table under a wall, a shelf
+    #: board under its back panel, a tote's floor inside its sides seen from almost straight
+    #: above (0 = no such fallback)
+    corner_max_tilt: float = 85.0
+    #: degrees two planes may be off a right angle to make a corner (the fallback above)
+    corner_tolerance: float = 5.0
     seed: int = 0
 
 
@@ -111,6 +123,7 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
     cos_tilt = math.cos(math.radians(config.max_tilt))
     keep = np.ones(len(pts), bool)
     tried = []
+    found: list[tuple[np.ndarray, float, float]] = []  # (normal, offset, share of all)
     wall: np.ndarray | None = None  # the largest plane set aside as a wall (its normal)
     sin_wall = math.sin(math.radians(config.wall_tolerance))
     cos_frontal = math.cos(math.radians(config.frontal_max_tilt))
@@ -134,6 +147,7 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
         if share < config.min_fraction:
             break
         tried.append(f"{share:.0%} at {math.degrees(math.acos(np.clip(n @ hint, -1, 1))):.0f} deg")
+        found.append((n, off, float(on.sum()) / len(pts)))
         upright = wall is None or (abs(float(n @ wall)) <= sin_wall and n @ hint >= cos_frontal)
         if n @ hint >= cos_tilt and off > 0.05 and upright:
             if wall is not None:  # up lies in the wall's plane
@@ -143,10 +157,72 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
         if wall is None and n @ hint < cos_tilt:
             wall = n
         keep[idx[on]] = False  # a wall or a plane facing away: look for the next
+    corner = _corner_support(found, hint, config)
+    if corner is not None:
+        return corner
     raise GravityError("plane gravity: no support plane (table or floor) in this frame: "
                        + (f"the planes found ({', '.join(tried)} from up_hint) are tilted more "
                           f"than {config.max_tilt:g} deg" if tried else
                           f"no plane holds {config.min_fraction:.0%} of the depth readings"))
+
+
+def _corner_support(found: list[tuple[np.ndarray, float, float]], hint: np.ndarray,
+                    config: PlaneGravityConfig) -> tuple[Pose, float] | None:
+    """The fallback when no support qualified, among the planes ``found`` (normal towards
+    the camera, offset, share of the readings):
+
+    - a surface seen from below: a plane facing down within ``frontal_max_tilt`` of
+      ``-hint`` (the underside of the shelf board above a bin seen from the front, whose own
+      floor the things on it hide): up is the other way, and its height the origin;
+    - else a support in a corner: a plane within ``corner_max_tilt`` of ``hint`` that every
+      wall found (a plane tilted beyond ``max_tilt``, not parallel to it) stands perpendicular
+      to within ``corner_tolerance``, the largest such: a floor meets every wall at a right
+      angle (a tote's floor seen from almost straight above, inside its sides); a plane
+      through objects' fronts and tops, or another wall, rarely does.
+    In either, up is taken perpendicular to the partner or the largest wall."""
+    if config.corner_max_tilt <= 0:
+        return None
+    cos_max = math.cos(math.radians(config.corner_max_tilt))
+    sin_corner = math.sin(math.radians(config.corner_tolerance))
+
+    def square(n: np.ndarray, walls: list[np.ndarray]) -> np.ndarray:
+        if walls:
+            n = n - walls[0] * float(n @ walls[0])
+        return n / np.linalg.norm(n)
+
+    cos_tilt = math.cos(math.radians(config.max_tilt))
+    cos_parallel = math.cos(math.radians(config.wall_tolerance))
+    best = None
+    for n, off, share in found:
+        if off <= 0.05 or n @ hint < cos_max:
+            continue
+        # the walls: the planes tilted beyond max_tilt, not parallel to it (another board)
+        walls = [w for w, _o, _s in found
+                 if w @ hint < cos_tilt and abs(float(n @ w)) < cos_parallel]
+        if walls and all(abs(float(n @ w)) <= sin_corner for w in walls) and \
+                (best is None or share > best[2]):
+            best = (n, off, share, walls)
+    if best is not None:
+        n, off, share, walls = best
+        corner = level_pose(square(n, walls), off), share
+    else:
+        corner = None
+    cos_frontal = math.cos(math.radians(config.frontal_max_tilt))
+    for n, off, share in found:  # largest first
+        if off > 0.05 and -(n @ hint) >= cos_frontal:
+            walls = [w for w, _o, _s in found if abs(float(n @ w)) <= sin_corner]
+            below = level_pose(square(-n, walls), -off), share
+            if corner is not None and float(corner[0].rotation[2] @ below[0].rotation[2]) < \
+                    cos_parallel:
+                angle = math.degrees(math.acos(float(np.clip(
+                    corner[0].rotation[2] @ below[0].rotation[2], -1, 1))))
+                raise GravityError(  # a tote's side seen from above, or a board's underside
+                    "plane gravity: ambiguous: a plane facing down (a board's underside seen "
+                    f"from below?) and a floor meeting the walls (seen from above?) give ups "
+                    f"{angle:.0f} deg apart; set the up hint (plane_up_hint) to the camera's "
+                    "rough up")
+            return below
+    return corner
 
 
 class ImuGravity:

@@ -1,5 +1,6 @@
 """Gravity without a world pose: from the support plane of real RealSense frames, from an IMU."""
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -131,3 +132,43 @@ def test_plane_gravity_from_a_frontal_view_into_a_shelf_bin(sparse):
         error = np.degrees(np.arccos(np.clip(pose.rotation[2] @ true_up, -1, 1)))
         assert error < 2.0, (eye, error)
         assert pose.translation[2] == pytest.approx(eye[2] - 0.465, abs=0.02)  # above the floor
+
+
+def _room_val(index):
+    """SpatialBench room_val scene ``index`` (D435 noise) and the camera's true up (optical)."""
+    from spatial_ros.bench.relations import scene_frames
+
+    sf = next(iter(scene_frames("room_val", 0, index, "realsense_d435", frames=1, width=640,
+                                height=480, use_mask=False)))
+    return sf.depth, sf.frame.intrinsics, sf.pose.rotation.T @ np.array([0.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("index, what", [
+    (2, "a floor below two walls, camera 31 deg down"),
+    (8, "a table and the floor below walls, camera 55 deg down"),
+    (14, "a tote seen from 79 deg down: its floor inside its sides"),
+    (19, "a shelf bin from the front: the board above seen from below"),
+    (22, "a shelf bin from the front, another"),
+])
+def test_plane_gravity_where_no_support_faces_the_image_up(index, what):
+    """Frames where no support lies within max_tilt of the image's up, or where a wall comes
+    first and the support is too tilted for a frontal view: a floor that every wall meets at
+    a right angle, or a board's underside seen from below, gives up (within 4 deg); without
+    that fallback (corner_max_tilt 0) these frames had no gravity (SpatialBench room_val: 13
+    of 40 frames before, 2 after; room: 17 of 60 before, 7 after, none wrong)."""
+    depth, intr, true_up = _room_val(index)
+    config = PlaneGravityConfig(noise_quadratic=D435_NOISE)
+    with pytest.raises(GravityError):
+        gravity_from_plane(depth, intr, replace(config, corner_max_tilt=0.0))
+    pose, _share = gravity_from_plane(depth, intr, config)
+    error = np.degrees(np.arccos(np.clip(pose.rotation[2] @ true_up, -1, 1)))
+    assert error < 4.0, (what, error)
+
+
+def test_a_board_underside_and_a_floor_in_a_corner_that_disagree_are_ambiguous():
+    """A shelf seen level from the front: its panels meet at right angles, so a panel passes
+    for a floor seen from straight above, while the board above, seen from below, says up is
+    the other way: no guess, a clear error that names the up hint."""
+    depth, intr, _up = _room_val(32)
+    with pytest.raises(GravityError, match="ambiguous.*plane_up_hint"):
+        gravity_from_plane(depth, intr, PlaneGravityConfig(noise_quadratic=D435_NOISE))
