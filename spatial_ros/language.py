@@ -44,7 +44,16 @@ from spatial_ros.errors import SpatialRosError
 from spatial_ros.geometry import Pose
 from spatial_ros.query import Q, _frame_for, distances, relation_confidence
 from spatial_ros.relations import Body, RelationConfig, pair_margins, sigmoid, viewer_relation
-from spatial_ros.scene import GENERIC_LABELS, SceneGraph, SceneObject, size_class
+from spatial_ros.scene import (
+    FLOOR_DROP,
+    GENERIC_LABELS,
+    RESTING_GAP,
+    SceneGraph,
+    SceneObject,
+    Support,
+    main_surface,
+    size_class,
+)
 from spatial_ros.vocabulary import Frame
 
 __all__ = ["Answer", "QuestionError", "answer_question", "parse_predicate", "resolve",
@@ -83,10 +92,9 @@ COLOUR_SYNONYMS = {"gray": "grey", "silver": "grey", "teal": "cyan", "turquoise"
 COLOURS = set(PALETTE) | set(COLOUR_SYNONYMS)
 #: words that end a noun phrase rather than name a thing
 _NOT_NOUNS = {"that", "which", "is", "are", "and", "or", "there"}
-#: a support surface an object's bottom lies this close to is what it stands on (m)
-RESTING_GAP = 0.03
-#: a support surface this far (m) above the lowest one seen is a table; the lowest, the floor
-FLOOR_DROP = 0.3
+#: what a person calls the support most objects rest on ("on the table"; scene.main_surface)
+SURFACE_WORDS = ("table", "shelf", "desk", "counter", "surface", "tray")
+_ON_SUPPORT = re.compile(r"on the (floor|" + "|".join(SURFACE_WORDS) + ")")
 
 
 class QuestionError(SpatialRosError):
@@ -301,15 +309,48 @@ def _notes(ref: _Ref) -> list[str]:
 
 
 def _table_height(graph: SceneGraph) -> float:
-    """The support surface most objects stand on (ties: the higher, a table over the floor).
-    Where the surfaces seen lie ``FLOOR_DROP`` or more apart, the lowest is the floor and no
-    table: carpet patches and chair legs rest on it, often more of them than on the table."""
+    """For graphs without supports (older producers and bags): the support height most
+    objects stand on (ties: the higher). Where the surfaces seen lie ``FLOOR_DROP`` or more
+    apart, the lowest is the floor and no table."""
     if not graph.support_heights:
         raise QuestionError("no table is known: the scene graph carries no support surface")
     heights = sorted(graph.support_heights)
     tables = [h for h in heights if h - heights[0] >= FLOOR_DROP] or heights
     bottoms = [o.box.aabb()[0][2] for o in graph.objects]
     return max(tables, key=lambda h: (sum(abs(b - h) < RESTING_GAP for b in bottoms), h))
+
+
+def _on_support(graph: SceneGraph, word: str, frame: Frame, min_confidence: float
+                ) -> list[int]:
+    """The objects "on the <word>": those resting on that support (their ``support_id``),
+    and those stacked on them, however high. The floor is the support named so (else the
+    lowest); a table, shelf, desk, ... the one most objects rest on (``main_surface``).
+    A graph without supports (older producers) is read by support height alone."""
+    if graph.supports:
+        if word == "floor":
+            floors = [x for x in graph.supports if x.kind == Support.KIND_FLOOR]
+            sup = floors[0] if floors else min(graph.supports, key=lambda x: x.height)
+        else:
+            sup = main_surface(graph)
+            if sup is None:
+                raise QuestionError(f"no {word} is known: the only support seen is the floor")
+        on = {o.id for o in graph.objects if o.support_id == sup.id}
+    else:
+        if word == "floor":
+            if not graph.support_heights:
+                raise QuestionError("no floor is known: the scene graph carries no support "
+                                    "surface")
+            h = min(graph.support_heights)
+        else:
+            h = _table_height(graph)
+        on = {o.id for o in graph.objects if abs(o.box.aabb()[0][2] - h) < RESTING_GAP}
+    while on:  # what stands on them, and on that, ...
+        more = set(Q.all(frame=frame, min_confidence=min_confidence).that(
+            "on_top_of", Q.ids(*on)).evaluate(graph)) - on
+        if not more:
+            break
+        on |= more
+    return sorted(on)
 
 
 def _count(graph: SceneGraph, what: str, where: str, frame: Frame, min_confidence: float,
@@ -332,17 +373,10 @@ def _count(graph: SceneGraph, what: str, where: str, frame: Frame, min_confidenc
             ids = [i for i in ids if size_class(graph.object(i).box) == size]
     if not ids or where in ("there", "in the scene", "in view", "here", ""):
         pass  # none of them at all: none of them anywhere
-    elif where in ("on the table", "on the floor"):
-        if where == "on the table":
-            h = _table_height(graph)
-        elif graph.support_heights:
-            h = min(graph.support_heights)
-        else:
-            raise QuestionError("no floor is known: the scene graph carries no support surface")
-        resting = {o.id for o in graph.objects if abs(o.box.aabb()[0][2] - h) < RESTING_GAP}
-        stacked = set(Q.ids(*ids, frame=frame, min_confidence=min_confidence).that(
-            "on_top_of", Q.ids(*resting)).evaluate(graph))  # on what stands on it
-        ids = [i for i in ids if i in resting or i in stacked]
+    elif _ON_SUPPORT.fullmatch(where):
+        on = set(_on_support(graph, _ON_SUPPORT.fullmatch(where).group(1), frame,
+                             min_confidence))
+        ids = [i for i in ids if i in on]
     else:
         pred = parse_predicate(where)
         if pred is None or not pred[1]:
@@ -503,6 +537,10 @@ def _answer(graph: SceneGraph | None, question: str, viewpoint: np.ndarray | Non
         pick = res(ref)
         return Answer(text=pick.description, object_ids=[pick.id], kind="superlative")
     m = re.fullmatch(r"(?:what|which objects?|which things?|what objects?) (?:is|are) (.+)", q)
+    if m and _ON_SUPPORT.fullmatch(m.group(1)):  # a support: "what is on the table?"
+        ids = _on_support(graph, _ON_SUPPORT.fullmatch(m.group(1)).group(1), frame,
+                          min_confidence)
+        return Answer(text=_names(graph, ids), object_ids=ids, kind="which")
     if m:
         pred = parse_predicate(m.group(1))
         if pred is None or not pred[1]:

@@ -181,6 +181,9 @@ _SCENE_GRAPH = (
     Param("workspace_box", [0.0], "and/or a box in the output frame that objects' centres "
           "lie in: [xmin, xmax, ymin, ymax, zmin, zmax] (m); [0.0] = none",
           validate=_check_box, live=True),
+    Param("resting_only", _PC.resting_only, "class-agnostic, where a large support was found: "
+          "only what rests on a support, or stands on or lies in what does, is an object; the "
+          "rest is structure (chair backs, shelf panels)", live=True),
     Param("plane_distance", _PC.plane_distance, "RANSAC inlier distance of support planes (m)",
           range=(0.0001, 1.0)),
     Param("depth_jump", _PC.depth_jump, "relative depth jump that separates segments",

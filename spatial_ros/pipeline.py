@@ -18,7 +18,15 @@ from spatial_ros.geometry import CameraIntrinsics, Pose
 from spatial_ros.labels import mask_label
 from spatial_ros.perception import Detection, FrameReport, PerceptionConfig, detect_objects
 from spatial_ros.relations import Body, RelationConfig, compute_relations
-from spatial_ros.scene import SceneGraph
+from spatial_ros.scene import (
+    RESTING_GAP,
+    SceneGraph,
+    Support,
+    inferred_supports,
+    name_floor,
+    resting_objects,
+    resting_support,
+)
 from spatial_ros.tracking import Track, Tracker, TrackerConfig
 from spatial_ros.vocabulary import Frame
 
@@ -88,6 +96,8 @@ class SceneGraphBuilder:
         self.world_frame = world_frame
         self.support_refresh = max(1, support_refresh)  #: frames between support-plane searches
         self._supports: list[float] = []
+        self._surfaces: list[Support] = []  # the supports, numbered (kept between searches)
+        self._next_support = 1
         self._frames = 0
 
     def process(self, rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrinsics,
@@ -110,9 +120,20 @@ class SceneGraphBuilder:
             unmatched = sorted(i for i in labels if i not in present)
         if refresh:
             self._supports = report.support_heights
+            self._surfaces = self._number(report.surfaces)
         t1 = time.perf_counter()
         pairs = self.tracker.update(dets, stamp)
         objects = self.tracker.objects(stamp)
+        for o in objects:
+            o.support_id = resting_support(o, self._surfaces, objects)
+        inferred = inferred_supports(objects, self._surfaces, self._next_inferred())
+        if mask is None and self.perception.resting_only and any(x.large for x in self._surfaces):
+            kept = resting_objects(objects)
+            held = {o.id for o in kept}
+            report.unsupported = len(objects) - len(kept)
+            structure = {o.id for o in objects} - held
+            objects = kept
+            pairs = [(t, d) for t, d in pairs if t.id not in structure]
         t2 = time.perf_counter()
         occ = sensed_occlusion(pairs, intrinsics, camera_pose)
         bodies = [Body.from_box(o.id, o.box, camera_pose) for o in objects]
@@ -120,10 +141,39 @@ class SceneGraphBuilder:
         t3 = time.perf_counter()
         graph = SceneGraph(objects=objects, relations=rels, stamp=stamp,
                            frame_id=self.world_frame, camera_pose=camera_pose,
-                           support_heights=list(self._supports))
+                           support_heights=list(self._supports),
+                           supports=[replace(x) for x in self._surfaces] + inferred)
         return FrameResult(graph=graph, report=report, detections=pairs, occlusion=occ, timings={
             "perception": (t1 - t0) * 1e3, "tracking": (t2 - t1) * 1e3,
             "relations": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}, unmatched_labels=unmatched)
+
+    def reset_supports(self) -> None:
+        """Forget the supports and number new ones from 1 (with the tracker's reset)."""
+        self._supports, self._surfaces, self._next_support = [], [], 1
+
+    def _next_inferred(self) -> int:
+        """Ids for this frame's inferred supports: from 10000 up, apart from the found ones
+        (an inferred support is re-inferred each frame, not tracked)."""
+        return 10000
+
+    def _number(self, found: list[Support]) -> list[Support]:
+        """This search's supports with stable ids: one within ``RESTING_GAP`` in height of a
+        support of the last search, with its centre over it (or the other way round), keeps
+        that one's id; the others get new ones. The floor is named (``name_floor``)."""
+        out, taken = [], set()
+        for sup in sorted(found, key=lambda x: -x.point_count):
+            old = [p for p in self._surfaces if p.id not in taken
+                   and abs(p.height - sup.height) <= RESTING_GAP
+                   and (p.holds(sup.box.center) or sup.holds(p.box.center))]
+            if old:
+                sid = min(old, key=lambda p: abs(p.height - sup.height)).id
+            else:
+                sid, self._next_support = self._next_support, self._next_support + 1
+            taken.add(sid)
+            out.append(replace(sup, id=sid))
+        out.sort(key=lambda x: x.id)
+        name_floor(out)
+        return out
 
     def all_relations(self, graph: SceneGraph, camera_pose: Pose,
                       occlusion: dict[tuple[int, int], float] | None = None) -> list:

@@ -45,6 +45,7 @@ import numpy as np
 from spatial_ros.colors import surface_color
 from spatial_ros.errors import BenchError, GravityError
 from spatial_ros.geometry import CameraIntrinsics
+from spatial_ros.language import QuestionError, answer_question
 from spatial_ros.perception.gravity import LEVEL_CAMERA, PlaneGravityConfig, gravity_from_plane
 from spatial_ros.pipeline import FrameResult, SceneGraphBuilder
 from spatial_ros.relations import DEPTH_NOISE_QUADRATIC, RelationConfig
@@ -159,6 +160,13 @@ class FrameScore:
     name_errors: list[str] = field(default_factory=list)
     ms: list[float] = field(default_factory=list)
     ious: dict[int, float] = field(default_factory=dict)
+    #: the planner's answers to "how many objects are there?" and "... on the table?" (None:
+    #: no answer, e.g. no table); every annotated object rests on the table or on what does
+    counts: tuple[int | None, int | None] = (None, None)
+
+    @property
+    def counts_right(self) -> int:
+        return sum(c == self.objects for c in self.counts)
 
 
 @dataclass
@@ -201,6 +209,10 @@ class RealScores:
         return sum(len(f.contradictions) for f in self.frames)
 
     @property
+    def counts_right(self) -> int:
+        return self.total("counts_right")
+
+    @property
     def ms_p50(self) -> float:
         return float(np.median([np.median(f.ms) for f in self.frames]))
 
@@ -235,6 +247,7 @@ def _score(frame: RealFrame, result: FrameResult, stride: int, score: FrameScore
             if iou >= 0.5:
                 matches[a] = (track.id, det, track.label or track.noun)
     score.found = len(matches)
+    score.counts = tuple(_count(result.graph, q) for q in COUNT_QUESTIONS)
     score.on_objects = sum(hit.values())
     score.fragmented_objects = len(hit)
     reported = {(r.subject, r.predicate, r.object, r.frame) for r in result.graph.relations}
@@ -278,6 +291,17 @@ def _score(frame: RealFrame, result: FrameResult, stride: int, score: FrameScore
             else:
                 score.colour_errors.append(f"{frame.objects[a]['name']}: {det.color}")
     return matches
+
+
+#: the counting questions each frame is asked (the planner's language, on the frame's graph)
+COUNT_QUESTIONS = ("how many objects are there?", "how many objects are on the table?")
+
+
+def _count(graph, question: str) -> int | None:
+    try:
+        return len(answer_question(graph, question).object_ids)
+    except QuestionError:
+        return None
 
 
 def _draw(frame: RealFrame, result: FrameResult, matches: dict, path: pathlib.Path) -> None:
@@ -353,8 +377,8 @@ def run_real_bench(*, data: str | pathlib.Path | None = None, repeats: int = 5,
 def format_real_table(scores: RealScores) -> str:
     rows = ["| frame | gravity | objects found (IoU >= 0.5) | precision | detections per object "
             "| relations reported | contradictions | colour names | colour (own pixels) | "
-            "names (generic) | ms per frame (p50) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "names (generic) | counts: there, on the table | ms per frame (p50) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for f in scores.frames:
         gravity = "plane" if f.gravity == "plane" else "**none**"
         rows.append(f"| {f.name} | {gravity} | {f.found}/{f.objects} | {f.found}/"
@@ -362,7 +386,8 @@ def format_real_table(scores: RealScores) -> str:
                     f"{f.reported}/{f.relations} | {len(f.contradictions)} | "
                     f"{f.colours_right}/{f.colours} | {f.own_colours_right}/{f.own_colours} | "
                     f"{f.names_right}/{f.found} "
-                    f"({f.names_generic}) | {np.median(f.ms):.0f} |")
+                    f"({f.names_generic}) | {_said(f.counts[0])}, {_said(f.counts[1])} of "
+                    f"{f.objects} | {np.median(f.ms):.0f} |")
     found = sum(f.gravity == "plane" for f in scores.frames)
     rows.append(f"| **all** | {found}/{len(scores.frames)} | **{scores.recall:.1%}** | "
                 f"{scores.precision:.1%} | "
@@ -370,5 +395,10 @@ def format_real_table(scores: RealScores) -> str:
                 f"**{scores.contradictions}** | "
                 f"{scores.colour_accuracy:.1%} | {scores.own_colour_accuracy:.1%} | "
                 f"{scores.name_accuracy:.1%} "
-                f"({scores.total('names_generic')}) | **{scores.ms_p50:.0f}** |")
+                f"({scores.total('names_generic')}) | {scores.counts_right}/"
+                f"{2 * len(scores.frames)} right | **{scores.ms_p50:.0f}** |")
     return "\n".join(rows)
+
+
+def _said(count: int | None) -> str:
+    return "-" if count is None else str(count)

@@ -7,8 +7,9 @@ import math
 import numpy as np
 
 from spatial_ros.perception.types import FrameReport, PerceptionConfig
+from spatial_ros.scene import OrientedBox, Support
 
-__all__ = ["find_planes", "refit_plane"]
+__all__ = ["find_planes", "refit_plane", "surface_extent"]
 
 
 def refit_plane(points: np.ndarray, n: np.ndarray, d: float, distance: float | np.ndarray,
@@ -86,6 +87,27 @@ def _span(points: np.ndarray, normal: np.ndarray) -> float:
 
 
 _LEVEL = math.cos(math.radians(5.0))
+
+
+def surface_extent(points: np.ndarray, height: float) -> OrientedBox:
+    """A horizontal surface's extent from its inlier ``points`` (world): a rectangle at
+    ``height`` along the principal axes of their x, y, over their 2nd to 98th percentile
+    (stray inliers beyond the surface's edge left out); size z 0."""
+    xy = np.asarray(points, float)[:, :2]
+    if len(xy) < 3:
+        c = xy.mean(axis=0) if len(xy) else np.zeros(2)
+        return OrientedBox(center=[c[0], c[1], height], size=[0.0, 0.0, 0.0])
+    c = xy.mean(axis=0)
+    _, vecs = np.linalg.eigh(np.cov((xy - c).T))
+    major = vecs[:, -1] if vecs[0, -1] >= 0 else -vecs[:, -1]  # x axis along the longer side
+    axes = np.stack([major, [-major[1], major[0]]], axis=1)  # (2, 2) columns: box x, y
+    local = (xy - c) @ axes
+    lo, hi = np.percentile(local, [2, 98], axis=0)
+    mid = c + axes @ ((lo + hi) / 2)
+    rot = np.eye(3)
+    rot[:2, :2] = axes
+    return OrientedBox(center=[mid[0], mid[1], height], size=[hi[0] - lo[0], hi[1] - lo[1], 0.0],
+                       rotation=rot)
 
 
 def _one_surface(points: np.ndarray, inliers: np.ndarray, cells: np.ndarray | None,
@@ -187,6 +209,10 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
         report.planes.append((n, d))
         if horizontal:  # a support surface at height -d / n_z
             report.support_heights.append(-d / n[2])
+            step = max(1, int(on.sum()) // 5000)  # its extent from up to 5000 of its points
+            report.surfaces.append(Support(
+                id=0, height=-d / n[2], box=surface_extent(rest[on][::step], -d / n[2]),
+                point_count=int(on.sum()), large=bool(large)))
             # a large support is level (within 5 deg): a plane tilted through several objects'
             # tops and sides can pass as horizontal (within 18 deg) and span as much
             if large:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spatial_ros.scene import OrientedBox
+from spatial_ros.scene import OrientedBox, Support
 
 __all__ = ["PerceptionConfig", "Detection", "FrameReport"]
 
@@ -30,6 +30,10 @@ class PerceptionConfig:
     #: and, where given, a box in the world (or level) frame [xmin, xmax, ymin, ymax, zmin,
     #: zmax] that an object's centre must lie in; () = none
     workspace_box: tuple[float, ...] = ()
+    #: class-agnostic, where a large support (a table, a board, a floor) was found: only
+    #: what rests on a support, or stands on or lies in what does, is an object; the rest is
+    #: structure (scene.resting_objects)
+    resting_only: bool = True
     # class-agnostic segmentation
     plane_distance: float = 0.012  #: RANSAC inlier distance
     plane_sigmas: float = 0.0  #: plus this many depth-noise sigmas at each point's range
@@ -160,6 +164,10 @@ class FrameReport:
     #: table, a shelf board, a floor (a big box's top is a support too, but not one of these)
     large_supports: list[float] = field(default_factory=list)
     support_parts: int = 0  #: segments taken for a part of a large support (legs, edges)
+    #: objects that no support held up, nor an object that one does: structure (resting_only)
+    unsupported: int = 0
+    #: the horizontal planes found, with their extents (ids 0: the pipeline numbers them)
+    surfaces: list[Support] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 

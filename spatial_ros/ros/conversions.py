@@ -33,7 +33,7 @@ from spatial_ros import msg as srmsg
 from spatial_ros.errors import CameraInfoError, ImageConversionError
 from spatial_ros.geometry import CameraIntrinsics, matrix_to_quat, quat_to_matrix
 from spatial_ros.geometry import Pose as CorePose
-from spatial_ros.scene import OrientedBox, Relation, SceneGraph, SceneObject
+from spatial_ros.scene import OrientedBox, Relation, SceneGraph, SceneObject, Support
 from spatial_ros.vocabulary import Frame, Source
 
 __all__ = [
@@ -55,6 +55,8 @@ __all__ = [
     "scene_graph_from_msg",
     "relation_to_msg",
     "relation_from_msg",
+    "support_to_msg",
+    "support_from_msg",
     "pose_to_msg",
     "pose_from_msg",
 ]
@@ -365,6 +367,7 @@ def object_to_msg(obj: SceneObject) -> srmsg.SceneObject:
                           z=float(obj.box.size[2])),
         bbox2d_u_min=u0, bbox2d_v_min=v0, bbox2d_u_max=u1, bbox2d_v_max=v1,
         point_count=int(obj.point_count), last_seen=seconds_to_stamp(obj.last_seen),
+        support_id=int(obj.support_id),
     )
 
 
@@ -377,7 +380,26 @@ def object_from_msg(m: Any) -> SceneObject:
         centroid=[m.centroid.x, m.centroid.y, m.centroid.z], box=box,
         bbox2d=(m.bbox2d_u_min, m.bbox2d_v_min, m.bbox2d_u_max, m.bbox2d_v_max),
         point_count=int(m.point_count), last_seen=stamp_to_seconds(m.last_seen),
+        support_id=int(getattr(m, "support_id", 0)),  # older bags' objects have none
     )
+
+
+def support_to_msg(sup: Support) -> srmsg.Support:
+    q = matrix_to_quat(sup.box.rotation)
+    return srmsg.Support(
+        id=int(sup.id), kind=sup.kind, height=float(sup.height),
+        center=Pose(position=_point(sup.box.center),
+                    orientation=Quaternion(x=q[0], y=q[1], z=q[2], w=q[3])),
+        size=Vector3(x=float(sup.box.size[0]), y=float(sup.box.size[1]), z=0.0),
+        point_count=int(sup.point_count), large=bool(sup.large))
+
+
+def support_from_msg(m: Any) -> Support:
+    p, q = m.center.position, m.center.orientation
+    box = OrientedBox(center=[p.x, p.y, p.z], size=[m.size.x, m.size.y, m.size.z],
+                      rotation=quat_to_matrix((q.x, q.y, q.z, q.w)))
+    return Support(id=int(m.id), height=float(m.height), box=box, kind=m.kind,
+                   point_count=int(m.point_count), large=bool(m.large))
 
 
 def scene_graph_to_msg(graph: SceneGraph) -> srmsg.SceneGraph:
@@ -385,7 +407,8 @@ def scene_graph_to_msg(graph: SceneGraph) -> srmsg.SceneGraph:
     msg = srmsg.SceneGraph(header=header, objects=[object_to_msg(o) for o in graph.objects],
                            relations=[relation_to_msg(r) for r in graph.relations],
                            gravity_source=graph.gravity_source,
-                           support_heights=[float(h) for h in graph.support_heights])
+                           support_heights=[float(h) for h in graph.support_heights],
+                           supports=[support_to_msg(x) for x in graph.supports])
     if graph.camera_pose is not None:
         msg.has_camera_pose = True
         msg.camera_pose = pose_to_msg(graph.camera_pose).pose
@@ -400,7 +423,8 @@ def scene_graph_from_msg(m: Any) -> SceneGraph:
                       gravity_source=getattr(m, "gravity_source", ""),
                       camera_pose=(_pose_from(m.camera_pose)
                                    if getattr(m, "has_camera_pose", False) else None),
-                      support_heights=[float(h) for h in getattr(m, "support_heights", [])])
+                      support_heights=[float(h) for h in getattr(m, "support_heights", [])],
+                      supports=[support_from_msg(x) for x in getattr(m, "supports", [])])
 
 
 def pose_to_msg(pose: CorePose, *, stamp: Time | None = None,

@@ -7,7 +7,7 @@ from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from spatial_ros.colors import PALETTE
-from spatial_ros.ros.conversions import object_to_msg, seconds_to_stamp
+from spatial_ros.ros.conversions import object_to_msg, seconds_to_stamp, support_to_msg
 from spatial_ros.scene import SceneGraph
 
 __all__ = ["scene_graph_markers"]
@@ -23,8 +23,9 @@ def _pt(v) -> Point:
 
 def scene_graph_markers(graph: SceneGraph, *, arrows: tuple[str, ...] = tuple(_ARROW_COLOURS),
                         lifetime: float = 1.0) -> MarkerArray:
-    """One cube and one text per object, one arrow per shown relation (egocentric for
-    directional predicates), after a DELETEALL that clears the previous frame's markers."""
+    """One cube and one text per object, a thin slab per support, one arrow per shown
+    relation (egocentric for directional predicates), after a DELETEALL that clears the
+    previous frame's markers."""
     header = Header(stamp=seconds_to_stamp(graph.stamp), frame_id=graph.frame_id)
     life = Duration(sec=int(lifetime), nanosec=int((lifetime % 1) * 1e9))
     markers = [Marker(header=header, action=Marker.DELETEALL)]
@@ -45,6 +46,13 @@ def scene_graph_markers(graph: SceneGraph, *, arrows: tuple[str, ...] = tuple(_A
         text.pose.position = _pt(top)
         text.pose.orientation.w = 1.0
         markers.append(text)
+    for sup in graph.supports:
+        m = support_to_msg(sup)
+        m.size.z = 0.005
+        grey = 0.35 if sup.kind == sup.KIND_FLOOR else 0.6
+        markers.append(Marker(header=header, ns="supports", id=int(sup.id), type=Marker.CUBE,
+                              action=Marker.ADD, pose=m.center, scale=m.size,
+                              color=ColorRGBA(r=grey, g=grey, b=grey, a=0.4), lifetime=life))
     k = 0
     for rel in graph.relations:
         if rel.predicate not in arrows or rel.frame.name not in ("EGOCENTRIC", "ALLOCENTRIC"):

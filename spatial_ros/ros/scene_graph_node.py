@@ -91,7 +91,8 @@ class SceneGraphNode(Node):
             min_points=v["min_points"], max_objects=v["max_objects"],
             max_object_size=v["max_object_size"], plane_distance=v["plane_distance"],
             depth_jump=v["depth_jump"], mask_flying=v["mask_flying"], noise_quadratic=noise,
-            workspace_range=v["workspace_range"], workspace_box=workspace_box(v["workspace_box"]))
+            workspace_range=v["workspace_range"], workspace_box=workspace_box(v["workspace_box"]),
+            resting_only=v["resting_only"])
         hint = v["plane_up_hint"]
         if len(hint) != 3 or float(np.linalg.norm(hint)) < 0.5:
             raise ValueError(f"plane_up_hint needs 3 numbers of about unit length [x, y, z] in "
@@ -155,7 +156,7 @@ class SceneGraphNode(Node):
         if track:
             self.builder.tracker.config = replace(self.builder.tracker.config, **track)
         work = {k: (workspace_box(changes[k]) if k == "workspace_box" else changes[k])
-                for k in ("workspace_range", "workspace_box") if k in changes}
+                for k in ("workspace_range", "workspace_box", "resting_only") if k in changes}
         if work:
             self.builder.perception = replace(self.builder.perception, **work)
         if "plane_max_tilt" in changes:
@@ -206,6 +207,7 @@ class SceneGraphNode(Node):
         if self._reset_requested:
             self._reset_requested = False
             self.builder.tracker.reset()
+            self.builder.reset_supports()
             self._last_stamp = -np.inf
         if self._last_stamp - frame.stamp > self.time_jump:
             self.get_logger().warning(f"time jumped back {self._last_stamp - frame.stamp:.1f} s "
@@ -255,7 +257,9 @@ class SceneGraphNode(Node):
             graph.gravity_source = SceneGraph.GRAVITY_NONE
             graph.relations = [r for r in graph.relations
                                if not needs_gravity(r.predicate, r.frame)]
-            graph.support_heights = []
+            graph.support_heights, graph.supports = [], []  # no level: no support
+            for o in graph.objects:
+                o.support_id = 0
         header = Header(stamp=conv.seconds_to_stamp(frame.stamp), frame_id=self.world_frame)
         self.graph_pub.publish(conv.scene_graph_to_msg(graph))
         self.rel_pub.publish(SpatialRelationArray(

@@ -46,7 +46,17 @@ def test_tabletop_relations_match_ground_truth(ros, mask):
     arr = rels.wait(timeout=10)[-1]
     assert arr.relations and all(0.5 <= r.confidence < 1.0 for r in arr.relations)
     cubes = [m for m in markers.wait(timeout=10)[-1].markers if m.type == Marker.CUBE]
-    assert len(cubes) == len(graph.objects)
+    assert len(cubes) == len(graph.objects) + len(graph.supports)
+    # the table is a support, published beside the objects: what stands on it names it
+    table = [s for s in graph.supports if abs(s.height - truth_table(truth)) < 0.02]
+    assert len(table) == 1, [(s.id, s.height) for s in graph.supports]
+    standing = {names[o.id]: o.support_id for o in graph.objects}
+    assert standing["blue box"] == table[0].id and standing["green box"] == 0, standing
+
+
+def truth_table(truth):
+    """The table's height in the ground truth: the lowest bottom of its objects."""
+    return min(o.box.aabb()[0][2] for o in truth.objects)
 
 
 def _camera_msgs(stamp, depth, *, size=(64, 48)):

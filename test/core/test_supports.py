@@ -1,0 +1,188 @@
+"""Supports as a layer of the scene graph (issue 30, deliverable 2): the surfaces things rest on,
+with their extents, kept apart from the objects; what each object rests on; "on the table"
+meaning on that support."""
+import math
+
+import numpy as np
+import pytest
+
+from spatial_ros.geometry import Pose
+from spatial_ros.language import QuestionError, answer_question
+from spatial_ros.perception.supports import surface_extent
+from spatial_ros.relations import Body, RelationConfig, compute_relations
+from spatial_ros.scene import (
+    OrientedBox,
+    SceneGraph,
+    SceneObject,
+    Support,
+    inferred_supports,
+    main_surface,
+    name_floor,
+    resting_support,
+)
+
+CAMERA = Pose(rotation=np.array([[0.0, 0, 1], [-1, 0, 0], [0, -1, 0]]),
+              translation=np.array([-0.8, 0.0, 1.2]))
+
+
+def _support(sid, height, centre, size, *, kind=Support.KIND_SURFACE, large=True):
+    return Support(id=sid, height=height, kind=kind, large=large, point_count=1000,
+                   box=OrientedBox(center=[centre[0], centre[1], height],
+                                   size=[size[0], size[1], 0.0]))
+
+
+def _obj(oid, centre, size, color="red", label="box"):
+    return SceneObject(id=oid, label=label, color=color, centroid=np.array(centre, float),
+                       box=OrientedBox(center=centre, size=size))
+
+
+def test_a_surface_extent_follows_its_readings_turned_about_the_vertical():
+    rng = np.random.default_rng(0)
+    a = math.radians(30)
+    local = rng.uniform([-0.6, -0.25], [0.6, 0.25], (4000, 2))  # a 1.2 x 0.5 m table top
+    rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    xy = local @ rot.T + [0.4, -0.2]
+    box = surface_extent(np.c_[xy, np.full(len(xy), 0.75)], 0.75)
+    assert box.center == pytest.approx([0.4, -0.2, 0.75], abs=0.02)
+    # the 2nd-98th percentiles of a uniform side: 96 % of it
+    assert box.size[:2] == pytest.approx([1.2 * 0.96, 0.5 * 0.96], abs=0.03)
+    major = box.rotation[:2, 0]
+    assert abs(abs(major @ rot[:, 0]) - 1.0) < 1e-3, "the box's x runs along the longer side"
+    assert np.linalg.det(box.rotation) == pytest.approx(1.0)
+
+
+def test_an_object_rests_on_the_support_under_it_not_on_one_of_that_height_elsewhere():
+    table = _support(1, 0.75, [0.0, 0.0], [1.0, 0.8])
+    chair = _support(2, 0.75, [2.0, 1.0], [0.4, 0.4])  # a chair seat across the room
+    floor = _support(3, 0.0, [1.0, 0.0], [4.0, 4.0])
+    cup = _obj(1, [0.1, 0.1, 0.80], [0.08, 0.08, 0.1])
+    book = _obj(2, [2.0, 1.0, 0.77], [0.2, 0.15, 0.04])
+    ball = _obj(3, [0.9, 0.0, 0.05], [0.1, 0.1, 0.1])
+    sups = [table, chair, floor]
+    assert resting_support(cup, sups) == 1
+    assert resting_support(book, sups) == 2
+    assert resting_support(ball, sups) == 3
+    beside = _obj(4, [0.8, 0.0, 0.80], [0.08, 0.08, 0.1])  # 0.3 m beyond the edge, in the air
+    assert resting_support(beside, [table]) == 0
+
+
+def test_a_stacked_object_rests_on_no_support_and_a_hidden_bottom_still_rests():
+    table = _support(1, 0.75, [0.0, 0.0], [1.0, 0.8])
+    base = _obj(1, [0.0, 0.0, 0.80], [0.1, 0.1, 0.1])
+    top = _obj(2, [0.0, 0.0, 0.875], [0.05, 0.05, 0.05])  # on the base
+    # a can whose lower 8 cm the box in front hides: its bottom is seen 8 cm too high
+    can = _obj(3, [0.3, 0.1, 0.88], [0.07, 0.07, 0.1])
+    objs = [base, top, can]
+    assert resting_support(top, [table], objs) == 0
+    assert resting_support(can, [table], objs) == 1
+    assert resting_support(can, [table], objs, drop=0.05) == 0
+
+
+def test_objects_on_one_hidden_surface_show_it():
+    """A bin's floor that the things in it hide: no plane was found; three objects whose
+    bottoms lie at one height show a support there, a stacked one and a lone one do not."""
+    objs = [_obj(1, [0.0, 0.0, 0.35], [0.1, 0.1, 0.1]),
+            _obj(2, [0.2, 0.05, 0.34], [0.1, 0.1, 0.08]),
+            _obj(3, [-0.15, 0.1, 0.36], [0.1, 0.1, 0.12]),
+            _obj(4, [0.0, 0.0, 0.425], [0.05, 0.05, 0.05]),  # on object 1
+            _obj(5, [1.0, 1.0, 0.9], [0.1, 0.1, 0.1])]  # alone at another height
+    found = inferred_supports(objs, [], first_id=7)
+    assert len(found) == 1
+    sup = found[0]
+    assert (sup.id, sup.point_count, sup.large) == (7, 0, False)
+    assert sup.height == pytest.approx(0.30, abs=0.005)
+    assert [o.support_id for o in objs] == [7, 7, 7, 0, 0]
+    assert all(sup.holds(o.centroid) for o in objs[:3])
+
+
+def test_the_floor_is_the_lowest_large_support_under_another_and_the_table_holds_most():
+    floor = _support(1, 0.0, [1.0, 0.0], [4.0, 3.0])
+    table = _support(2, 0.72, [0.0, 0.0], [1.0, 0.8])
+    boxtop = _support(3, 0.9, [0.3, 0.2], [0.2, 0.2], large=False)
+    sups = [floor, table, boxtop]
+    name_floor(sups)
+    assert [s.kind for s in sups] == ["floor", "surface", "surface"]
+    only = [_support(4, 0.72, [0.0, 0.0], [1.0, 0.8])]
+    name_floor(only)
+    assert only[0].kind == "surface", "a lone table is no floor"
+    objs = [_obj(i, [0.1 * i, 0.0, 0.76], [0.05, 0.05, 0.08]) for i in range(1, 4)]
+    objs += [_obj(9, [2.0, 0.5, 0.05], [0.1, 0.1, 0.1])]
+    for o in objs:
+        o.support_id = resting_support(o, sups)
+    graph = SceneGraph(objects=objs, supports=sups)
+    assert main_surface(graph).id == 2
+    assert [o.support_id for o in objs] == [2, 2, 2, 1]
+
+
+def _room_graph():
+    """A table (0.72 m) with three objects, one stacked; a chair seat at the table's height
+    across the room with two; the floor with two."""
+    floor = _support(1, 0.0, [1.0, 0.0], [5.0, 4.0], kind=Support.KIND_FLOOR)
+    table = _support(2, 0.72, [0.0, 0.0], [1.0, 0.8])
+    seat = _support(3, 0.72, [2.2, 1.2], [0.45, 0.45])
+    objs = [_obj(1, [0.0, 0.0, 0.77], [0.1, 0.1, 0.1], "red"),
+            _obj(2, [0.0, 0.0, 0.845], [0.05, 0.05, 0.05], "green"),  # on object 1
+            _obj(3, [0.3, -0.2, 0.76], [0.08, 0.08, 0.08], "blue"),
+            _obj(4, [2.1, 1.1, 0.75], [0.1, 0.1, 0.06], "yellow"),
+            _obj(5, [2.3, 1.3, 0.75], [0.1, 0.1, 0.06], "yellow"),
+            _obj(6, [1.5, -1.0, 0.05], [0.1, 0.1, 0.1], "grey"),
+            _obj(7, [1.8, -1.2, 0.05], [0.1, 0.1, 0.1], "grey")]
+    sups = [floor, table, seat]
+    for o in objs:
+        o.support_id = resting_support(o, sups, objs)
+    rels = compute_relations([Body.from_box(o.id, o.box, CAMERA) for o in objs],
+                             RelationConfig())
+    return SceneGraph(objects=objs, relations=rels, supports=sups, camera_pose=CAMERA,
+                      support_heights=[0.0, 0.72, 0.72])
+
+
+@pytest.mark.parametrize("question, ids", [
+    ("how many objects are on the table?", [1, 2, 3]),  # not the seat's, of the same height
+    ("what is on the table?", [1, 2, 3]),
+    ("which objects are on the shelf?", [1, 2, 3]),  # the main surface, whatever its name
+    ("how many objects are on the floor?", [6, 7]),
+    ("how many grey objects are on the table?", []),
+    ("how many objects are there?", [1, 2, 3, 4, 5, 6, 7]),  # supports are not objects
+])
+def test_on_the_table_means_on_that_support(question, ids):
+    a = answer_question(_room_graph(), question)
+    assert a.object_ids == ids, a.text
+
+
+def test_a_graph_whose_only_support_is_the_floor_has_no_table():
+    g = _room_graph()
+    g.supports = [s for s in g.supports if s.kind == Support.KIND_FLOOR]
+    with pytest.raises(QuestionError, match="no table is known: the only support seen is the "
+                                            "floor"):
+        answer_question(g, "how many objects are on the table?")
+
+
+@pytest.mark.parametrize("use_mask", [False, True], ids=["class_agnostic", "mask"])
+def test_the_pipeline_publishes_the_table_with_a_stable_id_and_what_rests_on_it(use_mask):
+    """A rendered SpatialBench scene through the pipeline: the table top is a support at its
+    height, with the same id every frame while the camera drifts; each object that stands
+    on the table rests on it, a stacked one on none; supports are not objects."""
+    from spatial_ros.bench.generate import TABLE_TOP
+    from spatial_ros.bench.relations import match_detections, scene_frames
+    from spatial_ros.sim.groundtruth import ground_truth
+
+    seen = []
+    for sf in scene_frames("test", 0, 9, "ideal", frames=3, width=320, height=240,
+                           use_mask=use_mask):
+        g = sf.result.graph
+        tables = [s for s in g.supports if abs(s.height - TABLE_TOP) < 0.01 and s.large]
+        assert len(tables) == 1, [(s.id, s.height) for s in g.supports]
+        seen.append(tables[0].id)
+    assert len(set(seen)) == 1, f"the table's id changed: {seen}"
+    table = tables[0]
+    truth = ground_truth(sf.world, sf.renderer, sf.pose)
+    stacked = {r.subject for r in truth.relations if r.predicate in ("on_top_of", "inside")}
+    match = match_detections(sf.result, sf.frame.mask)
+    objs = {o.id: o for o in g.objects}
+    assert len(match) >= 4
+    rests = {gt: objs[t].support_id for gt, t in match.items() if t in objs}
+    assert stacked & set(rests), "the scene has a stacked object"
+    for gt, sid in rests.items():
+        assert sid == (0 if gt in stacked else table.id), (truth.object(gt).color, sid)
+    assert all(o.box.aabb()[1][2] > table.height + 0.01 for o in g.objects), \
+        "an object lies in the table's plane: the table taken for an object"
