@@ -176,6 +176,14 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     grey = np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2]) if segments else None
     for inst, idx in segments:
         p = pts[idx].astype(np.float64)
+        # structure, told before any geometry is fitted: beyond the workspace, or part of a
+        # large support (a leg, an apron)
+        if not in_workspace(p.mean(axis=0), camera_pose, config):
+            report.beyond_workspace += 1
+            continue
+        if support_part(p, report.large_supports, config):
+            report.support_parts += 1
+            continue
         cells = vi[idx]
         rows, cols = np.divmod(cells, sw)
         own = labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst  # its cells
@@ -225,13 +233,6 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
                              and bottom_hidden(rows, cols, labels, dgrid, inst, config))
     if mask is None and config.absorb_inside > 0:
         dets, hidden_bottom = _absorb_fragments(dets, hidden_bottom, config)
-    parts = [support_part(det, report.large_supports, config) for det in dets]
-    report.support_parts = sum(parts)
-    inside = [in_workspace(det.centroid, camera_pose, config) and not part
-              for det, part in zip(dets, parts)]
-    report.beyond_workspace = inside.count(False) - report.support_parts
-    dets = [d for d, ok in zip(dets, inside) if ok]
-    hidden_bottom = [h for h, ok in zip(hidden_bottom, inside) if ok]
     for det, hidden in zip(dets, hidden_bottom):
         if not hidden:
             continue
@@ -258,15 +259,15 @@ def check_workspace(config: PerceptionConfig) -> None:
         raise ValueError(reason)
 
 
-def support_part(det: Detection, supports: list[float], config: PerceptionConfig) -> bool:
-    """Whether a detection is part of a large support (a leg, an apron, a board's edge): it
+def support_part(points: np.ndarray, supports: list[float], config: PerceptionConfig) -> bool:
+    """Whether a segment's ``points`` (world) are part of a large support (a leg, an apron, a board's edge): it
     lies below one of the ``supports`` (world heights; 90 % of its points at most 5 mm over
     it), reaches up to it (within ``support_part_gap``) and down from it (10 % of its points
     2 cm or more under it). An object resting on the support lies above it: even a marker
     lying flat keeps most of its points over the surface."""
     if config.support_part_span <= 0:
         return False
-    low, high = (float(z) for z in np.percentile(det.points[:, 2], [10, 90]))
+    low, high = (float(z) for z in np.percentile(points[:, 2], [10, 90]))
     return any(h - config.support_part_gap <= high <= h + 0.005 and low <= h - 0.02
                for h in supports)
 
