@@ -153,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--fusion", default=None, help="with --model: fusion weights (default: "
                       "the .fusion.json beside the weights)")
     real.set_defaults(func=_bench_real)
+    col = bench_sub.add_parser("colours", help="colour names of SpatialBench objects under "
+                               "coloured light, from raw and white-balanced pixels")
+    col.add_argument("--split", default="household_val")
+    col.add_argument("--n", type=int, default=40, help="scenes")
+    col.add_argument("--seed", type=int, default=0)
+    col.add_argument("--out", default="bench_results", help="folder for the .md and .png")
+    col.set_defaults(func=_bench_colours)
     lat = bench_sub.add_parser("latency", help="scene-graph time per stage, 640x480, 8 objects")
     lat.add_argument("--frames", type=int, default=500,
                      help="offline frames (5000 for the memory check)")
@@ -232,6 +239,31 @@ def _bench_relations(args: argparse.Namespace) -> int:
         print(table)
         md, png = save_table(table, out / f"relations_{args.split}_{mode}", title=title)
         print(f"saved {md} and {png}")
+    return 0
+
+
+def _bench_colours(args: argparse.Namespace) -> int:
+    import pathlib
+
+    from spatial_ros.bench.colours import format_colour_table, run_colour_study
+    from spatial_ros.bench.generate import SPLITS
+    from spatial_ros.bench.report import save_table
+    from spatial_ros.errors import BenchError
+
+    if args.split not in SPLITS:
+        raise BenchError(f"--split {args.split!r}: expected one of {', '.join(SPLITS)}")
+    if args.n < 1:
+        raise BenchError(f"--n {args.n}: at least one scene")
+    scores = run_colour_study(split=args.split, n=args.n, seed=args.seed)
+    title = f"colour names under coloured light, {args.split}, {args.n} scenes"
+    table = format_colour_table(scores)
+    print(table)
+    for (light, method), wrong in sorted(scores.errors.items()):
+        print(f"{light} / {method} wrong: " + "; ".join(
+            f"{truth} -> " + ", ".join(f"{k} {v}" for k, v in said.items())
+            for truth, said in sorted(wrong.items())))
+    md, png = save_table(table, pathlib.Path(args.out) / f"colours_{args.split}", title=title)
+    print(f"saved {md} and {png}")
     return 0
 
 

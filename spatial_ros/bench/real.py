@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from spatial_ros.colors import surface_color
+from spatial_ros.colors import balanced, illuminant_gains, surface_color
 from spatial_ros.errors import BenchError, GravityError
 from spatial_ros.geometry import CameraIntrinsics
 from spatial_ros.language import QuestionError, answer_question
@@ -267,11 +267,12 @@ def _score(frame: RealFrame, result: FrameResult, stride: int, score: FrameScore
                 (inverse != p and (tb, p, ta, f) in reported):
             score.contradictions.append(text)
     kernel = np.ones((5, 5), np.uint8)
+    gains = illuminant_gains(frame.rgb)  # as detect_objects names colours
     for a, obj in frame.objects.items():  # colour naming apart from segmentation
         if not obj["colour"]:
             continue
         own = cv2.erode((frame.mask == a).astype(np.uint8), kernel) > 0
-        name = surface_color(frame.rgb[own] / 255.0)
+        name = surface_color(balanced(frame.rgb[own] / 255.0, gains))
         score.own_colours += 1
         if name in obj["colour"]:
             score.own_colours_right += 1

@@ -30,7 +30,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from spatial_ros.colors import surface_color
+from spatial_ros.colors import balanced, illuminant_gains, surface_color
 from spatial_ros.geometry import CameraIntrinsics, Pose
 from spatial_ros.perception.amodal import (
     bottom_hidden,
@@ -172,6 +172,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     labels[vi] = lab
     labels = labels.reshape(sh, sw)
     dgrid = np.where(valid, d, np.nan)
+    # the light's colour taken out of the pixels that name colours (colors.illuminant_gains)
+    gains = illuminant_gains(rgb) if config.white_balance and segments else None
     # each pixel's brightest channel (shape features), once for the frame, not once per crop
     grey = np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2]) if segments else None
     for inst, idx in segments:
@@ -221,7 +223,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
                                                                       cols - cols.min()] > 0
         name_px = px[inner] if inner.sum() >= max(9, len(px) // 4) else px
         dets.append(Detection(
-            points=p, centroid=p.mean(axis=0), box=box, color=surface_color(name_px / 255.0),
+            points=p, centroid=p.mean(axis=0), box=box,
+            color=surface_color(balanced(name_px / 255.0, gains)),
             rgb=colour,
             shape=shape, shape_features=feats, shape_fits=shape_fits(shape, feats), boxes=boxes,
             pixels=_grid_pixels(cells, sw, s, w),
@@ -260,11 +263,11 @@ def check_workspace(config: PerceptionConfig) -> None:
 
 
 def support_part(points: np.ndarray, supports: list[float], config: PerceptionConfig) -> bool:
-    """Whether a segment's ``points`` (world) are part of a large support (a leg, an apron, a board's edge): it
-    lies below one of the ``supports`` (world heights; 90 % of its points at most 5 mm over
-    it), reaches up to it (within ``support_part_gap``) and down from it (10 % of its points
-    2 cm or more under it). An object resting on the support lies above it: even a marker
-    lying flat keeps most of its points over the surface."""
+    """Whether a segment's ``points`` (world) are part of a large support (a leg, an apron,
+    a board's edge): it lies below one of the ``supports`` (world heights; 90 % of its
+    points at most 5 mm over it), reaches up to it (within ``support_part_gap``) and down
+    from it (10 % of its points 2 cm or more under it). An object resting on the support
+    lies above it: even a marker lying flat keeps most of its points over the surface."""
     if config.support_part_span <= 0:
         return False
     low, high = (float(z) for z in np.percentile(points[:, 2], [10, 90]))

@@ -96,6 +96,9 @@ class PerceptionConfig:
     occluded_bottom_share: float = 0.5  #: share of the bottom edge hidden for a hidden bottom
     occluder_gap: float = 0.02  #: an occluder is at least this much nearer than the object
     mask_supports: bool = True  #: with a mask, find support planes in the unlabelled pixels
+    #: name colours from white-balanced pixels: the frame's light along the black-body
+    #: direction (a lamp's orange, the shade's blue) taken out (colors.illuminant_gains)
+    white_balance: bool = True
     # shape guesses
     noise_quadratic: float = 0.0  #: expected depth noise sigma = noise_quadratic * z^2
     sphere_box_rms: float = 0.1  #: a sphere's box only where the fit's rms is under this x r

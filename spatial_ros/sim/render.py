@@ -3,7 +3,8 @@
 Intrinsics match Gazebo's camera (fx = fy = width / (2 tan(hfov / 2)), principal point at the
 image centre) and images follow the optical-frame convention (x right, y down, z forward).
 Shading is Lambertian with one directional light and an ambient term (the world's ``light``
-and ``ambient``); a visual's ``texture`` adds colour noise per triangle.
+and ``ambient``, coloured by ``light_color`` and ``ambient_color``); a visual's ``texture``
+adds colour noise per triangle.
 """
 from __future__ import annotations
 
@@ -67,13 +68,16 @@ class Renderer:
         self._scene = o3d.t.geometry.RaycastingScene()
         tables, labels, offsets, n = [], [], [], 0
         light = np.asarray(world.light, float) / np.linalg.norm(world.light)
+        key = np.asarray(world.light_color, float)
+        fill = np.asarray(world.ambient_color, float)
         for model in world.models:
             for visual in model.visuals:
                 legacy = visual_mesh(visual).compute_triangle_normals()
                 self._scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(legacy))
                 normals = np.asarray(legacy.triangle_normals)
-                shade = np.abs(normals @ light) * (1 - world.ambient) + world.ambient
-                colour = visual.color[None, :] * shade[:, None]
+                shade = np.abs(normals @ light)[:, None] * (1 - world.ambient) * key \
+                    + world.ambient * fill
+                colour = visual.color[None, :] * shade
                 if visual.texture > 0:  # the same noise for the same visual, every run
                     rng = np.random.default_rng(zlib.crc32(f"{model.name}/{visual.name}"
                                                            .encode()))
@@ -84,7 +88,7 @@ class Renderer:
                 offsets.append(n)
                 n += len(normals)
         # Last entry: the background, for rays that hit nothing within the clip range.
-        rgb_table = np.concatenate(tables + [BACKGROUND[None, :]])
+        rgb_table = np.concatenate(tables + [np.clip(BACKGROUND * fill, 0, 1)[None, :]])
         self._rgb_table = (rgb_table * 255 + 0.5).astype(np.uint8)
         self._label_table = np.concatenate(labels + [np.zeros(1, np.uint8)])
         self._offsets = np.array(offsets, dtype=np.int64)

@@ -126,6 +126,10 @@ class World:
     #: the headless renderer's light: direction towards it (world) and the ambient share
     light: tuple[float, float, float] = (0.3, 0.2, 0.93)
     ambient: float = 0.45
+    #: the colours (RGB gains) of the light and of the ambient share: white by default; a
+    #: tungsten lamp is orange, skylight in the shade blue (the colour study's illuminants)
+    light_color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    ambient_color: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     def camera(self, name: str | None = None) -> SimCamera:
         """The camera called ``name`` (the first colour-capable camera when None)."""

@@ -55,3 +55,68 @@ def test_surface_colour_hue_boundaries_on_a_real_camera():
     assert [color_name(at(*c)[0]) for c in (seen[0], seen[2])] == ["brown", "brown"]
     assert [surface_color(at(*c)) for c in seen] == ["red", "orange", "yellow", "red", "pink"]
     assert surface_color(np.zeros((0, 3))) == "unknown"
+
+
+def _under(light: str, split: str = "household", index: int = 0):
+    """A SpatialBench scene rendered under one of the colour study's lights: the frame and the
+    colour each object was given."""
+    from dataclasses import replace
+
+    from spatial_ros.bench.colours import LIGHTS
+    from spatial_ros.bench.generate import generate_scene
+    from spatial_ros.sim.groundtruth import ground_truth
+    from spatial_ros.sim.render import Renderer
+
+    world, pose = generate_scene(split, 0, index, width=320, height=240)
+    truth = {o.id: o.color for o in ground_truth(world, Renderer(world), pose).objects}
+    key, fill = LIGHTS[light]
+    return Renderer(replace(world, light_color=key, ambient_color=fill)).render(pose), truth
+
+
+def test_white_balance_takes_a_lamps_orange_out_and_leaves_neutral_light_alone():
+    """Under an uncorrected warm lamp white and grey things read orange and brown; the
+    frame's own estimate of the light (shades of grey, along the black-body direction)
+    gives them back their names. In neutral light no correction is made."""
+    from spatial_ros.colors import balanced, illuminant_gains
+
+    frame, truth = _under("warm lamp, uncorrected")
+    gains = illuminant_gains(frame.rgb)
+    assert gains[0] == 1.0 and gains[2] > 1.3, gains  # blue raised to red
+    raw = right = 0
+    for oid, colour in truth.items():
+        px = frame.rgb[frame.mask == oid] / 255.0
+        if len(px) < 150:
+            continue
+        raw += surface_color(px) == colour
+        right += surface_color(balanced(px, gains)) == colour
+    assert right >= raw + 2, (raw, right, len(truth))
+    neutral, _truth = _under("neutral")
+    np.testing.assert_array_equal(illuminant_gains(neutral.rgb), np.ones(3))
+
+
+def test_pale_colours_keep_their_hue_name():
+    """A pale green mug is not grey: a palette colour mixed half with white, lit from full to
+    half, keeps its name (pale cyan and blue excepted: a white in bluish shade reads the same,
+    see surface_color's cool_saturation)."""
+    shade = np.linspace(0.5, 1.0, 200)[:, None]
+    for name in ("red", "green", "yellow", "orange", "purple", "pink"):
+        pale = np.array(PALETTE[name]) * 0.5 + 0.5
+        assert surface_color(pale * shade) == name, name
+
+
+def test_the_colour_study_scores_each_method_on_the_same_objects():
+    from spatial_ros.bench.colours import (
+        LIGHTS,
+        METHODS,
+        PALE,
+        format_colour_table,
+        run_colour_study,
+    )
+
+    scores = run_colour_study(split="household_val", n=2, progress=False)
+    totals = {m: scores.total(m)[1] for m in METHODS}
+    assert len(set(totals.values())) == 1 and totals["raw pixels"] > 0, totals
+    table = format_colour_table(scores)
+    assert all(light in table for light in (*LIGHTS, PALE))
+    warm = "warm lamp, uncorrected"
+    assert scores.accuracy(warm, "white-balanced (default)") > scores.accuracy(warm, "raw pixels")
