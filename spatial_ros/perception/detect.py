@@ -45,13 +45,14 @@ from spatial_ros.perception.segmentation import (
     weighted_lab,
 )
 from spatial_ros.perception.shapes import image_features, shape_fits
-from spatial_ros.perception.supports import find_planes
+from spatial_ros.perception.supports import find_planes, surface_extent
 from spatial_ros.perception.types import (
     Detection,
     FrameReport,
     PerceptionConfig,
     workspace_box_error,
 )
+from spatial_ros.scene import Support
 
 __all__ = ["detect_objects"]
 
@@ -186,6 +187,11 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         if support_part(p, report.large_supports, config):
             report.support_parts += 1
             continue
+        patch = level_patch(p, camera_pose, config)
+        if patch is not None:  # a floor or table patch the plane search left: a support
+            report.surfaces.append(patch)
+            report.support_heights.append(patch.height)
+            continue
         cells = vi[idx]
         rows, cols = np.divmod(cells, sw)
         own = labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst  # its cells
@@ -273,6 +279,28 @@ def support_part(points: np.ndarray, supports: list[float], config: PerceptionCo
     low, high = (float(z) for z in np.percentile(points[:, 2], [10, 90]))
     return any(h - config.support_part_gap <= high <= h + 0.005 and low <= h - 0.02
                for h in supports)
+
+
+def level_patch(points: np.ndarray, camera_pose: Pose, config: PerceptionConfig
+                ) -> Support | None:
+    """A segment that is a level surface, not an object: its points' heights spread (5th to
+    95th percentile) under ``flat_height`` plus two depth-noise sigmas at its range, over
+    ``support_part_span`` or more across: a patch of floor between a table's legs, a table
+    top cut off by the things on it, that the plane search left (it holds too few readings
+    or is no one surface). As a Support (large), else None. A book or a tray lying flat is
+    smaller; a thing lying on the floor stands above it."""
+    if config.flat_height <= 0 or len(points) < 3:
+        return None
+    z = points[:, 2]
+    lo, hi = np.percentile(z, [5, 95])
+    rng = float(np.linalg.norm(points.mean(axis=0) - camera_pose.translation))
+    if hi - lo > config.flat_height + 2 * config.noise_quadratic * rng ** 2:
+        return None
+    height = float(np.median(z))
+    box = surface_extent(points, height)
+    if float(np.max(box.size[:2])) < config.support_part_span:
+        return None
+    return Support(id=0, height=height, box=box, point_count=len(points), large=True)
 
 
 def in_workspace(centre: np.ndarray, camera_pose: Pose, config: PerceptionConfig) -> bool:

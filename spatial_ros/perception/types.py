@@ -46,6 +46,10 @@ class PerceptionConfig:
     #: apron, a shelf board's front edge; objects rest on supports, above them
     support_part_span: float = 0.4
     support_part_gap: float = 0.06
+    #: a segment whose points' heights spread under this (m) plus two noise sigmas, spanning
+    #: ``support_part_span``, is a level patch of a support (floor between table legs), not
+    #: an object (detect.level_patch; 0 = off)
+    flat_height: float = 0.02
     plane_min_fraction: float = 0.12  #: a plane must hold this share of the points to be removed
     #: ... except a level plane (within 5 deg) spanning ``support_part_span``: a support (a floor
     #: beyond the table, a shelf board) from this share; a box's top is level but small

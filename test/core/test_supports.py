@@ -186,3 +186,27 @@ def test_the_pipeline_publishes_the_table_with_a_stable_id_and_what_rests_on_it(
         assert sid == (0 if gt in stacked else table.id), (truth.object(gt).color, sid)
     assert all(o.box.aabb()[1][2] > table.height + 0.01 for o in g.objects), \
         "an object lies in the table's plane: the table taken for an object"
+
+
+def test_a_level_patch_is_a_support_not_an_object():
+    """A patch of floor between a table's legs that the plane search left is level and wide:
+    a support. A book lying flat is narrower, a box is tall, a tilted board is not level."""
+    from spatial_ros.perception.detect import level_patch
+    from spatial_ros.perception.types import PerceptionConfig
+
+    rng = np.random.default_rng(2)
+    config = PerceptionConfig(noise_quadratic=0.0042)
+    cam = Pose(translation=np.array([0.0, 0.0, 1.5]))
+
+    def patch(sx, sy, height, tilt=0.0):
+        xy = rng.uniform([-sx / 2, -sy / 2], [sx / 2, sy / 2], (800, 2)) + [1.5, 0.0]
+        z = height + tilt * (xy[:, 0] - 1.5) + rng.normal(0, 0.004, len(xy))
+        return np.c_[xy, z]
+
+    floor = level_patch(patch(0.6, 0.4, 0.0), cam, config)
+    assert floor is not None and floor.large and floor.height == pytest.approx(0.0, abs=0.005)
+    assert level_patch(patch(0.25, 0.18, 0.77), cam, config) is None  # a book
+    assert level_patch(patch(0.6, 0.4, 0.0, tilt=0.3), cam, config) is None  # a ramp
+    box = patch(0.5, 0.4, 0.0)
+    box[::2, 2] += 0.2  # a box's top and its bottom edge
+    assert level_patch(box, cam, config) is None
