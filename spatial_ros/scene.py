@@ -249,9 +249,13 @@ def inferred_supports(objects: list[SceneObject], supports: list[Support], first
             h = float(np.median([o.box.aabb()[0][2] for o in group]))
             lo = np.min([o.box.aabb()[0][:2] for o in group], axis=0)
             hi = np.max([o.box.aabb()[1][:2] for o in group], axis=0)
+            size = hi - lo
+            turn = np.eye(3) if size[0] >= size[1] else \
+                np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
             out.append(Support(id=first_id + len(out), height=h, box=OrientedBox(
                 center=[(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, h],
-                size=[hi[0] - lo[0], hi[1] - lo[1], 0.0]), point_count=0, large=False))
+                size=[size.max(), size.min(), 0.0], rotation=turn), point_count=0,
+                large=False))
             for o in group:
                 o.support_id = out[-1].id
         i = j

@@ -401,7 +401,7 @@ def _structure_and_objects(dist: float, old_rules: bool) -> list[int]:
     config = PerceptionConfig(noise_quadratic=sensor.sigma_quadratic)
     if old_rules:
         config = dataclasses.replace(config, structure_border_sides=0, support_part_span=0.0,
-                                     support_min_fraction=1.0)
+                                     support_min_fraction=1.0, flat_height=0.0)
     dets, _report = detect_objects(frame.rgb, depth, frame.intrinsics, pose, None, config)
     return sorted(int(np.bincount(owner.ravel()[d.pixels], minlength=256).argmax())
                   for d in dets)

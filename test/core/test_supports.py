@@ -93,6 +93,7 @@ def test_objects_on_one_hidden_surface_show_it():
     assert sup.height == pytest.approx(0.30, abs=0.005)
     assert [o.support_id for o in objs] == [7, 7, 7, 0, 0]
     assert all(sup.holds(o.centroid) for o in objs[:3])
+    assert sup.box.size[0] >= sup.box.size[1], "x is the longer side, as Support.msg says"
 
 
 def test_the_floor_is_the_lowest_large_support_under_another_and_the_table_holds_most():
