@@ -427,3 +427,34 @@ def test_coplanar_object_tops_are_no_support():
     new = _structure_and_objects(0.5, old_rules=False)
     assert [k for k in new if k < 100] == [1, 2, 3], new
     assert 101 not in new, new
+
+
+def test_depth_registered_from_a_lower_resolution_still_gives_the_objects():
+    """Depth of a lower resolution registered into the colour image reads in one pixel of
+    each 2 x 2 (the `lowres_registered` preset): the strided grid met mostly holes and no
+    object came out. Each grid cell takes a reading of its block where the block lies on one
+    surface, so the objects are found; a hole at a depth edge stays a hole."""
+    import dataclasses
+
+    from spatial_ros.bench.relations import match_detections, scene_frames
+    from spatial_ros.perception.detect import block_sample
+    from spatial_ros.sim.sensors import PRESETS
+
+    sf = next(iter(scene_frames("household_val", 0, 1, "lowres_registered", frames=1,
+                                width=640, height=480, use_mask=False)))
+    depth = sf.depth
+    assert np.isfinite(depth).sum() < 0.3 * np.isfinite(sf.frame.depth).sum()
+    found = match_detections(sf.result, sf.frame.mask)
+    visible = [k for k in np.unique(sf.frame.mask) if k and (sf.frame.mask == k).sum() >= 200]
+    assert len(found) >= len(visible) - 1 >= 3, (sorted(found), visible)
+    # the plain grid: every third pixel, most of them holes
+    plain = depth[::3, ::3]
+    grid = block_sample(depth, 3, 0.03)
+    assert np.isfinite(grid).mean() > 2 * np.isfinite(plain).mean()
+    # an edge: a block with readings 1 m and 2 m away gets none
+    edge = np.full((3, 3), np.nan, np.float32)
+    edge[1, 1], edge[2, 2] = 1.0, 2.0
+    assert np.isnan(block_sample(edge, 3, 0.03)[0, 0])
+    edge[2, 2] = 1.01
+    assert block_sample(edge, 3, 0.03)[0, 0] == 1.0  # one surface: a real reading of it
+    assert dataclasses.replace(PRESETS["lowres_registered"], lattice=0).lattice == 0
