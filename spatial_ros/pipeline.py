@@ -81,6 +81,11 @@ class FrameResult:
     unmatched_labels: list[int] = field(default_factory=list)
 
 
+#: ids of the supports inferred from objects' bottoms (scene.inferred_supports): from 2^31
+#: up, apart from the found ones (numbered from 1); re-inferred each frame, not tracked
+INFERRED_SUPPORT_IDS = 1 << 31
+
+
 class SceneGraphBuilder:
     """Stateful pipeline: call ``process`` once per synchronised RGB-D frame."""
 
@@ -126,11 +131,11 @@ class SceneGraphBuilder:
         objects = self.tracker.objects(stamp)
         for o in objects:
             o.support_id = resting_support(o, self._surfaces, objects)
-        inferred = inferred_supports(objects, self._surfaces, self._next_inferred())
+        inferred = inferred_supports(objects, first_id=INFERRED_SUPPORT_IDS)
         if mask is None and self.perception.resting_only and any(x.large for x in self._surfaces):
             kept = resting_objects(objects)
-            held = {o.id for o in kept}
             report.unsupported = len(objects) - len(kept)
+            held = {o.id for o in kept}
             structure = {o.id for o in objects} - held
             objects = kept
             pairs = [(t, d) for t, d in pairs if t.id not in structure]
@@ -150,11 +155,6 @@ class SceneGraphBuilder:
     def reset_supports(self) -> None:
         """Forget the supports and number new ones from 1 (with the tracker's reset)."""
         self._supports, self._surfaces, self._next_support = [], [], 1
-
-    def _next_inferred(self) -> int:
-        """Ids for this frame's inferred supports: from 10000 up, apart from the found ones
-        (an inferred support is re-inferred each frame, not tracked)."""
-        return 10000
 
     def _number(self, found: list[Support]) -> list[Support]:
         """This search's supports with stable ids: one within ``RESTING_GAP`` in height of a

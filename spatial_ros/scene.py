@@ -227,8 +227,8 @@ def resting_objects(objects: list[SceneObject], gap: float = RESTING_GAP) -> lis
     return [o for o in objects if id(o) in kept]
 
 
-def inferred_supports(objects: list[SceneObject], supports: list[Support], first_id: int,
-                      gap: float = RESTING_GAP, least: int = 2) -> list[Support]:
+def inferred_supports(objects: list[SceneObject], first_id: int, gap: float = RESTING_GAP,
+                      least: int = 2) -> list[Support]:
     """Supports the objects show where no plane was found: ``least`` or more objects on no
     support and on no other object whose bottoms lie within ``gap`` / 2 of one height stand
     on a surface there (a bin's floor or a shelf board that they hide, a table seen at a

@@ -86,7 +86,7 @@ def test_objects_on_one_hidden_surface_show_it():
             _obj(3, [-0.15, 0.1, 0.36], [0.1, 0.1, 0.12]),
             _obj(4, [0.0, 0.0, 0.425], [0.05, 0.05, 0.05]),  # on object 1
             _obj(5, [1.0, 1.0, 0.9], [0.1, 0.1, 0.1])]  # alone at another height
-    found = inferred_supports(objs, [], first_id=7)
+    found = inferred_supports(objs, first_id=7)
     assert len(found) == 1
     sup = found[0]
     assert (sup.id, sup.point_count, sup.large) == (7, 0, False)

@@ -228,21 +228,21 @@ def test_supports_and_what_each_object_rests_on_travel_in_the_graph():
     graph.supports = [
         Support(id=1, height=0.0, kind=Support.KIND_FLOOR, point_count=5000, large=True,
                 box=OrientedBox(center=[1.0, 0.5, 0.0], size=[4.0, 3.0, 0.0])),
-        Support(id=10000, height=0.74, point_count=0, large=False,
+        Support(id=2**31, height=0.74, point_count=0, large=False,
                 box=OrientedBox(center=[0.2, 0.1, 0.74], size=[0.9, 0.6, 0.0], rotation=turn))]
-    graph.objects[0].support_id = 10000
+    graph.objects[0].support_id = 2**31
     msg = conv.scene_graph_to_msg(graph)
     assert [s.kind for s in msg.supports] == [SupportMsg.KIND_FLOOR, SupportMsg.KIND_SURFACE]
-    assert [o.support_id for o in msg.objects] == [10000, 0, 0]
+    assert [o.support_id for o in msg.objects] == [2**31, 0, 0]
     back = conv.scene_graph_from_msg(msg)
-    assert [o.support_id for o in back.objects] == [10000, 0, 0]
+    assert [o.support_id for o in back.objects] == [2**31, 0, 0]
     for a, b in zip(back.supports, graph.supports):
         assert (a.id, a.kind, a.point_count, a.large) == (b.id, b.kind, b.point_count, b.large)
         assert a.height == pytest.approx(b.height)
         np.testing.assert_allclose(a.box.center, b.box.center)
         np.testing.assert_allclose(a.box.size, b.box.size)
         np.testing.assert_allclose(a.box.rotation, b.box.rotation, atol=1e-9)
-    assert back.support(10000).holds([0.2, 0.1])
+    assert back.support(2**31).holds([0.2, 0.1])
 
 
 def test_16uc1_depth_holding_metres_is_refused():
