@@ -120,3 +120,16 @@ def test_the_colour_study_scores_each_method_on_the_same_objects():
     assert all(light in table for light in (*LIGHTS, PALE))
     warm = "warm lamp, uncorrected"
     assert scores.accuracy(warm, "white-balanced (default)") > scores.accuracy(warm, "raw pixels")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--split", "nope"], "--split 'nope': expected one of"),
+    (["--n", "0"], "--n 0: at least one scene"),
+])
+def test_the_colour_study_command_refuses_bad_arguments(args, message):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "spatial_ros.cli", "bench", "colours", *args],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and message in run.stderr, (run.returncode, run.stderr)
