@@ -57,7 +57,7 @@ from spatial_ros.scene import (
 from spatial_ros.vocabulary import Frame
 
 __all__ = ["Answer", "QuestionError", "answer_question", "parse_predicate", "resolve",
-           "MAX_QUESTION_LENGTH", "PREDICATE_PHRASES"]
+           "MAX_QUESTION_LENGTH", "PREDICATE_PHRASES", "support_word", "named_support"]
 
 MAX_QUESTION_LENGTH = 300
 #: a relative clause no object meets is taken to mean the one object at least this likely
@@ -320,20 +320,35 @@ def _table_height(graph: SceneGraph) -> float:
     return max(tables, key=lambda h: (sum(abs(b - h) < RESTING_GAP for b in bottoms), h))
 
 
+def support_word(phrase: str) -> str | None:
+    """The support a phrase names: "the table" -> "table", "floor" -> "floor"; None for
+    anything else (an object)."""
+    m = re.fullmatch(r"(?:the )?(floor|" + "|".join(SURFACE_WORDS) + ")", _normalise(phrase))
+    return m.group(1) if m else None
+
+
+def named_support(graph: SceneGraph, word: str) -> Support:
+    """The support ``word`` names in ``graph.supports``: the floor is the support named so
+    (else the lowest); a table, shelf, desk, ... the one most objects rest on
+    (``scene.main_surface``). QuestionError when there is none."""
+    if not graph.supports:
+        raise QuestionError(f"no {word} is known: the scene graph carries no support surface")
+    if word == "floor":
+        floors = [x for x in graph.supports if x.kind == Support.KIND_FLOOR]
+        return floors[0] if floors else min(graph.supports, key=lambda x: x.height)
+    sup = main_surface(graph)
+    if sup is None:
+        raise QuestionError(f"no {word} is known: the only support seen is the floor")
+    return sup
+
+
 def _on_support(graph: SceneGraph, word: str, frame: Frame, min_confidence: float
                 ) -> list[int]:
-    """The objects "on the <word>": those resting on that support (their ``support_id``),
-    and those stacked on them, however high. The floor is the support named so (else the
-    lowest); a table, shelf, desk, ... the one most objects rest on (``main_surface``).
-    A graph without supports (older producers) is read by support height alone."""
+    """The objects "on the <word>": those resting on that support (their ``support_id``,
+    ``named_support``), and those stacked on them, however high. A graph without supports
+    (older producers) is read by support height alone."""
     if graph.supports:
-        if word == "floor":
-            floors = [x for x in graph.supports if x.kind == Support.KIND_FLOOR]
-            sup = floors[0] if floors else min(graph.supports, key=lambda x: x.height)
-        else:
-            sup = main_surface(graph)
-            if sup is None:
-                raise QuestionError(f"no {word} is known: the only support seen is the floor")
+        sup = named_support(graph, word)
         on = {o.id for o in graph.objects if o.support_id == sup.id}
     else:
         if word == "floor":

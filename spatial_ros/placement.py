@@ -1,14 +1,15 @@
 """Relation goals -> target poses (ROS-free): "place the red cube left of the blue box".
 
 Candidate placements are sampled on the support surface (the surface the reference object
-stands on, or the reference's top for on_top_of), keeping the object's orientation. A candidate
-is kept when the relation holds with ``margin`` under the project's predicate definitions
-(spatial_ros.relations) and the object's box, grown by ``clearance``, overlaps no other object's
-box. Sensed boxes are off by a centimetre or two, so a kept candidate's *slack* counts: how far
-beyond the required margin the relation holds and how far beyond the clearance the nearest
-other box is. The candidate nearest the reference among those with at least ``slack`` to
-spare wins (the most slack where none has that much). Goals that cannot be met are refused
-with the reason.
+stands on, or the reference's top for on_top_of), keeping the object's orientation; "on the
+table" (or the floor, a shelf, ...) samples over that support's extent (``place_on_support``).
+A candidate is kept when the relation holds with ``margin`` under the project's predicate
+definitions (spatial_ros.relations) and the object's box, grown by ``clearance``, overlaps no
+other object's box. Sensed boxes are off by a centimetre or two, so a kept candidate's *slack*
+counts: how far beyond the required margin the relation holds and how far beyond the clearance
+the nearest other box is. The candidate nearest the reference among those with at least
+``slack`` to spare wins (the most slack where none has that much). Goals that cannot be met are
+refused with the reason.
 """
 from __future__ import annotations
 
@@ -19,12 +20,19 @@ import numpy as np
 
 from spatial_ros.errors import SpatialRosError
 from spatial_ros.geometry import Pose
-from spatial_ros.language import QuestionError, _normalise, parse_predicate, resolve
+from spatial_ros.language import (
+    QuestionError,
+    _normalise,
+    named_support,
+    parse_predicate,
+    resolve,
+)
 from spatial_ros.relations import Body, RelationConfig, pair_margins
 from spatial_ros.scene import OrientedBox, SceneGraph
 from spatial_ros.vocabulary import DIRECTIONAL, Frame
 
-__all__ = ["PlacementError", "Placement", "place_relative", "parse_goal", "PLACEABLE"]
+__all__ = ["PlacementError", "Placement", "place_relative", "place_on_support", "parse_goal",
+           "PLACEABLE"]
 
 PLACEABLE = ("left_of", "right_of", "in_front_of", "behind", "near", "on_top_of", "inside",
              "above")
@@ -45,6 +53,7 @@ class Placement:
     margin: float  # the relation's margin at the target (m)
     candidates: int  # samples tried
     valid: int  # samples that met the relation and collided with nothing
+    support_id: int = 0  # the support it is placed on (place_on_support; reference_id 0)
 
 
 def parse_goal(goal: str) -> tuple[str, str, str, Frame]:
@@ -110,6 +119,70 @@ class MotionMonitor:
         return float(np.linalg.norm(hist[-1][1] - hist[0][1]) / (hist[-1][0] - hist[0][0]))
 
 
+def _check_object(graph: SceneGraph, o, max_age: float, motion, max_speed: float) -> None:
+    """Refuse a goal naming an object unseen for ``max_age`` or moving over ``max_speed``."""
+    if graph.stamp - o.last_seen > max_age:
+        raise PlacementError(f"{o.description} has not been seen for "
+                             f"{graph.stamp - o.last_seen:.1f} s; look at it first")
+    speed = motion.speed(o.id) if motion is not None else None
+    if speed is not None and speed > max_speed:
+        raise PlacementError(f"{o.description} is moving ({speed:.2f} m/s, limit "
+                             f"{max_speed:.2f}); wait until it stops")
+
+
+def place_on_support(graph: SceneGraph, obj: str | int, word: str, *, camera_pose: Pose,
+                     frame: Frame = Frame.EGOCENTRIC, clearance: float = 0.01,
+                     samples: int = 600, slack: float = 0.03, release: float = 0.01,
+                     edge: float = 0.03, max_age: float = 2.0, seed: int = 0,
+                     motion: MotionMonitor | None = None, max_speed: float = 0.05
+                     ) -> Placement:
+    """A collision-free target pose for ``obj`` on the support ``word`` names ("table",
+    "floor", ...; language.named_support): its box wholly over the support's extent, ``edge``
+    (m) in from its sides, resting on it (``release`` above), clear of every other object by
+    ``clearance``. Of the places with ``slack`` room to spare, the nearest to where the object
+    is (the least travel); the roomiest where none has that much."""
+    try:
+        a = graph.object(obj) if isinstance(obj, int) else \
+            resolve(graph, obj, frame, camera=camera_pose)
+        sup = named_support(graph, word)
+    except (QuestionError, KeyError) as exc:
+        raise PlacementError(str(exc).strip('"')) from None
+    _check_object(graph, a, max_age, motion, max_speed)
+    lo, hi = a.box.aabb()
+    half_xy = (hi[:2] - lo[:2]) / 2
+    room_xy = sup.box.size[:2] / 2 - edge - float(np.max(half_xy))
+    if np.any(room_xy <= 0):
+        raise PlacementError(f"{a.description} does not fit on the {word} "
+                             f"({sup.box.size[0]:.2f} x {sup.box.size[1]:.2f} m seen)")
+    rng = np.random.default_rng(seed)
+    local = rng.uniform(-room_xy, room_xy, (samples, 2))
+    xy = sup.box.center[:2] + local @ sup.box.rotation[:2, :2].T
+    z = sup.height + a.box.size[2] / 2
+    others = [o.box for o in graph.objects if o.id != a.id]
+    best, valid = None, 0
+    for (x, y), (u, v) in zip(xy, local):
+        box = OrientedBox(center=[x, y, z], size=a.box.size, rotation=a.box.rotation)
+        room = _gap(box, others)
+        if room <= clearance:
+            continue
+        valid += 1
+        spare = min(room - clearance, slack)
+        dist = float(np.linalg.norm(np.array([x, y]) - a.box.center[:2]))
+        if best is None or (-spare, dist) < (-best[2], best[0]):
+            # how far inside the support's seen extent the box lies (m)
+            inside = edge + float(np.min(room_xy - np.abs([u, v])))
+            best = (dist, box, spare, inside)
+    if best is None:
+        raise PlacementError(f"no collision-free place on the {word} for {a.description} "
+                             f"(tried {samples})")
+    _d, box, _spare, inside = best
+    box = OrientedBox(center=box.center + [0.0, 0.0, release], size=box.size,
+                      rotation=box.rotation)
+    return Placement(object_id=a.id, reference_id=0, predicate="on_top_of", frame=frame,
+                     pose=Pose(rotation=box.rotation, translation=box.center), box=box,
+                     margin=inside, candidates=samples, valid=valid, support_id=sup.id)
+
+
 def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str | int, *,
                    camera_pose: Pose, frame: Frame = Frame.EGOCENTRIC, margin: float = 0.02,
                    clearance: float = 0.01, radius: float = 0.4, samples: int = 600,
@@ -137,13 +210,7 @@ def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str |
     if a.id == b.id:
         raise PlacementError(f"cannot place {a.description} relative to itself")
     for o in (a, b):
-        if graph.stamp - o.last_seen > max_age:
-            raise PlacementError(f"{o.description} has not been seen for "
-                                 f"{graph.stamp - o.last_seen:.1f} s; look at it first")
-        speed = motion.speed(o.id) if motion is not None else None
-        if speed is not None and speed > max_speed:
-            raise PlacementError(f"{o.description} is moving ({speed:.2f} m/s, limit "
-                                 f"{max_speed:.2f}); wait until it stops")
+        _check_object(graph, o, max_age, motion, max_speed)
     config = RelationConfig()
     others = [o.box for o in graph.objects if o.id not in (a.id, b.id)]
     blo, bhi = b.box.aabb()

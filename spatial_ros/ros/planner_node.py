@@ -25,9 +25,15 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from spatial_ros.language import QuestionError, answer_question
+from spatial_ros.language import QuestionError, answer_question, support_word
 from spatial_ros.msg import SceneGraph, SpatialRelationArray
-from spatial_ros.placement import MotionMonitor, PlacementError, parse_goal, place_relative
+from spatial_ros.placement import (
+    MotionMonitor,
+    PlacementError,
+    parse_goal,
+    place_on_support,
+    place_relative,
+)
 from spatial_ros.ros import conversions as conv
 from spatial_ros.ros.params import declare_params
 from spatial_ros.ros.runner import run_node
@@ -171,10 +177,17 @@ class PlannerNode(Node):
         if camera is None:
             raise PlacementError("the camera pose is not known yet")
         obj, pred, ref, frame = parse_goal(goal)
-        p = place_relative(graph, obj, pred, ref, camera_pose=camera, frame=frame,
-                           margin=self.margin, clearance=self.clearance, radius=self.radius,
-                           release=self.release,
-                           max_age=self.max_age, motion=self.motion, max_speed=self.max_speed)
+        word = support_word(ref)
+        if word is not None and pred == "on_top_of":  # "put the mug on the table"
+            p = place_on_support(graph, obj, word, camera_pose=camera, frame=frame,
+                                 clearance=self.clearance, release=self.release,
+                                 max_age=self.max_age, motion=self.motion,
+                                 max_speed=self.max_speed)
+        else:
+            p = place_relative(graph, obj, pred, ref, camera_pose=camera, frame=frame,
+                               margin=self.margin, clearance=self.clearance,
+                               radius=self.radius, release=self.release, max_age=self.max_age,
+                               motion=self.motion, max_speed=self.max_speed)
         msg = conv.pose_to_msg(p.pose, stamp=conv.seconds_to_stamp(graph.stamp),
                                frame_id=graph.frame_id or "world")
         self.target_pub.publish(msg)
@@ -189,6 +202,7 @@ class PlannerNode(Node):
             return response
         response.success = True
         response.object_id, response.reference_id = p.object_id, p.reference_id
+        response.support_id = p.support_id
         response.predicate, response.margin, response.pose = p.predicate, float(p.margin), msg
         return response
 

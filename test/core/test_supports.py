@@ -211,3 +211,33 @@ def test_a_level_patch_is_a_support_not_an_object():
     box = patch(0.5, 0.4, 0.0)
     box[::2, 2] += 0.2  # a box's top and its bottom edge
     assert level_patch(box, cam, config) is None
+
+
+def test_an_object_is_placed_on_the_table_clear_of_the_others():
+    """'put the grey box on the table': over the table's extent (not the seat of the same
+    height), resting on it, clear of what stands there; the floor too; refused with the
+    reason where it does not fit or where no table is known."""
+    from spatial_ros.placement import PlacementError, place_on_support
+
+    g = _room_graph()
+    g.stamp = 1.0
+    for o in g.objects:
+        o.last_seen = 1.0
+    p = place_on_support(g, 6, "table", camera_pose=CAMERA)
+    table = g.support(2)
+    lo, hi = p.box.aabb()
+    assert (p.support_id, p.reference_id, p.predicate) == (2, 0, "on_top_of")
+    assert lo[2] == pytest.approx(0.72 + 0.01, abs=1e-6)  # released 1 cm above the top
+    assert table.holds(p.pose.translation, margin=-0.03) and p.margin >= 0.03
+    for o in g.objects:
+        if o.id != 6:
+            olo, ohi = o.box.aabb()
+            assert not (np.all(hi > olo) and np.all(ohi > lo)), o.description
+    floor = place_on_support(g, "the red object", "floor", camera_pose=CAMERA)
+    assert floor.support_id == 1
+    g.objects[5].box = OrientedBox(center=[1.5, -1.0, 0.5], size=[1.2, 1.2, 1.0])
+    with pytest.raises(PlacementError, match="does not fit on the table"):
+        place_on_support(g, 6, "table", camera_pose=CAMERA)
+    g.supports = [s for s in g.supports if s.kind == Support.KIND_FLOOR]
+    with pytest.raises(PlacementError, match="no table is known"):
+        place_on_support(g, 7, "table", camera_pose=CAMERA)

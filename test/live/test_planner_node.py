@@ -74,6 +74,20 @@ def test_questions_and_goals_over_services(ros):
     assert targets.wait(timeout=10)
     r = ros.call(place, PlaceRelative.Request(goal="place the red box on the blue box"))
     assert not r.success and "no collision-free place" in r.error_message
+    # onto a support: the table the scene graph publishes, clear of every true object
+    r = ros.call(place, PlaceRelative.Request(goal="put the purple sphere on the table"))
+    assert r.success and r.reference_id == 0, r.error_message
+    table = next(x for x in planner.graph.supports if x.id == r.support_id)
+    sphere = next(o for o in gt.objects if o.color == "purple")
+    target = conv.pose_from_msg(r.pose)
+    placed = OrientedBox(center=target.translation, size=sphere.box.size,
+                         rotation=target.rotation)
+    lo, hi = placed.aabb()
+    assert abs(lo[2] - table.height) < 0.02 and table.holds(target.translation, margin=0.0)
+    for o in gt.objects:
+        if o.id != sphere.id:
+            olo, ohi = o.box.aabb()
+            assert not (np.all(hi > olo) and np.all(ohi > lo)), f"collides with {o.description}"
     # fire-and-forget goals on the topic
     pub = ros.publisher(String, "/spatial/place_goal")
     ros.wait_for_subscribers(pub)
