@@ -94,7 +94,9 @@ COLOURS = set(PALETTE) | set(COLOUR_SYNONYMS)
 _NOT_NOUNS = {"that", "which", "is", "are", "and", "or", "there"}
 #: what a person calls the support most objects rest on ("on the table"; scene.main_surface)
 SURFACE_WORDS = ("table", "shelf", "desk", "counter", "surface", "tray")
-_ON_SUPPORT = re.compile(r"on the (floor|" + "|".join(SURFACE_WORDS) + ")")
+_SUPPORT_NOUNS = "(floor|" + "|".join(SURFACE_WORDS) + ")"
+_ON_SUPPORT = re.compile(r"on the " + _SUPPORT_NOUNS)
+_SUPPORT = re.compile(r"(?:the )?" + _SUPPORT_NOUNS)
 
 
 class QuestionError(SpatialRosError):
@@ -323,7 +325,7 @@ def _table_height(graph: SceneGraph) -> float:
 def support_word(phrase: str) -> str | None:
     """The support a phrase names: "the table" -> "table", "floor" -> "floor"; None for
     anything else (an object)."""
-    m = re.fullmatch(r"(?:the )?(floor|" + "|".join(SURFACE_WORDS) + ")", _normalise(phrase))
+    m = _SUPPORT.fullmatch(_normalise(phrase))
     return m.group(1) if m else None
 
 
@@ -388,9 +390,8 @@ def _count(graph: SceneGraph, what: str, where: str, frame: Frame, min_confidenc
             ids = [i for i in ids if size_class(graph.object(i).box) == size]
     if not ids or where in ("there", "in the scene", "in view", "here", ""):
         pass  # none of them at all: none of them anywhere
-    elif _ON_SUPPORT.fullmatch(where):
-        on = set(_on_support(graph, _ON_SUPPORT.fullmatch(where).group(1), frame,
-                             min_confidence))
+    elif sm := _ON_SUPPORT.fullmatch(where):
+        on = set(_on_support(graph, sm.group(1), frame, min_confidence))
         ids = [i for i in ids if i in on]
     else:
         pred = parse_predicate(where)
@@ -552,9 +553,8 @@ def _answer(graph: SceneGraph | None, question: str, viewpoint: np.ndarray | Non
         pick = res(ref)
         return Answer(text=pick.description, object_ids=[pick.id], kind="superlative")
     m = re.fullmatch(r"(?:what|which objects?|which things?|what objects?) (?:is|are) (.+)", q)
-    if m and _ON_SUPPORT.fullmatch(m.group(1)):  # a support: "what is on the table?"
-        ids = _on_support(graph, _ON_SUPPORT.fullmatch(m.group(1)).group(1), frame,
-                          min_confidence)
+    if m and (sm := _ON_SUPPORT.fullmatch(m.group(1))):  # a support: "what is on the table?"
+        ids = _on_support(graph, sm.group(1), frame, min_confidence)
         return Answer(text=_names(graph, ids), object_ids=ids, kind="which")
     if m:
         pred = parse_predicate(m.group(1))

@@ -119,6 +119,21 @@ class MotionMonitor:
         return float(np.linalg.norm(hist[-1][1] - hist[0][1]) / (hist[-1][0] - hist[0][0]))
 
 
+def _resolve(graph: SceneGraph, ref: str | int, frame: Frame, camera_pose: Pose):
+    """The object ``ref`` names (an id, or words the language resolves); PlacementError with
+    the reason where it names none or several."""
+    try:
+        return graph.object(ref) if isinstance(ref, int) else \
+            resolve(graph, ref, frame, camera=camera_pose)
+    except (QuestionError, KeyError) as exc:
+        raise PlacementError(str(exc).strip('"')) from None
+
+
+def _raised(box: OrientedBox, dz: float) -> OrientedBox:
+    """``box`` moved ``dz`` (m) up."""
+    return OrientedBox(center=box.center + [0.0, 0.0, dz], size=box.size, rotation=box.rotation)
+
+
 def _check_object(graph: SceneGraph, o, max_age: float, motion, max_speed: float) -> None:
     """Refuse a goal naming an object unseen for ``max_age`` or moving over ``max_speed``."""
     if graph.stamp - o.last_seen > max_age:
@@ -141,12 +156,11 @@ def place_on_support(graph: SceneGraph, obj: str | int, word: str, *, camera_pos
     (m) in from its sides, resting on it (``release`` above), clear of every other object by
     ``clearance``. Of the places with ``slack`` room to spare, the nearest to where the object
     is (the least travel); the roomiest where none has that much."""
+    a = _resolve(graph, obj, frame, camera_pose)
     try:
-        a = graph.object(obj) if isinstance(obj, int) else \
-            resolve(graph, obj, frame, camera=camera_pose)
         sup = named_support(graph, word)
-    except (QuestionError, KeyError) as exc:
-        raise PlacementError(str(exc).strip('"')) from None
+    except QuestionError as exc:
+        raise PlacementError(str(exc)) from None
     _check_object(graph, a, max_age, motion, max_speed)
     lo, hi = a.box.aabb()
     half_xy = (hi[:2] - lo[:2]) / 2
@@ -176,8 +190,7 @@ def place_on_support(graph: SceneGraph, obj: str | int, word: str, *, camera_pos
         raise PlacementError(f"no collision-free place on the {word} for {a.description} "
                              f"(tried {samples})")
     _d, box, _spare, inside = best
-    box = OrientedBox(center=box.center + [0.0, 0.0, release], size=box.size,
-                      rotation=box.rotation)
+    box = _raised(box, release)
     return Placement(object_id=a.id, reference_id=0, predicate="on_top_of", frame=frame,
                      pose=Pose(rotation=box.rotation, translation=box.center), box=box,
                      margin=inside, candidates=samples, valid=valid, support_id=sup.id)
@@ -202,11 +215,7 @@ def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str |
     if predicate not in PLACEABLE:
         raise PlacementError(f"cannot place an object so that it is {predicate!r} another; "
                              f"placeable relations: {', '.join(PLACEABLE)}")
-    try:
-        a, b = (graph.object(r) if isinstance(r, int) else
-                resolve(graph, r, frame, camera=camera_pose) for r in (obj, ref))
-    except (QuestionError, KeyError) as exc:
-        raise PlacementError(str(exc).strip('"')) from None
+    a, b = (_resolve(graph, r, frame, camera_pose) for r in (obj, ref))
     if a.id == b.id:
         raise PlacementError(f"cannot place {a.description} relative to itself")
     for o in (a, b):
@@ -231,8 +240,7 @@ def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str |
     for x, y in xy:
         box = OrientedBox(center=[x, y, z], size=a.box.size, rotation=a.box.rotation)
         # resting on the reference is contact, not collision: check that one from just above
-        lifted = OrientedBox(center=[x, y, z + clearance + 1e-3], size=a.box.size,
-                             rotation=a.box.rotation)
+        lifted = _raised(box, clearance + 1e-3)
         room = _gap(box, others)
         if predicate != "inside":
             room = min(room, _gap(lifted if predicate == "on_top_of" else box, [b.box]))
@@ -254,8 +262,7 @@ def place_relative(graph: SceneGraph, obj: str | int, predicate: str, ref: str |
                              f"places within {radius:.2f} m)")
     _d, box, m, _spare = best
     if predicate == "on_top_of" and release > 0:
-        box = OrientedBox(center=box.center + [0.0, 0.0, release], size=box.size,
-                          rotation=box.rotation)
+        box = _raised(box, release)
     return Placement(object_id=a.id, reference_id=b.id, predicate=predicate, frame=frame,
                      pose=Pose(rotation=box.rotation, translation=box.center), box=box,
                      margin=m, candidates=samples, valid=valid)

@@ -174,8 +174,9 @@ def resting_support(obj: SceneObject, supports: list[Support], others: list[Scen
     stacked), the highest support under it at most ``drop`` below its bottom: a bottom
     hidden behind the things in front of it or cut off by the view is seen too high, and
     objects do not float."""
-    bottom = float(obj.box.aabb()[0][2])
-    reach = RESTING_MARGIN + float(np.max(obj.box.aabb()[1][:2] - obj.box.aabb()[0][:2])) / 2
+    lo, hi = obj.box.aabb()
+    bottom = float(lo[2])
+    reach = RESTING_MARGIN + float(np.max(hi[:2] - lo[:2])) / 2
     under = [s for s in supports if s.holds(obj.centroid, reach)]
     best, best_d = 0, gap
     for sup in under:

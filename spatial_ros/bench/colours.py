@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from spatial_ros.colors import illuminant_gains, surface_color
+from spatial_ros.colors import balanced, illuminant_gains, surface_color
 
 __all__ = ["LIGHTS", "ColourScores", "run_colour_study", "format_colour_table"]
 
@@ -51,14 +51,14 @@ _NEUTRAL = ("white", "grey", "black")
 TINT = 0.06
 #: the row of the pale objects alone (under every light)
 PALE = "pale objects (all lights)"
-#: naming methods: name -> (colors.illuminant_gains arguments, None: the raw pixels;
-#: colors.surface_color arguments); "thresholds before": the chromatic thresholds of
-#: surface_color before this study (saturation 0.3, chroma 0.12)
-METHODS = {"raw, thresholds before": (None, {"min_saturation": 0.3, "min_chroma": 0.12}),
-           "raw pixels": (None, {}),
-           "white-balanced, thresholds before": ({}, {"min_saturation": 0.3,
-                                                      "min_chroma": 0.12}),
-           "white-balanced (default)": ({}, {})}
+#: naming methods: name -> (white-balanced by colors.illuminant_gains, colors.surface_color
+#: arguments); "thresholds before": the chromatic thresholds of surface_color before this
+#: study (saturation 0.3, chroma 0.12)
+_BEFORE = {"min_saturation": 0.3, "min_chroma": 0.12}
+METHODS = {"raw, thresholds before": (False, _BEFORE),
+           "raw pixels": (False, {}),
+           "white-balanced, thresholds before": (True, _BEFORE),
+           "white-balanced (default)": (True, {})}
 
 
 @dataclass
@@ -110,14 +110,13 @@ def run_colour_study(*, split: str = "household_val", n: int = 40, seed: int = 0
         for light, (key, fill) in LIGHTS.items():
             frame = Renderer(replace(world, light_color=key, ambient_color=fill)).render(pose)
             rgb = frame.rgb.astype(np.float64) / 255.0
-            gains = {m: np.ones(3) if kw is None else illuminant_gains(frame.rgb, **kw)
-                     for m, (kw, _n) in METHODS.items()}
+            gains = illuminant_gains(frame.rgb)
             for oid, colour in truth.items():
                 own = cv2.erode((frame.mask == oid).astype(np.uint8), kernel) > 0
                 if own.sum() < min_pixels:
                     continue
-                for method, g in gains.items():
-                    said = surface_color(np.clip(rgb[own] * g, 0.0, 1.0), **METHODS[method][1])
+                for method, (wb, kw) in METHODS.items():
+                    said = surface_color(balanced(rgb[own], gains if wb else None), **kw)
                     for key in ((light, method),) + (((PALE, method),) if oid in pale else ()):
                         c = scores.counts.setdefault(key, [0, 0])
                         c[0] += said == colour

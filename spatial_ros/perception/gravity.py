@@ -89,10 +89,10 @@ class PlaneGravityConfig:
     #: from ``up_hint`` (degrees)
     frontal_max_tilt: float = 30.0
     #: where no support qualifies so: a plane facing the camera within this tilt from
-    #: ``up_hint`` (degrees) that another plane found stands perpendicular to (within
-    #: ``wall_tolerance``), the least tilted such: a floor or table under a wall, a shelf
-    #: board under its back panel, a tote's floor inside its sides seen from almost straight
-    #: above (0 = no such fallback)
+    #: ``up_hint`` (degrees) that every wall found stands perpendicular to (within
+    #: ``corner_tolerance``), the largest such: a floor under the room's walls, a tote's floor
+    #: inside its sides seen from almost straight above; or a board's underside seen from
+    #: below (_corner_support; 0 = no such fallback)
     corner_max_tilt: float = 85.0
     #: degrees two planes may be off a right angle to make a corner (the fallback above)
     corner_tolerance: float = 5.0
@@ -218,10 +218,10 @@ def _corner_support(found: list[tuple[np.ndarray, float, float]], hint: np.ndarr
         if off > 0.05 and -(n @ hint) >= cos_frontal:
             walls = [w for w, _o, _s in found if abs(float(n @ w)) <= sin_corner]
             below = level_pose(square(-n, walls), -off), share
-            if corner is not None and float(corner[0].rotation[2] @ below[0].rotation[2]) < \
-                    cos_parallel:
-                angle = math.degrees(math.acos(float(np.clip(
-                    corner[0].rotation[2] @ below[0].rotation[2], -1, 1))))
+            agree = 1.0 if corner is None else \
+                float(np.clip(corner[0].rotation[2] @ below[0].rotation[2], -1, 1))
+            if agree < cos_parallel:
+                angle = math.degrees(math.acos(agree))
                 raise GravityError(  # a tote's side seen from above, or a board's underside
                     "plane gravity: ambiguous: a plane facing down (a board's underside seen "
                     f"from below?) and a floor meeting the walls (seen from above?) give ups "

@@ -355,16 +355,31 @@ def relation_from_msg(m: Any) -> Relation:
                     frame=Frame(m.frame), source=Source(m.source))
 
 
+def _pose_msg(rotation: np.ndarray, translation: np.ndarray) -> Pose:
+    """A geometry_msgs/Pose of a rotation matrix and a translation."""
+    q = matrix_to_quat(rotation)
+    return Pose(position=_point(translation),
+                orientation=Quaternion(x=q[0], y=q[1], z=q[2], w=q[3]))
+
+
+def _box_msg(box: OrientedBox) -> tuple[Pose, Vector3]:
+    """An oriented box as its centre pose and its size."""
+    return _pose_msg(box.rotation, box.center), Vector3(
+        x=float(box.size[0]), y=float(box.size[1]), z=float(box.size[2]))
+
+
+def _box_from(pose: Any, size: Any) -> OrientedBox:
+    """An oriented box from a geometry_msgs/Pose centre and a Vector3 size."""
+    p = _pose_from(pose)
+    return OrientedBox(center=p.translation, size=[size.x, size.y, size.z], rotation=p.rotation)
+
+
 def object_to_msg(obj: SceneObject) -> srmsg.SceneObject:
-    q = matrix_to_quat(obj.box.rotation)
     u0, v0, u1, v1 = (int(v) for v in obj.bbox2d)
+    centre, size = _box_msg(obj.box)
     return srmsg.SceneObject(
         id=int(obj.id), label=obj.label, color=obj.color, confidence=float(obj.confidence),
-        centroid=_point(obj.centroid),
-        bbox_center=Pose(position=_point(obj.box.center),
-                         orientation=Quaternion(x=q[0], y=q[1], z=q[2], w=q[3])),
-        bbox_size=Vector3(x=float(obj.box.size[0]), y=float(obj.box.size[1]),
-                          z=float(obj.box.size[2])),
+        centroid=_point(obj.centroid), bbox_center=centre, bbox_size=size,
         bbox2d_u_min=u0, bbox2d_v_min=v0, bbox2d_u_max=u1, bbox2d_v_max=v1,
         point_count=int(obj.point_count), last_seen=seconds_to_stamp(obj.last_seen),
         support_id=int(obj.support_id),
@@ -372,12 +387,10 @@ def object_to_msg(obj: SceneObject) -> srmsg.SceneObject:
 
 
 def object_from_msg(m: Any) -> SceneObject:
-    p, q, s = m.bbox_center.position, m.bbox_center.orientation, m.bbox_size
-    box = OrientedBox(center=[p.x, p.y, p.z], size=[s.x, s.y, s.z],
-                      rotation=quat_to_matrix((q.x, q.y, q.z, q.w)))
     return SceneObject(
         id=int(m.id), label=m.label, color=m.color, confidence=float(m.confidence),
-        centroid=[m.centroid.x, m.centroid.y, m.centroid.z], box=box,
+        centroid=[m.centroid.x, m.centroid.y, m.centroid.z],
+        box=_box_from(m.bbox_center, m.bbox_size),
         bbox2d=(m.bbox2d_u_min, m.bbox2d_v_min, m.bbox2d_u_max, m.bbox2d_v_max),
         point_count=int(m.point_count), last_seen=stamp_to_seconds(m.last_seen),
         support_id=int(getattr(m, "support_id", 0)),  # older bags' objects have none
@@ -385,21 +398,15 @@ def object_from_msg(m: Any) -> SceneObject:
 
 
 def support_to_msg(sup: Support) -> srmsg.Support:
-    q = matrix_to_quat(sup.box.rotation)
-    return srmsg.Support(
-        id=int(sup.id), kind=sup.kind, height=float(sup.height),
-        center=Pose(position=_point(sup.box.center),
-                    orientation=Quaternion(x=q[0], y=q[1], z=q[2], w=q[3])),
-        size=Vector3(x=float(sup.box.size[0]), y=float(sup.box.size[1]), z=0.0),
-        point_count=int(sup.point_count), large=bool(sup.large))
+    centre, size = _box_msg(sup.box)
+    size.z = 0.0  # a surface: its extent on the plane
+    return srmsg.Support(id=int(sup.id), kind=sup.kind, height=float(sup.height), center=centre,
+                         size=size, point_count=int(sup.point_count), large=bool(sup.large))
 
 
 def support_from_msg(m: Any) -> Support:
-    p, q = m.center.position, m.center.orientation
-    box = OrientedBox(center=[p.x, p.y, p.z], size=[m.size.x, m.size.y, m.size.z],
-                      rotation=quat_to_matrix((q.x, q.y, q.z, q.w)))
-    return Support(id=int(m.id), height=float(m.height), box=box, kind=m.kind,
-                   point_count=int(m.point_count), large=bool(m.large))
+    return Support(id=int(m.id), height=float(m.height), box=_box_from(m.center, m.size),
+                   kind=m.kind, point_count=int(m.point_count), large=bool(m.large))
 
 
 def scene_graph_to_msg(graph: SceneGraph) -> srmsg.SceneGraph:
@@ -433,9 +440,7 @@ def pose_to_msg(pose: CorePose, *, stamp: Time | None = None,
     msg.header.frame_id = frame_id
     if stamp is not None:
         msg.header.stamp = stamp
-    q = matrix_to_quat(pose.rotation)
-    msg.pose = Pose(position=_point(pose.translation),
-                    orientation=Quaternion(x=q[0], y=q[1], z=q[2], w=q[3]))
+    msg.pose = _pose_msg(pose.rotation, pose.translation)
     return msg
 
 
