@@ -62,6 +62,39 @@ def build_parser() -> argparse.ArgumentParser:
     tsh.add_argument("--out", default=None, help="JSON to write (default: the package's)")
     tsh.set_defaults(func=_train_shapes)
 
+    seg = sub.add_parser("segment", help="the learned class-agnostic segmenter: training "
+                         "data from the simulator and training")
+    seg_sub = seg.add_subparsers(dest="segment_command", required=True)
+    stn = seg_sub.add_parser("train", help="render the training frames (cached, resumable) "
+                             "and train the segmenter on them")
+    stn.add_argument("--frames", type=int, default=2500, help="training frames")
+    stn.add_argument("--val-frames", type=int, default=120, help="validation frames (the "
+                     "*_val splits)")
+    stn.add_argument("--data", default="~/.cache/spatial_ros/segment",
+                     help="folder of the rendered frames (train/ and val/)")
+    stn.add_argument("--steps", type=int, default=6000)
+    stn.add_argument("--batch", type=int, default=8)
+    stn.add_argument("--seed", type=int, default=0)
+    stn.add_argument("--drop", default="", choices=("", "depth", "colour"),
+                     help="ablation: train (and later run) without these inputs")
+    stn.add_argument("--sensors", default="", help="comma-separated sensor presets the "
+                     "training frames may use (ablation; default: all of SENSORS); frames "
+                     "of other presets in the data folder are left out")
+    stn.add_argument("--out", default=None, help="weights to write (default: the package's)")
+    stn.add_argument("--device", default="cpu", help="cpu or cuda")
+    stn.set_defaults(func=_segment_train)
+    sab = seg_sub.add_parser("ablation", help="train a variant per input or sensor effect "
+                             "left out and measure each (table and PNG)")
+    sab.add_argument("--frames", type=int, default=2500, help="training frames (as train)")
+    sab.add_argument("--val-frames", type=int, default=120)
+    sab.add_argument("--data", default="~/.cache/spatial_ros/segment")
+    sab.add_argument("--steps", type=int, default=3000, help="steps per variant")
+    sab.add_argument("--n-sim", type=int, default=20, help="SpatialBench scenes per split")
+    sab.add_argument("--variants", default="", help="comma-separated indices into the "
+                     "variants (default: all; see spatial_ros/bench/segment_ablation.py)")
+    sab.add_argument("--out", default="docs/bench", help="folder for segment_ablation.md/.png")
+    sab.set_defaults(func=_segment_ablation)
+
     exp = sub.add_parser("export", help="export the model: onnx, or ship trained weights")
     exp_sub = exp.add_subparsers(dest="export_command", required=True)
     onnx = exp_sub.add_parser("onnx", help="ONNX for onnxruntime / TensorRT, with a parity check")
@@ -104,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
                        sensors="ideal,realsense_d435,kinect")
     rel.add_argument("--frames", type=int, default=3, help="frames per scene (camera drifts)")
     rel.add_argument("--segmentation", choices=("mask", "agnostic", "both"), default="both")
+    rel.add_argument("--segmenters", default="", help="class-agnostic segmentations to compare "
+                     "side by side, comma-separated: learned, geometric, combined (default: the "
+                     "perception default)")
     rel.set_defaults(func=_bench_relations)
     qa = _scene_bench(bench_sub, "qa", "SpatialBench questions and placements, sensed graph",
                       sensors="ideal,realsense_d435")
@@ -144,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "both sets of this checkout, reported apart: tuning, test/data/real_rgbd, "
                       "and held-out, test/data/real_rgbd_heldout)")
     real.add_argument("--repeats", type=int, default=5, help="runs per frame for the timing")
+    real.add_argument("--segmenters", default="", help="class-agnostic segmentations to compare "
+                      "side by side, comma-separated: learned, geometric, combined (default: the "
+                      "perception default)")
     real.add_argument("--out", default="bench_results", help="folder for the .md, .png and "
                       "the annotated frames (real/)")
     real.add_argument("--model", action="store_true", help="also the depth-aware model on the "
@@ -229,17 +268,38 @@ def _bench_relations(args: argparse.Namespace) -> int:
     from spatial_ros.bench.report import save_table
 
     sensors = _check_bench_args(args)
+    segmenters = _segmenters(args.segmenters)
     modes = ("mask", "agnostic") if args.segmentation == "both" else (args.segmentation,)
     out = pathlib.Path(args.out)
     for mode in modes:
-        res = run_relations_bench(split=args.split, n=args.n, seed=args.seed, sensors=sensors,
-                                  frames=args.frames, use_mask=mode == "mask")
-        title = f"{args.split}, {args.n} scenes, segmentation: {mode}"
+        res = {}
+        for seg in segmenters if mode == "agnostic" else [None]:
+            part = run_relations_bench(split=args.split, n=args.n, seed=args.seed,
+                                       sensors=sensors, frames=args.frames,
+                                       use_mask=mode == "mask",
+                                       perception={"segmentation": seg} if seg else None)
+            res.update({f"{k} ({seg})" if len(segmenters) > 1 and seg else k: v
+                        for k, v in part.items()})
+        title = f"{args.split}, {args.n} scenes, segmentation: {mode}" + (
+            f" ({', '.join(segmenters)})" if mode == "agnostic" and segmenters else "")
         table = format_table(res)
         print(table)
         md, png = save_table(table, out / f"relations_{args.split}_{mode}", title=title)
         print(f"saved {md} and {png}")
     return 0
+
+
+def _segmenters(text: str) -> list[str]:
+    """The --segmenters list, checked: names of PerceptionConfig.segmentation."""
+    from spatial_ros.errors import BenchError
+    from spatial_ros.perception.types import SEGMENTATIONS
+
+    names = _csv(text)
+    unknown = [x for x in names if x not in SEGMENTATIONS]
+    if unknown:
+        raise BenchError(f"--segmenters {', '.join(unknown)}: expected of "
+                         f"{', '.join(SEGMENTATIONS)}")
+    return names
 
 
 def _bench_colours(args: argparse.Namespace) -> int:
@@ -375,8 +435,14 @@ def _bench_replay(args: argparse.Namespace) -> int:
 def _bench_real(args: argparse.Namespace) -> int:
     import pathlib
 
-    from spatial_ros.bench.real import REAL_SETS, format_real_table, run_real_bench
+    from spatial_ros.bench.real import (
+        REAL_SETS,
+        format_real_table,
+        format_segmenter_table,
+        run_real_bench,
+    )
     from spatial_ros.bench.report import save_table
+    from spatial_ros.perception import PerceptionConfig
 
     out = pathlib.Path(args.out)
     sets = {"given": args.data} if args.data else {k: f() for k, f in REAL_SETS.items()}
@@ -385,11 +451,16 @@ def _bench_real(args: argparse.Namespace) -> int:
               "held-out": "HELD-OUT set: four frames of four other cameras and rooms, never "
                           "tuned on (the figures that count)",
               "given": f"the annotated frames of {args.data}"}
-    for name, data in sets.items():
-        stem = name.replace("-", "")
-        scores = run_real_bench(data=data, repeats=args.repeats, images=out / "real" / stem)
+    segmenters = _segmenters(args.segmenters) or [PerceptionConfig().segmentation]
+    runs = {}
+    for (name, data), seg in ((item, seg) for item in sets.items() for seg in segmenters):
+        stem = name.replace("-", "") + (f"_{seg}" if len(segmenters) > 1 else "")
+        scores = run_real_bench(data=data, repeats=args.repeats, images=out / "real" / stem,
+                                perception={"segmentation": seg})
+        runs[(name, seg)] = scores
         table = format_real_table(scores)
-        print(f"\n{titles[name]} (class-agnostic, gravity from the support plane)\n{table}")
+        print(f"\n{titles[name]} (class-agnostic, {seg} segmentation, gravity from the "
+              f"support plane)\n{table}")
         for f in scores.frames:
             for kind, items in (("contradicted", f.contradictions),
                                 ("missed", f.missed_relations), ("colour", f.colour_errors),
@@ -397,8 +468,15 @@ def _bench_real(args: argparse.Namespace) -> int:
                                 ("name", f.name_errors)):
                 if items:
                     print(f"{f.name} {kind}: " + "; ".join(items))
-        md, png = save_table(table, out / f"real_{stem}", title=titles[name])
+        md, png = save_table(table, out / f"real_{stem}", title=f"{titles[name]}; {seg} "
+                             "segmentation")
         print(f"saved {md}, {png} and the annotated frames in {out / 'real' / stem}")
+    if len(segmenters) > 1:
+        table = format_segmenter_table(runs)
+        print(f"\nsegmentations side by side\n{table}")
+        md, png = save_table(table, out / "real_segmenters", title="class-agnostic "
+                             "segmentations side by side on the real frames (held-out counts)")
+        print(f"saved {md} and {png}")
     if args.model:
         from spatial_ros.bench.real_model import format_real_model_table, run_real_model_bench
 
@@ -511,6 +589,81 @@ def _train(args: argparse.Namespace) -> int:
                   config_text=pathlib.Path(args.config).read_text())
     print(f"val accuracy {100 * final.get('accuracy', float('nan')):.2f}%, depth AbsRel "
           f"{final.get('depth_absrel', float('nan')):.3f}; weights in {args.out}/model.pt")
+    return 0
+
+
+def _segment_frames(args: argparse.Namespace, seed: int = 0) -> tuple[list, list]:
+    """The training and validation frames of ``--data`` (rendered where missing)."""
+    import pathlib
+
+    from spatial_ros.errors import SpatialRosError
+    from spatial_ros.model.segment_train import make_frames
+
+    if args.frames < 1 or args.val_frames < 1:
+        raise SpatialRosError("--frames and --val-frames must be at least 1")
+    root = pathlib.Path(args.data).expanduser()
+    return (make_frames(root / "train", args.frames, seed=seed),
+            make_frames(root / "val", args.val_frames, seed=seed, val=True))
+
+
+def _segment_train(args: argparse.Namespace) -> int:
+    import pathlib
+
+    from spatial_ros.errors import SpatialRosError
+    from spatial_ros.model.segment_train import (
+        SENSORS,
+        TrainConfig,
+        load_frames,
+        train_segmenter,
+    )
+    from spatial_ros.perception.learned import default_weights
+
+    sensors = [x for x in args.sensors.split(",") if x]
+    unknown = sorted(set(sensors) - set(SENSORS))
+    if unknown:
+        raise SpatialRosError(f"unknown sensor presets {unknown}: of {sorted(SENSORS)}")
+    train_paths, val_paths = _segment_frames(args, seed=args.seed)
+    train = load_frames(train_paths, sensors=sensors or None)
+    val = load_frames(val_paths)
+    out = pathlib.Path(args.out) if args.out else default_weights()
+    m = train_segmenter(train, val, out, TrainConfig(steps=args.steps, batch=args.batch,
+                                                     seed=args.seed, drop=args.drop),
+                        device=args.device)
+    print(f"validation: objectness {m['objectness']:.1%}, boundary F1 {m['boundary_f1']:.3f} "
+          f"(precision {m['boundary_precision']:.3f}, recall {m['boundary_recall']:.3f}); "
+          f"weights in {out}")
+    return 0
+
+
+def _segment_ablation(args: argparse.Namespace) -> int:
+    import pathlib
+    import tempfile
+
+    from spatial_ros.bench.report import save_table
+    from spatial_ros.bench.segment_ablation import (
+        VARIANTS,
+        format_ablation_table,
+        run_segment_ablation,
+    )
+    from spatial_ros.errors import SpatialRosError
+
+    names = list(VARIANTS)
+    try:
+        picked = [names[int(i)] for i in _csv(args.variants)] or names
+    except (ValueError, IndexError):
+        raise SpatialRosError(f"--variants {args.variants!r}: indices 0-{len(names) - 1}") \
+            from None
+    if args.steps < 1 or args.n_sim < 1:
+        raise SpatialRosError("--steps and --n-sim must be at least 1")
+    train, val = _segment_frames(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = run_segment_ablation(train, val, tmp, steps=args.steps, variants=picked,
+                                    n_sim=args.n_sim)
+    table = format_ablation_table(rows)
+    print(table)
+    md, png = save_table(table, pathlib.Path(args.out) / "segment_ablation",
+                         title=f"learned segmenter ablation ({args.steps} steps each)")
+    print(f"saved {md} and {png}")
     return 0
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from spatial_ros.perception.types import PerceptionConfig, workspace_box_error
+from spatial_ros.perception.types import SEGMENTATIONS, PerceptionConfig, workspace_box_error
 from spatial_ros.relations import DEPTH_NOISE_QUADRATIC, RelationConfig
 from spatial_ros.tracking import TrackerConfig
 
@@ -184,6 +184,16 @@ _SCENE_GRAPH = (
     Param("resting_only", _PC.resting_only, "class-agnostic, where a large support was found: "
           "only what rests on a support, or stands on or lies in what does, is an object; the "
           "rest is structure (chair backs, shelf panels)", live=True),
+    Param("segmentation", _PC.segmentation, "class-agnostic segmentation: learned (the "
+          "shipped network's affinities and objectness, within depth cuts), geometric (the "
+          "hand-set rules) or combined (the rules' regions, those the network calls structure "
+          "dropped)", choices=SEGMENTATIONS),
+    Param("segmenter_weights", _PC.segmenter_weights, "the learned segmenter's weights file "
+          "('' = the shipped one); one that does not load: a warning, once, and the geometric "
+          "segmentation"),
+    Param("min_objectness", _PC.min_objectness, "learned segmentation: a region whose mean "
+          "objectness is under this is structure, not an object (0 = keep every region)",
+          range=(0.0, 1.0), live=True),
     Param("plane_distance", _PC.plane_distance, "RANSAC inlier distance of support planes (m)",
           range=(0.0001, 1.0)),
     Param("depth_jump", _PC.depth_jump, "relative depth jump that separates segments",

@@ -96,6 +96,18 @@ class SceneGraphBuilder:
         self.relation_config = relations or RelationConfig()
         self.perception = perception or PerceptionConfig(
             noise_quadratic=self.relation_config.noise_quadratic)
+        #: said once, when the builder was made (the node logs them): a learned segmenter
+        #: whose weights did not load, and the geometric segmentation used instead
+        self.warnings: list[str] = []
+        if self.perception.segmentation != "geometric":
+            from spatial_ros.model.segmenter import load_segmenter
+            from spatial_ros.perception.learned import SegmenterError
+
+            try:
+                load_segmenter(self.perception.segmenter_weights)
+            except SegmenterError as exc:
+                self.perception = replace(self.perception, segmentation="geometric")
+                self.warnings.append(f"{exc}; segmenting with the geometric rules instead")
         self.tracker = Tracker(tracker)
         self.frames = frames
         self.world_frame = world_frame

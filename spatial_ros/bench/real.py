@@ -46,6 +46,7 @@ from spatial_ros.colors import balanced, illuminant_gains, surface_color
 from spatial_ros.errors import BenchError, GravityError
 from spatial_ros.geometry import CameraIntrinsics
 from spatial_ros.language import QuestionError, answer_question
+from spatial_ros.perception import PerceptionConfig
 from spatial_ros.perception.gravity import LEVEL_CAMERA, PlaneGravityConfig, gravity_from_plane
 from spatial_ros.pipeline import FrameResult, SceneGraphBuilder
 from spatial_ros.relations import DEPTH_NOISE_QUADRATIC, RelationConfig
@@ -53,7 +54,8 @@ from spatial_ros.scene import GENERIC_LABELS
 from spatial_ros.vocabulary import INVERSE, PREDICATES, Frame
 
 __all__ = ["RealFrame", "load_real_frames", "default_data_dir", "heldout_data_dir",
-           "REAL_SETS", "run_real_bench", "RealScores", "format_real_table", "D435_NOISE"]
+           "REAL_SETS", "run_real_bench", "RealScores", "format_real_table", "D435_NOISE",
+           "format_segmenter_table"]
 
 D435_NOISE = DEPTH_NOISE_QUADRATIC["realsense_d435"]  #: the RealSense's depth noise
 _FRAMES = {"egocentric": Frame.EGOCENTRIC, "allocentric": Frame.ALLOCENTRIC}
@@ -342,14 +344,16 @@ def _draw(frame: RealFrame, result: FrameResult, matches: dict, path: pathlib.Pa
 
 def run_real_bench(*, data: str | pathlib.Path | None = None, repeats: int = 5,
                    images: str | pathlib.Path | None = None, progress: bool = True,
-                   builder_factory=None) -> RealScores:
-    """Score the pipeline on every annotated frame of ``data``; annotated PNGs to ``images``."""
+                   builder_factory=None, perception: dict | None = None) -> RealScores:
+    """Score the pipeline on every annotated frame of ``data``; annotated PNGs to ``images``
+    (``perception``: PerceptionConfig fields to set, e.g. the ``segmentation``)."""
     if repeats < 1:
         raise BenchError(f"repeats must be at least 1, got {repeats}")
     frames = load_real_frames(data)
     relations = RelationConfig(noise_quadratic=D435_NOISE)
     gravity = PlaneGravityConfig(noise_quadratic=D435_NOISE)
-    make = builder_factory or (lambda: SceneGraphBuilder(relations=relations))
+    config = PerceptionConfig(noise_quadratic=D435_NOISE, **(perception or {}))
+    make = builder_factory or (lambda: SceneGraphBuilder(config, relations=relations))
     scores = []
     for frame in frames:
         score = FrameScore(frame.name)
@@ -398,6 +402,20 @@ def format_real_table(scores: RealScores) -> str:
                 f"{scores.name_accuracy:.1%} "
                 f"({scores.total('names_generic')}) | {scores.counts_right}/"
                 f"{2 * len(scores.frames)} right | **{scores.ms_p50:.0f}** |")
+    return "\n".join(rows)
+
+
+def format_segmenter_table(runs: dict[tuple[str, str], RealScores]) -> str:
+    """The sets' summary rows side by side, one per (set, segmentation)."""
+    rows = ["| set | segmentation | objects found (IoU >= 0.5) | precision | detections per "
+            "object | relations reported | contradictions | colour names | counts right | "
+            "ms per frame (p50) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for (name, seg), sc in runs.items():
+        rows.append(f"| {name} | {seg} | {sc.recall:.1%} ({sc.total('found')}/"
+                    f"{sc.total('objects')}) | {sc.precision:.1%} | "
+                    f"{sc.detections_per_object:.2f} | {sc.relation_recall:.1%} | "
+                    f"{sc.contradictions} | {sc.colour_accuracy:.1%} | {sc.counts_right}/"
+                    f"{2 * len(sc.frames)} | {sc.ms_p50:.0f} |")
     return "\n".join(rows)
 
 

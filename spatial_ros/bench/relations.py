@@ -206,16 +206,17 @@ class SceneFrame:
 
 
 def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int, width: int,
-                 height: int, use_mask: bool = True):
+                 height: int, use_mask: bool = True, perception: dict | None = None):
     """Scene ``index`` of a SpatialBench split, rendered ``frames`` times while the camera
-    drifts, with the sensor's noise drawn afresh per frame, through a fresh pipeline; yields a
-    SceneFrame per frame."""
+    drifts, with the sensor's noise drawn afresh per frame, through a fresh pipeline
+    (``perception``: PerceptionConfig fields to set); yields a SceneFrame per frame."""
     from spatial_ros.bench.generate import SPLITS, generate_scene
 
     model = get_sensor(sensor)
     world, pose0 = generate_scene(split, seed, index, width=width, height=height)
     renderer = Renderer(world)
-    builder = SceneGraphBuilder(PerceptionConfig(noise_quadratic=model.sigma_quadratic),
+    builder = SceneGraphBuilder(PerceptionConfig(noise_quadratic=model.sigma_quadratic,
+                                                 **(perception or {})),
                                 relations=RelationConfig(noise_quadratic=model.sigma_quadratic))
     for k in range(frames):
         pose = drift(pose0, k, 0.01)
@@ -231,7 +232,10 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
                         sensors: tuple[str, ...] = ("ideal", "realsense_d435"),
                         use_mask: bool = True, frames: int = 3, width: int = 640,
                         height: int = 480, visible_pixels: int = 200,
-                        progress: bool = True) -> dict[str, RelationScores]:
+                        progress: bool = True, perception: dict | None = None
+                        ) -> dict[str, RelationScores]:
+    """Scores per sensor preset (``perception``: PerceptionConfig fields to set, e.g. the
+    class-agnostic ``segmentation``)."""
     from tqdm import tqdm
 
     results = {s: RelationScores() for s in sensors}
@@ -241,7 +245,7 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
             sc = RelationScores()
             last_ids: dict[int, int] = {}
             for sf in scene_frames(split, seed, i, sensor, frames=frames, width=width,
-                                   height=height, use_mask=use_mask):
+                                   height=height, use_mask=use_mask, perception=perception):
                 sc.ms.append(sf.result.timings["total"])
                 match = match_detections(sf.result, sf.frame.mask)
                 for g, t in match.items():

@@ -38,6 +38,7 @@ from spatial_ros.perception.amodal import (
     object_geometry,
     surface_below,
 )
+from spatial_ros.perception.learned import grid_features
 from spatial_ros.perception.segmentation import (
     cells_by_region,
     depth_regions,
@@ -47,6 +48,7 @@ from spatial_ros.perception.segmentation import (
 from spatial_ros.perception.shapes import image_features, shape_fits
 from spatial_ros.perception.supports import find_planes, surface_extent
 from spatial_ros.perception.types import (
+    SEGMENTATIONS,
     Detection,
     FrameReport,
     PerceptionConfig,
@@ -127,6 +129,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     pts = optical @ camera_pose.rotation.T + camera_pose.translation  # (N, 3) world
     rgb_s = rgb[::s, ::s]
     interior: dict[int, np.ndarray] = {}  # class-agnostic: image cells that are not surface
+    objectness = None  # learned segmentation: the network's objectness of each grid cell
     if mask is not None:
         lab = mask[::s, ::s].ravel()[vi].astype(np.int32)
         if supports is not None:
@@ -146,8 +149,17 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         sil_grid = np.zeros((sh, sw), np.int32)
         grid_pts = np.zeros((sh * sw, 3), np.float32)
         grid_pts[vi] = optical
+        affinities = None
+        if config.segmentation != "geometric":
+            from spatial_ros.model.segmenter import load_segmenter  # torch, only when used
+
+            objectness, *affinities = load_segmenter(config.segmenter_weights).predict(
+                grid_features(grid_pts.reshape(sh, sw, 3), valid, rgb_s, camera_pose.rotation))
+            if config.segmentation == "combined":  # the rules' regions, the net's objectness
+                affinities = None
         grid = depth_regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config,
-                             silhouette=sil_grid, points=grid_pts.reshape(sh, sw, 3))
+                             silhouette=sil_grid, points=grid_pts.reshape(sh, sw, 3),
+                             affinities=affinities)
         lab = grid.ravel()[vi]
         interior = {k: _grid_pixels(c, sw, s, w) for k, c in cells_by_region(sil_grid).items()}
     order = label_order(lab)
@@ -191,6 +203,10 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         if patch is not None:  # a floor or table patch the plane search left: a support
             report.surfaces.append(patch)
             report.support_heights.append(patch.height)
+            continue
+        if objectness is not None and \
+                objectness.ravel()[vi[idx]].mean() < config.min_objectness:
+            report.learned_structure += 1  # the network's structure: a panel, a tote's wall
             continue
         cells = vi[idx]
         rows, cols = np.divmod(cells, sw)
@@ -295,7 +311,11 @@ def _blow_up(grid: np.ndarray, s: int, shape: tuple[int, int]) -> np.ndarray:
 
 
 def check_workspace(config: PerceptionConfig) -> None:
-    """Raise ValueError naming the parameter when the workspace has no volume."""
+    """Raise ValueError naming the parameter when the workspace has no volume (or the
+    segmentation is none of SEGMENTATIONS)."""
+    if config.segmentation not in SEGMENTATIONS:
+        raise ValueError(f"segmentation {config.segmentation!r}: one of "
+                         f"{', '.join(SEGMENTATIONS)}")
     if config.workspace_range < 0:
         raise ValueError(f"workspace_range {config.workspace_range}: must be >= 0 (0 = no limit)")
     reason = workspace_box_error(config.workspace_box)

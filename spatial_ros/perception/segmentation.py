@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from spatial_ros.perception.learned import affinity_regions
 from spatial_ros.perception.types import PerceptionConfig
 
 __all__ = ["hue_bins", "weighted_lab", "depth_regions", "cells_by_region", "label_order"]
@@ -30,7 +31,8 @@ def hue_bins(rgb: np.ndarray) -> np.ndarray:
 
 def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
                   config: PerceptionConfig, *, silhouette: np.ndarray | None = None,
-                  points: np.ndarray | None = None) -> np.ndarray:
+                  points: np.ndarray | None = None,
+                  affinities: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Object regions of the foreground grid ``fg``; int32 labels, 0 = none.
 
     In order: depth-continuous regions (neighbours whose relative depth step is under
@@ -43,13 +45,19 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
     ``silhouette``, where given, receives the labels of the cells that belong to an object's
     image region but not to its surface: the free cells of its convex hull (a bowl's floor,
     level with the table, seen through an open rim).
+
+    ``affinities`` (learned segmentation: the probabilities that each cell and its right /
+    lower neighbour are one object, perception.learned) replace the rules between the depth
+    cuts and the filling: regions are the foreground's cells joined where the affinity is over
+    ``affinity_threshold`` and no depth jump lies between them.
     """
+    if affinities is not None:
+        return _learned_regions(depth, fg, affinities, config, silhouette)
     d = np.where(fg, depth, 0.0).astype(np.float32)
     cut = np.zeros(fg.shape, bool)
-    for axis in (0, 1):
-        a, b = _along(d, axis, slice(1, None)), _along(d, axis, slice(None, -1))
-        _along(cut, axis, slice(1, None))[...] |= \
-            np.abs(a - b) > config.depth_jump * np.maximum(np.minimum(a, b), 1e-6)
+    right, down = _steps(d, config.depth_jump)
+    cut[:, 1:] |= right
+    cut[1:] |= down
     edge = _depth_edges(d, config.edge_jump) & fg if config.edge_jump > 0 else None
     if edge is not None:
         cut |= edge
@@ -72,6 +80,33 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
     if config.fill_enclosed:
         _fill_enclosed(out, ~fg, config.fill_hull, silhouette)
     return out
+
+
+def _learned_regions(depth: np.ndarray, fg: np.ndarray,
+                     affinities: tuple[np.ndarray, np.ndarray], config: PerceptionConfig,
+                     silhouette: np.ndarray | None) -> np.ndarray:
+    """depth_regions with learned affinities: no pair across a relative depth jump over
+    ``depth_jump`` joins, flying-pixel cells join the region beside them afterwards."""
+    d = np.where(fg, depth, 0.0).astype(np.float32)
+    right, down = (np.where(step, 0.0, a) for step, a in zip(_steps(d, config.depth_jump),
+                                                             affinities))
+    edge = _depth_edges(d, config.edge_jump) & fg if config.edge_jump > 0 else None
+    core = fg if edge is None else fg & ~edge
+    labels = affinity_regions(core, right, down, config.affinity_threshold)
+    sizes = np.bincount(labels.ravel())
+    labels[sizes[labels] < config.min_points] = 0
+    if edge is not None:
+        _grow(labels, edge, 1, depth=d, jump=config.depth_jump)
+    if config.fill_enclosed:
+        _fill_enclosed(labels, ~fg, config.fill_hull, silhouette)
+    return labels
+
+
+def _steps(d: np.ndarray, jump: float) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour pairs whose relative depth step is over ``jump``: with the right neighbour
+    (H, W - 1) and with the lower one (H - 1, W)."""
+    return tuple(np.abs(a - b) > jump * np.maximum(np.minimum(a, b), 1e-6)
+                 for a, b in ((d[:, 1:], d[:, :-1]), (d[1:], d[:-1])))
 
 
 def weighted_lab(rgb: np.ndarray, config: PerceptionConfig) -> np.ndarray:

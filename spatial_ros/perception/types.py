@@ -7,7 +7,10 @@ import numpy as np
 
 from spatial_ros.scene import OrientedBox, Support
 
-__all__ = ["PerceptionConfig", "Detection", "FrameReport"]
+__all__ = ["PerceptionConfig", "Detection", "FrameReport", "SEGMENTATIONS"]
+
+#: the class-agnostic segmentations (PerceptionConfig.segmentation)
+SEGMENTATIONS = ("learned", "geometric", "combined")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,16 @@ class PerceptionConfig:
     #: structure (scene.resting_objects)
     resting_only: bool = True
     # class-agnostic segmentation
+    #: "learned": regions from the network of perception.learned (affinities between grid
+    #: cells, objectness) within the depth cuts; "geometric": the hand-set rules of
+    #: perception.segmentation (depth jumps, colour splits, necks, fragment merges);
+    #: "combined": the rules' regions, those the network calls structure dropped
+    segmentation: str = "learned"
+    segmenter_weights: str = ""  #: the learned segmenter's weights ("" = the shipped ones)
+    affinity_threshold: float = 0.5  #: neighbours join where their affinity is above this
+    #: a learned region whose mean objectness is under this is structure (a shelf's panel, a
+    #: tote's wall), not an object (0 = keep every region)
+    min_objectness: float = 0.5
     plane_distance: float = 0.012  #: RANSAC inlier distance
     plane_sigmas: float = 0.0  #: plus this many depth-noise sigmas at each point's range
     structure_size: float = 1.5  #: a tilted plane smaller than this (m) is an object's face...
@@ -171,6 +184,9 @@ class FrameReport:
     #: table, a shelf board, a floor (a big box's top is a support too, but not one of these)
     large_supports: list[float] = field(default_factory=list)
     support_parts: int = 0  #: segments taken for a part of a large support (legs, edges)
+    #: learned segmentation: regions the network called structure (mean objectness under
+    #: ``min_objectness``)
+    learned_structure: int = 0
     #: objects that no support held up, nor an object that one does: structure (resting_only)
     unsupported: int = 0
     #: the horizontal planes found, with their extents (ids 0: the pipeline numbers them)

@@ -92,7 +92,8 @@ class SceneGraphNode(Node):
             max_object_size=v["max_object_size"], plane_distance=v["plane_distance"],
             depth_jump=v["depth_jump"], mask_flying=v["mask_flying"], noise_quadratic=noise,
             workspace_range=v["workspace_range"], workspace_box=workspace_box(v["workspace_box"]),
-            resting_only=v["resting_only"])
+            resting_only=v["resting_only"], segmentation=v["segmentation"],
+            segmenter_weights=v["segmenter_weights"], min_objectness=v["min_objectness"])
         hint = v["plane_up_hint"]
         if len(hint) != 3 or float(np.linalg.norm(hint)) < 0.5:
             raise ValueError(f"plane_up_hint needs 3 numbers of about unit length [x, y, z] in "
@@ -112,6 +113,8 @@ class SceneGraphNode(Node):
         frame_set = tuple(Frame[f.strip().upper()] for f in v["frames"].split(",") if f.strip())
         self.builder = SceneGraphBuilder(perception, tracker, relations, frames=frame_set,
                                          world_frame=self.world_frame)
+        for warning in self.builder.warnings:  # a segmenter that did not load: said once
+            self.get_logger().warning(warning)
         reliable = QoSProfile(depth=5)
         self.graph_pub = self.create_publisher(SceneGraph, v["scene_graph_topic"], reliable)
         self.rel_pub = self.create_publisher(SpatialRelationArray, v["relations_topic"],
@@ -139,7 +142,8 @@ class SceneGraphNode(Node):
         self._worker = LatestOnlyWorker("scene_graph_worker", self._safe_process,
                                         self.health.stale) if self.threaded else None
         self.get_logger().info(f"scene graph: gravity from {self.gravity_kind}, segmentation "
-                               f"{'by mask ' + mask if mask else 'class-agnostic'}, "
+                               f"{'by mask ' + mask if mask else 'class-agnostic'} "
+                               f"({self.builder.perception.segmentation}), "
                                f"frames {v['frames']}, noise model {v['depth_noise_model']}")
 
     def _apply_parameters(self, changes: dict) -> None:
@@ -156,7 +160,8 @@ class SceneGraphNode(Node):
         if track:
             self.builder.tracker.config = replace(self.builder.tracker.config, **track)
         work = {k: (workspace_box(changes[k]) if k == "workspace_box" else changes[k])
-                for k in ("workspace_range", "workspace_box", "resting_only") if k in changes}
+                for k in ("workspace_range", "workspace_box", "resting_only", "min_objectness")
+                if k in changes}
         if work:
             self.builder.perception = replace(self.builder.perception, **work)
         if "plane_max_tilt" in changes:

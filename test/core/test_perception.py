@@ -49,14 +49,19 @@ def test_mask_path_recovers_every_box(tabletop):
     assert abs(report.support_heights[0] - 0.77) < 0.005  # the table top
 
 
+@pytest.mark.parametrize("segmentation", ["geometric", "learned"])
 @pytest.mark.parametrize("sensor", ["ideal", "realsense_d435"])
-def test_class_agnostic_path_finds_the_objects(tabletop, sensor):
+def test_class_agnostic_path_finds_the_objects(tabletop, sensor, segmentation):
     frame, truth = tabletop
     depth = apply_sensor(frame.depth, frame.rgb, sensor, np.random.default_rng(1))
-    cfg = PerceptionConfig(noise_quadratic=0.0042 if sensor != "ideal" else 0.0)
+    cfg = PerceptionConfig(noise_quadratic=0.0042 if sensor != "ideal" else 0.0,
+                           segmentation=segmentation)
     dets, _ = detect_objects(frame.rgb, depth, frame.intrinsics, frame.camera_pose, None, cfg)
     found = _by_instance(dets, frame)
-    assert {1, 2, 3, 4, 5, 6} <= set(found)  # the orange sphere shows only a cap in the bin
+    # the orange sphere shows only a cap in the bin; the learned segmenter takes the grey bin
+    # (6) for structure, as it does a room's tote (a limit, measured: issue 31's note)
+    assert ({1, 2, 3, 4, 5, 6} if segmentation == "geometric" else {1, 2, 3, 4, 5}) \
+        <= set(found)
     assert all(d.instance == 0 for d in dets)
     # the green cube on the blue box touches it: only colour separates them
     assert found[3].color == "green" and found[2].color == "blue"
@@ -398,7 +403,8 @@ def _structure_and_objects(dist: float, old_rules: bool) -> list[int]:
     owner = Renderer(_table_against_a_wall(True, dist)[0]).render(pose).mask
     sensor = get_sensor("realsense_d435")
     depth = apply_sensor(frame.depth, frame.rgb, sensor, np.random.default_rng(0))
-    config = PerceptionConfig(noise_quadratic=sensor.sigma_quadratic)
+    # the rules' structure tests, apart from the learned segmenter's objectness
+    config = PerceptionConfig(noise_quadratic=sensor.sigma_quadratic, segmentation="geometric")
     if old_rules:
         config = dataclasses.replace(config, structure_border_sides=0, support_part_span=0.0,
                                      support_min_fraction=1.0, flat_height=0.0)

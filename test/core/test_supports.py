@@ -168,8 +168,10 @@ def test_the_pipeline_publishes_the_table_with_a_stable_id_and_what_rests_on_it(
     from spatial_ros.sim.groundtruth import ground_truth
 
     seen = []
+    # the rules' segmentation: at 320 x 240 the learned one merges the stacked object into
+    # the one under it (test split recall: issue 31's note), and this tests the supports
     for sf in scene_frames("test", 0, 9, "ideal", frames=3, width=320, height=240,
-                           use_mask=use_mask):
+                           use_mask=use_mask, perception={"segmentation": "geometric"}):
         g = sf.result.graph
         tables = [s for s in g.supports if abs(s.height - TABLE_TOP) < 0.01 and s.large]
         assert len(tables) == 1, [(s.id, s.height) for s in g.supports]

@@ -1,0 +1,152 @@
+"""The learned segmenter's network (torch): a three-level U-Net on the perception grid's
+features (spatial_ros.perception.learned.grid_features) giving objectness and the affinities to
+the right and lower neighbours; loading and saving its weights with their architecture."""
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from spatial_ros.perception.learned import (
+    FEATURES,
+    SegmenterError,
+    default_weights,
+    dropped_channels,
+)
+
+__all__ = ["FORMAT", "SegmenterConfig", "SegmenterNet", "Segmenter", "load_segmenter",
+           "save_segmenter"]
+
+FORMAT = "spatial_ros.segmenter/1"
+#: the network halves the grid twice: frames are padded to a multiple of this
+_MULTIPLE = 4
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Channels of the three levels (full grid, half, quarter)."""
+
+    widths: tuple[int, int, int] = (12, 24, 32)
+    features: int = FEATURES
+
+    def to_dict(self) -> dict:
+        return {"widths": list(self.widths), "features": self.features}
+
+
+def _conv(cin: int, cout: int, dilation: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation),
+                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class SegmenterNet(nn.Module):
+    """A three-level U-Net: (B, FEATURES, H, W) -> (B, 3, H, W) logits of objectness, same
+    object as the right neighbour, same object as the lower neighbour (H, W multiples of 4)."""
+
+    def __init__(self, cfg: SegmenterConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg = cfg or SegmenterConfig()
+        a, b, c = cfg.widths
+        self.enc1 = nn.Sequential(_conv(cfg.features, a), _conv(a, a))
+        self.enc2 = nn.Sequential(_conv(a, b), _conv(b, b))
+        self.enc3 = nn.Sequential(_conv(b, c), _conv(c, c, dilation=2))
+        self.dec2 = nn.Sequential(nn.Conv2d(c + b, b, 1), nn.ReLU(inplace=True), _conv(b, b))
+        self.dec1 = nn.Sequential(nn.Conv2d(b + a, a, 1), nn.ReLU(inplace=True), _conv(a, a))
+        self.head = nn.Conv2d(a, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f1 = self.enc1(x)
+        f2 = self.enc2(F.max_pool2d(f1, 2))
+        f3 = self.enc3(F.max_pool2d(f2, 2))
+        u2 = self.dec2(torch.cat([F.interpolate(f3, size=f2.shape[-2:], mode="nearest"), f2], 1))
+        u1 = self.dec1(torch.cat([F.interpolate(u2, size=f1.shape[-2:], mode="nearest"), f1], 1))
+        return self.head(u1)
+
+
+class Segmenter:
+    """A loaded network and what it predicts for one grid."""
+
+    def __init__(self, net: SegmenterNet, *, path: str = "", device: str = "cpu",
+                 drop: str = "") -> None:
+        self.net = net.to(device).eval()
+        self.path = path
+        self.device = device
+        self.drop = dropped_channels(drop)  # an ablation's weights never saw these channels
+
+    @torch.inference_mode()
+    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Probabilities for a (FEATURES, H, W) grid: objectness (H, W), same object as the
+        right neighbour (H, W - 1), as the lower one (H - 1, W). Any grid size (a frame smaller
+        than the network's step is padded)."""
+        _c, h, w = features.shape
+        ph, pw = -h % _MULTIPLE + max(0, _MULTIPLE - h), -w % _MULTIPLE + max(0, _MULTIPLE - w)
+        x = torch.from_numpy(np.ascontiguousarray(features))[None].to(self.device)
+        if self.drop:
+            x[:, self.drop] = 0.0
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph))
+        prob = torch.sigmoid(self.net(x))[0, :, :h, :w].float().cpu().numpy()
+        return prob[0], prob[1, :, :-1], prob[2, :-1, :]
+
+
+def save_segmenter(path: str | pathlib.Path, net: SegmenterNet, **extra) -> None:
+    """Weights with their format and architecture, written atomically."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "config": net.cfg.to_dict(),
+               "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+               **extra}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+_LOADED: dict[tuple, Segmenter] = {}
+
+
+def load_segmenter(path: str | pathlib.Path | None = None, *, device: str = "cpu") -> Segmenter:
+    """The segmenter of a weights file (default: the shipped one), loaded once per file.
+
+    Raises:
+        SegmenterError: naming the file, where it is missing, unreadable (truncated, not a
+            torch file), of another format or of another architecture.
+    """
+    path = pathlib.Path(path) if path else default_weights()
+    if not path.is_file():
+        raise SegmenterError(f"segmenter weights {path} do not exist (write them with "
+                             "`spatial-ros segment train`)")
+    key = (str(path.resolve()), path.stat().st_mtime_ns, device)
+    if key in _LOADED:
+        return _LOADED[key]
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, not a torch file, pickled objects
+        raise SegmenterError(f"segmenter weights {path} are unreadable (truncated or not "
+                             f"written by `spatial-ros segment train`): {exc}") from exc
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+        found = ck.get("format") if isinstance(ck, dict) else type(ck).__name__
+        raise SegmenterError(f"segmenter weights {path} are of format {found!r}, not {FORMAT}")
+    try:
+        raw = ck["config"]
+        cfg = SegmenterConfig(widths=tuple(int(x) for x in raw["widths"]),
+                              features=int(raw["features"]))
+        if cfg.features != FEATURES or len(cfg.widths) != 3:
+            raise ValueError(f"{cfg.features} input channels and {len(cfg.widths)} levels, "
+                             f"this version reads {FEATURES} and 3")
+        net = SegmenterNet(cfg)
+        net.load_state_dict(ck["state_dict"])
+        drop = str(ck.get("drop", ""))
+        dropped_channels(drop)
+    except (KeyError, TypeError, ValueError, RuntimeError, SegmenterError) as exc:
+        raise SegmenterError(f"segmenter weights {path} are of another architecture: "
+                             f"{str(exc).splitlines()[0]}") from exc
+    seg = Segmenter(net, path=str(path), device=device, drop=drop)
+    if len(_LOADED) > 4:
+        _LOADED.clear()
+    _LOADED[key] = seg
+    return seg
+
+

@@ -1,0 +1,211 @@
+"""The learned class-agnostic segmenter: features, regions from affinities, its weights file
+(shipped, bad ones refused by name, the pipeline falling back), training end to end on a few
+rendered frames, and the shipped weights on SpatialBench scenes."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from spatial_ros.bench.relations import match_detections, scene_frames
+from spatial_ros.geometry import CameraIntrinsics, Pose
+from spatial_ros.model.segment_train import (
+    TrainConfig,
+    frame_targets,
+    load_frames,
+    make_frames,
+    paint,
+    train_segmenter,
+)
+from spatial_ros.model.segmenter import (
+    Segmenter,
+    SegmenterConfig,
+    SegmenterNet,
+    load_segmenter,
+    save_segmenter,
+)
+from spatial_ros.perception import PerceptionConfig, detect_objects
+from spatial_ros.perception.learned import (
+    FEATURES,
+    SegmenterError,
+    affinity_regions,
+    default_weights,
+    grid_features,
+)
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)"))]
+
+
+def test_regions_join_only_across_affinities_above_the_threshold():
+    fg = np.ones((4, 6), bool)
+    fg[0, 0] = False
+    right = np.full((4, 5), 0.9)
+    right[:, 2] = 0.2  # columns 0-2 and 3-5 apart
+    down = np.full((3, 6), 0.9)
+    labels = affinity_regions(fg, right, down)
+    assert labels[0, 0] == 0
+    assert len(np.unique(labels[:, :3][fg[:, :3]])) == 1
+    assert len(np.unique(labels[:, 3:])) == 1 and labels[0, 3] != labels[0, 1]
+    down[1, 4] = 0.1  # one weak edge does not cut a region still joined around it
+    assert len(np.unique(affinity_regions(fg, right, down)[fg])) == 2
+    assert len(np.unique(affinity_regions(fg, right, down, threshold=0.95)[fg])) == 23
+
+
+def test_features_of_a_level_plane_and_a_step():
+    h, w = 12, 16
+    intr = CameraIntrinsics(width=w, height=h, fx=20.0, fy=20.0, cx=8.0, cy=6.0)
+    depth = np.full((h, w), 1.0, np.float32)
+    depth[:, 10:] = 0.8  # a nearer surface from column 10
+    valid = np.ones((h, w), bool)
+    valid[0, 0] = False
+    pts = intr.ray_directions().reshape(h, w, 3) * depth[..., None]
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[:, 10:] = (200, 30, 30)
+    f = grid_features(pts, valid, rgb, np.eye(3))
+    assert f.shape == (FEATURES, h, w) and f.dtype == np.float32
+    assert f[0, 0, 0] == 0 and np.all(f[1:7, 0, 0] == 0)  # no reading: no depth features
+    assert f[2, 5, 9] < -1.5 and abs(f[2, 5, 4]) < 1e-5  # the step to the nearer surface
+    np.testing.assert_allclose(f[4:7, 5, 4], [0, 0, -1], atol=1e-5)  # facing the camera
+    assert f[9, 5, 12] > 0.3 > abs(f[9, 5, 4])  # red: b* and a* off grey
+
+
+def test_paint_prints_on_objects_and_grains_the_rest():
+    rgb = np.full((40, 60, 3), 120, np.uint8)
+    mask = np.zeros((40, 60), np.uint8)
+    mask[10:30, 10:30] = 1
+    out = paint(rgb, mask, np.random.default_rng(0), share=1.0)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    assert (out[mask == 1] != 120).any(axis=1).mean() > 0.02  # a print on the object
+    assert out[mask == 0].std() > 1.0  # grain on the rest
+    np.testing.assert_array_equal(out, paint(rgb, mask, np.random.default_rng(0), share=1.0))
+
+
+def test_targets_weigh_pairs_that_touch_an_object():
+    mask = np.array([[0, 0, 1, 1], [0, 2, 2, 1]], np.uint8)
+    valid = np.ones_like(mask, bool)
+    obj, wo, right, wr, down, wd = frame_targets(mask, valid)
+    np.testing.assert_array_equal(obj, mask > 0)
+    np.testing.assert_array_equal(right, [[1, 0, 1], [0, 1, 0]])
+    np.testing.assert_array_equal(wr, [[0, 1, 1], [1, 1, 1]])  # background pairs: no weight
+    np.testing.assert_array_equal(down, [[1, 0, 0, 1]])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_grid_smaller_than_the_network_step_is_handled(device):
+    seg = Segmenter(SegmenterNet(), device=device)
+    obj, right, down = seg.predict(np.zeros((FEATURES, 3, 2), np.float32))
+    assert obj.shape == (3, 2) and right.shape == (3, 1) and down.shape == (2, 2)
+    assert np.all((obj >= 0) & (obj <= 1))
+
+
+def test_a_tiny_frame_through_the_learned_segmentation_is_no_exception():
+    intr = CameraIntrinsics(width=8, height=6, fx=6.0, fy=6.0, cx=4.0, cy=3.0)
+    dets, report = detect_objects(np.zeros((6, 8, 3), np.uint8), np.full((6, 8), 1.0),
+                                  intr, Pose(), config=PerceptionConfig(
+                                      segmentation="learned", min_points=1))
+    assert isinstance(dets, list) and report.valid_points > 0
+
+
+def test_shipped_weights_load_and_are_small():
+    path = default_weights()
+    assert path.is_file() and path.stat().st_size <= 20 * 2 ** 20
+    seg = load_segmenter()
+    assert seg.path == str(path)
+    ck = torch.load(path, weights_only=True)
+    assert ck["val"]["boundary_f1"] > 0.8, ck["val"]  # what the training command measured
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated", "architecture", "format"])
+def test_bad_weights_are_refused_naming_the_file(tmp_path, case):
+    path = tmp_path / "seg.pt"
+    if case == "truncated":
+        path.write_bytes(default_weights().read_bytes()[:5000])
+    elif case == "architecture":  # weights of one width under another's config
+        net = SegmenterNet(SegmenterConfig(widths=(8, 16, 24)))
+        save_segmenter(path, net)
+        ck = torch.load(path, weights_only=True)
+        ck["config"]["widths"] = [12, 24, 32]
+        torch.save(ck, path)
+    elif case == "format":
+        torch.save({"format": "spatial_ros.model/1", "state_dict": {}}, path)
+    with pytest.raises(SegmenterError, match=str(path)) as err:
+        load_segmenter(path)
+    expected = {"missing": "do not exist", "truncated": "unreadable",
+                "architecture": "another architecture", "format": "of format"}[case]
+    assert expected in str(err.value)
+
+
+def test_the_pipeline_falls_back_to_the_geometric_rules_and_says_so_once(tmp_path):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a torch file")
+    *_, sf = scene_frames("test", 0, 1, "realsense_d435", frames=1, width=320, height=240,
+                          use_mask=False, perception={"segmentation": "learned",
+                                                      "segmenter_weights": str(bad)})
+    builder = sf.builder
+    assert builder.perception.segmentation == "geometric"
+    assert len(builder.warnings) == 1 and str(bad) in builder.warnings[0]
+    assert "geometric" in builder.warnings[0]
+    assert match_detections(sf.result, sf.frame.mask), "no object found after the fallback"
+
+
+def test_shipped_weights_find_objects_on_spatialbench_scenes():
+    """Household validation scenes (never trained on), class-agnostic, learned: most objects in
+    view come out as an object of their own, and most detections are objects."""
+    visible = found = dets = on = 0
+    for i in range(4):
+        *_, sf = scene_frames("household_val", 0, i, "realsense_d435", frames=1, width=640,
+                              height=480, use_mask=False, perception={"segmentation": "learned"})
+        assert sf.builder.perception.segmentation == "learned" and not sf.builder.warnings
+        counts = np.bincount(sf.frame.mask.ravel(), minlength=256)
+        seen = {g for g in range(1, 256) if counts[g] >= 200}
+        visible += len(seen)
+        found += len(seen & set(match_detections(sf.result, sf.frame.mask)))
+        dets += len(sf.result.detections)
+        on += sum(np.bincount(sf.frame.mask.ravel()[d.pixels], minlength=256)[1:].max() * 2
+                  >= len(d.pixels) for _t, d in sf.result.detections)
+    assert visible >= 10
+    assert found / visible >= 0.75, f"{found}/{visible} found"
+    assert on / max(dets, 1) >= 0.75, f"{on}/{dets} detections on objects"
+
+
+def test_training_end_to_end_writes_weights_that_load_and_resumes_its_data(tmp_path):
+    paths = make_frames(tmp_path / "train", 3, progress=False)
+    stamps = [p.stat().st_mtime_ns for p in paths]
+    assert make_frames(tmp_path / "train", 3, progress=False) == paths
+    assert [p.stat().st_mtime_ns for p in paths] == stamps  # found, not rendered again
+    data = load_frames(paths, progress=False)
+    feats, mask, valid = data[0]
+    assert feats.shape[0] == FEATURES and feats.shape[1:] == mask.shape == valid.shape
+    out = tmp_path / "seg.pt"
+    m = train_segmenter(data[:2], data[2:], out, TrainConfig(steps=3, batch=2, crop=(32, 48)),
+                        progress=False)
+    assert 0 <= m["boundary_f1"] <= 1 and m["loss"] > 0
+    seg = load_segmenter(out)
+    obj, right, down = seg.predict(feats.astype(np.float32))
+    assert obj.shape == mask.shape and right.shape == (mask.shape[0], mask.shape[1] - 1)
+
+
+def test_ablation_weights_zero_their_channels(tmp_path):
+    out = tmp_path / "colourless.pt"
+    save_segmenter(out, SegmenterNet(), drop="colour")
+    seg = load_segmenter(out)
+    x = np.random.default_rng(0).standard_normal((FEATURES, 8, 8)).astype(np.float32)
+    y = x.copy()
+    y[7:] = 5.0  # colour channels differ: the ablation never reads them
+    np.testing.assert_array_equal(seg.predict(x)[0], seg.predict(y)[0])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["segment", "train", "--frames", "0"], "--frames and --val-frames must be at least 1"),
+    (["segment", "train", "--frames", "2", "--sensors", "lidar"], "unknown sensor presets"),
+    (["bench", "real", "--segmenters", "magic"], "--segmenters magic"),
+])
+def test_cli_refuses_bad_segmenter_arguments(argv, message, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "spatial_ros.cli", *argv, "--out",
+                           str(tmp_path / "x")], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
