@@ -67,11 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg_sub = seg.add_subparsers(dest="segment_command", required=True)
     stn = seg_sub.add_parser("train", help="render the training frames (cached, resumable) "
                              "and train the segmenter on them")
-    stn.add_argument("--frames", type=int, default=2500, help="training frames")
-    stn.add_argument("--val-frames", type=int, default=120, help="validation frames (the "
-                     "*_val splits)")
-    stn.add_argument("--data", default="~/.cache/spatial_ros/segment",
-                     help="folder of the rendered frames (train/ and val/)")
+    _segment_data_args(stn)
     stn.add_argument("--steps", type=int, default=6000)
     stn.add_argument("--batch", type=int, default=8)
     stn.add_argument("--seed", type=int, default=0)
@@ -85,9 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     stn.set_defaults(func=_segment_train)
     sab = seg_sub.add_parser("ablation", help="train a variant per input or sensor effect "
                              "left out and measure each (table and PNG)")
-    sab.add_argument("--frames", type=int, default=2500, help="training frames (as train)")
-    sab.add_argument("--val-frames", type=int, default=120)
-    sab.add_argument("--data", default="~/.cache/spatial_ros/segment")
+    _segment_data_args(sab)
     sab.add_argument("--steps", type=int, default=3000, help="steps per variant")
     sab.add_argument("--n-sim", type=int, default=20, help="SpatialBench scenes per split")
     sab.add_argument("--variants", default="", help="comma-separated indices into the "
@@ -590,6 +584,15 @@ def _train(args: argparse.Namespace) -> int:
     print(f"val accuracy {100 * final.get('accuracy', float('nan')):.2f}%, depth AbsRel "
           f"{final.get('depth_absrel', float('nan')):.3f}; weights in {args.out}/model.pt")
     return 0
+
+
+def _segment_data_args(parser: argparse.ArgumentParser) -> None:
+    """The rendered frames both segment commands read (_segment_frames)."""
+    parser.add_argument("--frames", type=int, default=2500, help="training frames")
+    parser.add_argument("--val-frames", type=int, default=120, help="validation frames (the "
+                        "*_val splits)")
+    parser.add_argument("--data", default="~/.cache/spatial_ros/segment",
+                        help="folder of the rendered frames (train/ and val/)")
 
 
 def _segment_frames(args: argparse.Namespace, seed: int = 0) -> tuple[list, list]:

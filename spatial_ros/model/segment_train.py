@@ -55,6 +55,8 @@ _VAL = {"room_train": "room_val", "household_train": "household_val", "hard_trai
         "train": "val"}
 
 
+_PC = PerceptionConfig()  #: the perception defaults the grids are made and read with
+
 #: the frames' recipe: frames of another version in the data folder are not reused
 DATA_VERSION = 2
 
@@ -150,8 +152,7 @@ def _frame(split: str, seed: int, index: int, cfg: DataConfig) -> dict[str, np.n
         if dx:
             depth[:, (slice(0, dx) if dx > 0 else slice(dx, None))] = np.nan
     s = 2 if rng.random() < cfg.stride2_share else 3
-    pc = PerceptionConfig()
-    d = block_sample(depth, s, pc.depth_jump)
+    d = block_sample(depth, s, _PC.depth_jump)
     rays = fr.intrinsics.ray_directions(s).reshape(d.shape + (3,))
     pts = (rays * np.where(np.isfinite(d), d, np.nan)[..., None]).astype(np.float16)
     return {"points": pts, "rgb": rgb[::s, ::s].copy(), "mask": fr.mask[::s, ::s].copy(),
@@ -217,7 +218,9 @@ def load_frames(paths: list[pathlib.Path], *, sensors: list[str] | None = None,
             if sensors is not None and str(z["sensor"]) not in sensors:
                 continue
             pts = z["points"].astype(np.float32)
-            valid = np.isfinite(pts[..., 2]) & (pts[..., 2] > 0.05) & (pts[..., 2] < 12.0)
+            # the cells detect_objects reads (PerceptionConfig's depth range)
+            valid = np.isfinite(pts[..., 2]) & (pts[..., 2] > _PC.min_depth) & \
+                (pts[..., 2] < _PC.max_depth)
             feats = grid_features(pts, valid, z["rgb"], z["rotation"])
             out.append((feats.astype(np.float16), z["mask"], valid))
     return out
@@ -287,12 +290,10 @@ def evaluate(net: SegmenterNet, data, drop: str = "") -> dict[str, float]:
     net.eval()
     tot = {"loss": 0.0, "obj_right": 0, "obj_total": 0, "tp": 0, "fp": 0, "fn": 0}
     for feats, mask, valid in data:
-        _c, h, w = feats.shape
-        ph, pw = -h % 4, -w % 4
         x = torch.from_numpy(feats.astype(np.float32))[None]
         if drop:
             x[:, dropped_channels(drop)] = 0.0
-        logits = net(F.pad(x, (0, pw, 0, ph)))[:, :, :h, :w]
+        logits = net.logits(x)
         t = [torch.from_numpy(a)[None] for a in frame_targets(mask, valid)]
         tot["loss"] += float(_loss(logits, t, 1.0))
         obj, wo, right, wr, down, wd = t

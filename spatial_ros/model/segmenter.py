@@ -44,7 +44,8 @@ def _conv(cin: int, cout: int, dilation: int = 1) -> nn.Sequential:
 
 class SegmenterNet(nn.Module):
     """A three-level U-Net: (B, FEATURES, H, W) -> (B, 3, H, W) logits of objectness, same
-    object as the right neighbour, same object as the lower neighbour (H, W multiples of 4)."""
+    object as the right neighbour, same object as the lower neighbour (H, W multiples of 4;
+    ``logits`` takes any size)."""
 
     def __init__(self, cfg: SegmenterConfig | None = None) -> None:
         super().__init__()
@@ -65,6 +66,16 @@ class SegmenterNet(nn.Module):
         u1 = self.dec1(torch.cat([F.interpolate(u2, size=f1.shape[-2:], mode="nearest"), f1], 1))
         return self.head(u1)
 
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """forward for a grid of any size: (B, FEATURES, H, W) padded with zeros up to a
+        multiple of the network's step (one step at least: a frame smaller than it), the
+        logits (B, 3, H, W) cut back to the grid."""
+        h, w = x.shape[-2:]
+        ph, pw = (max(_MULTIPLE, -(-n // _MULTIPLE) * _MULTIPLE) - n for n in (h, w))
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph))
+        return self(x)[:, :, :h, :w]
+
 
 class Segmenter:
     """A loaded network and what it predicts for one grid."""
@@ -81,14 +92,10 @@ class Segmenter:
         """Probabilities for a (FEATURES, H, W) grid: objectness (H, W), same object as the
         right neighbour (H, W - 1), as the lower one (H - 1, W). Any grid size (a frame smaller
         than the network's step is padded)."""
-        _c, h, w = features.shape
-        ph, pw = -h % _MULTIPLE + max(0, _MULTIPLE - h), -w % _MULTIPLE + max(0, _MULTIPLE - w)
         x = torch.from_numpy(np.ascontiguousarray(features))[None].to(self.device)
         if self.drop:
             x[:, self.drop] = 0.0
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph))
-        prob = torch.sigmoid(self.net(x))[0, :, :h, :w].float().cpu().numpy()
+        prob = torch.sigmoid(self.net.logits(x))[0].float().cpu().numpy()
         return prob[0], prob[1, :, :-1], prob[2, :-1, :]
 
 

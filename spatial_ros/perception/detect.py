@@ -204,11 +204,10 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             report.surfaces.append(patch)
             report.support_heights.append(patch.height)
             continue
-        if objectness is not None and \
-                objectness.ravel()[vi[idx]].mean() < config.min_objectness:
+        cells = vi[idx]
+        if objectness is not None and objectness.ravel()[cells].mean() < config.min_objectness:
             report.learned_structure += 1  # the network's structure: a panel, a tote's wall
             continue
-        cells = vi[idx]
         rows, cols = np.divmod(cells, sw)
         own = labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst  # its cells
         u0, v0, u1, v1 = (int(cols.min() * s), int(rows.min() * s),  # a stride that does not
