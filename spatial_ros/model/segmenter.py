@@ -3,6 +3,7 @@ features (spatial_ros.perception.learned.grid_features) giving objectness and th
 the right and lower neighbours; loading and saving its weights with their architecture."""
 from __future__ import annotations
 
+import copy
 import pathlib
 from dataclasses import dataclass
 
@@ -18,8 +19,8 @@ from spatial_ros.perception.learned import (
     dropped_channels,
 )
 
-__all__ = ["FORMAT", "SegmenterConfig", "SegmenterNet", "Segmenter", "load_segmenter",
-           "save_segmenter"]
+__all__ = ["FORMAT", "SegmenterConfig", "SegmenterNet", "Segmenter", "fused_for_inference",
+           "load_segmenter", "save_segmenter"]
 
 FORMAT = "spatial_ros.segmenter/1"
 #: the network halves the grid twice: frames are padded to a multiple of this
@@ -77,12 +78,29 @@ class SegmenterNet(nn.Module):
         return self(x)[:, :, :h, :w]
 
 
+def fused_for_inference(net: SegmenterNet) -> SegmenterNet:
+    """A copy of ``net`` in eval mode with each batch norm folded into the convolution before
+    it (the same function of the input to float rounding, one pass over the features fewer
+    per layer)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    out = copy.deepcopy(net).eval()
+    for block in out.modules():
+        if isinstance(block, nn.Sequential) and len(block) == 3 and \
+                isinstance(block[0], nn.Conv2d) and isinstance(block[1], nn.BatchNorm2d):
+            block[0] = fuse_conv_bn_eval(block[0], block[1])
+            block[1] = nn.Identity()
+    return out
+
+
 class Segmenter:
-    """A loaded network and what it predicts for one grid."""
+    """A loaded network (batch norms folded) and what it predicts for one grid."""
 
     def __init__(self, net: SegmenterNet, *, path: str = "", device: str = "cpu",
                  drop: str = "") -> None:
-        self.net = net.to(device).eval()
+        # channels-last tensors take oneDNN's faster convolutions on the CPU (about 1.6x on
+        # this network, with the folding, measured on a 160 x 214 grid)
+        self.net = fused_for_inference(net).to(device, memory_format=torch.channels_last)
         self.path = path
         self.device = device
         self.drop = dropped_channels(drop)  # an ablation's weights never saw these channels
@@ -95,6 +113,7 @@ class Segmenter:
         x = torch.from_numpy(np.ascontiguousarray(features))[None].to(self.device)
         if self.drop:
             x[:, self.drop] = 0.0
+        x = x.contiguous(memory_format=torch.channels_last)
         prob = torch.sigmoid(self.net.logits(x))[0].float().cpu().numpy()
         return prob[0], prob[1, :, :-1], prob[2, :-1, :]
 

@@ -34,17 +34,22 @@ def refit_plane(points: np.ndarray, n: np.ndarray, d: float, distance: float | n
     if settle <= 0:
         return n, d
     step = max(1, len(points) // settle_points)
-    points = points[::step]
+    points = np.asarray(points[::step], float)
     inv_var = (1.0 / (np.asarray(distance, float) / 2) ** 2)
     if inv_var.ndim:
         inv_var = inv_var[::step]
+    # each round's weighted sums (weight, first and second moments) are one product with the
+    # points' moments, taken once: (N, 10) columns 1, x, y, z, xx, xy, xz, yy, yz, zz
+    px, py, pz = points.T
+    moments = np.stack([np.ones(len(points)), px, py, pz, px * px, px * py, px * pz, py * py,
+                        py * pz, pz * pz], axis=1)
     history: list[np.ndarray] = []
     for _ in range(settle):
         r = points @ n + d
-        w = np.exp(-0.5 * r * r * inv_var)
-        if w.sum() < 3 * np.finfo(float).eps:
+        m = np.exp(-0.5 * r * r * inv_var) @ moments
+        if m[0] < 3 * np.finfo(float).eps:
             break
-        n2, d2 = _fit(points, n, w)
+        n2, d2 = _fit_moments(m, n)
         done = np.abs(n2 - n).max() < 1e-9 and abs(d2 - d) < 1e-9
         n, d = n2, d2
         if done:
@@ -67,19 +72,24 @@ def refit_plane(points: np.ndarray, n: np.ndarray, d: float, distance: float | n
     return n / np.linalg.norm(n), round(d, 6)
 
 
-def _fit(points: np.ndarray, n: np.ndarray, w: np.ndarray | None = None
-         ) -> tuple[np.ndarray, float]:
-    """(Weighted) least-squares plane through the points, its normal on the side of ``n``."""
-    if w is None:
-        c = points.mean(axis=0)
-        x = points - c
-        scatter = x.T @ x
-    else:
-        pw = points.T * w  # (3, N)
-        total = w.sum()
-        c = pw.sum(axis=1) / total
-        scatter = pw @ points - total * np.outer(c, c)
+def _fit(points: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares plane through the points, its normal on the side of ``n``."""
+    c = points.mean(axis=0)
+    x = points - c
+    scatter = x.T @ x
     # the scatter's least eigenvector: the SVD's last right singular vector, from a 3x3
+    normal = np.linalg.eigh(scatter)[1][:, 0]
+    normal = normal if normal @ n >= 0 else -normal
+    return normal, float(-normal @ c)
+
+
+def _fit_moments(m: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, float]:
+    """The weighted least-squares plane of the weighted sums ``m`` (refit_plane's ten
+    moments), its normal on the side of ``n``."""
+    total = m[0]
+    c = m[1:4] / total
+    scatter = np.array([[m[4], m[5], m[6]], [m[5], m[7], m[8]], [m[6], m[8], m[9]]]) \
+        - total * np.outer(c, c)
     normal = np.linalg.eigh(scatter)[1][:, 0]
     normal = normal if normal @ n >= 0 else -normal
     return normal, float(-normal @ c)

@@ -23,6 +23,7 @@ from spatial_ros.model.segmenter import (
     Segmenter,
     SegmenterConfig,
     SegmenterNet,
+    fused_for_inference,
     load_segmenter,
     save_segmenter,
 )
@@ -99,6 +100,27 @@ def test_a_grid_smaller_than_the_network_step_is_handled(device):
     obj, right, down = seg.predict(np.zeros((FEATURES, 3, 2), np.float32))
     assert obj.shape == (3, 2) and right.shape == (3, 1) and down.shape == (2, 2)
     assert np.all((obj >= 0) & (obj <= 1))
+
+
+def test_folded_batch_norms_give_the_networks_own_logits():
+    """Inference folds each batch norm into its convolution: the same logits as the trained
+    network in eval mode (batch norm statistics made non-trivial first), the original left
+    as it was."""
+    torch.manual_seed(0)
+    net = SegmenterNet()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    net.eval()
+    x = torch.randn(1, FEATURES, 20, 28)
+    fused = fused_for_inference(net)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules()) == 0
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == 8
+    with torch.no_grad():
+        torch.testing.assert_close(fused.logits(x), net.logits(x), atol=1e-4, rtol=1e-4)
 
 
 def test_a_tiny_frame_through_the_learned_segmentation_is_no_exception():
