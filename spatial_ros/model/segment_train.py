@@ -10,6 +10,9 @@ some stacked), each rendered once with, drawn per frame:
         camera, ideal depth): holes on dark and shiny surfaces, edge dropouts, flying pixels,
         noise and quantisation come from spatial_ros.sim.sensors;
     a light (the colour study's five: neutral, tungsten, a warm lamp, skylight, mixed);
+    in half the frames, every model recoloured from one distribution, objects and structure
+        alike (``recolour``: the renderer paints structure pale and objects in palette
+        colours, which taught the network that grey things are structure);
     a misregistration of depth against colour of up to 2 pixels (half the frames);
     prints on most objects (stripes, logos, labels and text of a random colour) and grain on
         the table, floor and walls (``paint``: the renderer colours an object in one colour);
@@ -43,8 +46,8 @@ from spatial_ros.perception.detect import block_sample
 from spatial_ros.perception.learned import dropped_channels, grid_features
 from spatial_ros.perception.types import PerceptionConfig
 
-__all__ = ["DataConfig", "make_frames", "load_frames", "TrainConfig", "train_segmenter",
-           "frame_targets", "SENSORS", "SPLIT_SHARES"]
+__all__ = ["DataConfig", "any_colour", "recolour", "make_frames", "load_frames", "TrainConfig",
+           "train_segmenter", "frame_targets", "SENSORS", "SPLIT_SHARES"]
 
 #: sensor preset -> share of the frames
 SENSORS = {"realsense_d435_raw": 0.35, "realsense_d435": 0.2, "kinect": 0.15,
@@ -58,7 +61,7 @@ _VAL = {"room_train": "room_val", "household_train": "household_val", "hard_trai
 _PC = PerceptionConfig()  #: the perception defaults the grids are made and read with
 
 #: the frames' recipe: frames of another version in the data folder are not reused
-DATA_VERSION = 2
+DATA_VERSION = 4  # 3: a discarded recipe (structure recoloured saturated, objects pale)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class DataConfig:
     misregister: int = 2  #: pixels of depth-colour misregistration at most
     stride2_share: float = 0.2  #: frames whose grid takes every 2nd pixel (else 3rd)
     paint: bool = True  #: prints on objects, grain on the rest (segment_train.paint)
+    #: frames whose objects and structure all take colours of one distribution (recolour)
+    recolour: float = 0.5
 
 
 def _field(shape: tuple[int, int], cell: float, rng: np.random.Generator) -> np.ndarray:
@@ -131,6 +136,29 @@ def paint(rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def any_colour(rng: np.random.Generator) -> np.ndarray:
+    """An RGB colour in [0, 1] of any kind: a third achromatic (black to white, barely
+    tinted), the rest of any hue, saturation 0.2-1 and value 0.15-1."""
+    import colorsys
+
+    if rng.random() < 1 / 3:
+        return np.clip(rng.uniform(0.04, 0.95) + rng.normal(0, 0.02, 3), 0.0, 1.0)
+    return np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0.2, 1.0),
+                                        rng.uniform(0.15, 1.0)))
+
+
+def recolour(world, rng: np.random.Generator):
+    """``world`` with every model in a colour of ``any_colour``, objects and structure
+    alike: the simulator paints structure pale and objects in palette colours, and a network
+    trained on that alone takes a red tote's walls for objects and a white or grey object
+    for structure; on these frames colour says nothing of what is an object."""
+    models = []
+    for m in world.models:
+        c = any_colour(rng)
+        models.append(replace(m, visuals=[replace(v, color=c.copy()) for v in m.visuals]))
+    return replace(world, models=models)
+
+
 def _frame(split: str, seed: int, index: int, cfg: DataConfig) -> dict[str, np.ndarray]:
     from spatial_ros.bench.colours import LIGHTS
     from spatial_ros.bench.generate import SPLITS, generate_scene
@@ -140,6 +168,8 @@ def _frame(split: str, seed: int, index: int, cfg: DataConfig) -> dict[str, np.n
     rng = np.random.default_rng([SPLITS[split], seed, index, 31])
     world, pose = generate_scene(split, seed, index, width=cfg.width, height=cfg.height)
     key, fill = list(LIGHTS.values())[int(rng.integers(len(LIGHTS)))]
+    if rng.random() < cfg.recolour:
+        world = recolour(world, rng)
     fr = Renderer(replace(world, light_color=key, ambient_color=fill)).render(pose)
     rgb = paint(fr.rgb, fr.mask, rng) if cfg.paint else fr.rgb
     sensor = str(rng.choice(list(SENSORS), p=list(SENSORS.values())))
