@@ -186,12 +186,12 @@ _SCENE_GRAPH = (
           "rest is structure (chair backs, shelf panels)", live=True),
     Param("segmentation", _PC.segmentation, "class-agnostic segmentation: learned (the "
           "shipped network's affinities and objectness, within depth cuts), geometric (the "
-          "hand-set rules) or combined (the rules' regions, those the network calls structure "
-          "dropped)", choices=SEGMENTATIONS),
+          "hand-set rules) or combined (the rules' regions, parted where the network is sure of "
+          "a boundary, those it calls structure dropped)", choices=SEGMENTATIONS),
     Param("segmenter_weights", _PC.segmenter_weights, "the learned segmenter's weights file "
           "('' = the shipped one); one that does not load: a warning, once, and the geometric "
           "segmentation"),
-    Param("min_objectness", _PC.min_objectness, "learned segmentation: a region whose mean "
+    Param("min_objectness", _PC.min_objectness, "learned and combined: a region whose mean "
           "objectness is under this is structure, not an object (0 = keep every region)",
           range=(0.0, 1.0), live=True),
     Param("plane_distance", _PC.plane_distance, "RANSAC inlier distance of support planes (m)",

@@ -155,8 +155,6 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
 
             objectness, *affinities = load_segmenter(config.segmenter_weights).predict(
                 grid_features(grid_pts.reshape(sh, sw, 3), valid, rgb_s, camera_pose.rotation))
-            if config.segmentation == "combined":  # the rules' regions, the net's objectness
-                affinities = None
         grid = depth_regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config,
                              silhouette=sil_grid, points=grid_pts.reshape(sh, sw, 3),
                              affinities=affinities)

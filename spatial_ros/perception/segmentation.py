@@ -49,9 +49,11 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
     ``affinities`` (learned segmentation: the probabilities that each cell and its right /
     lower neighbour are one object, perception.learned) replace the rules between the depth
     cuts and the filling: regions are the foreground's cells joined where the affinity is over
-    ``affinity_threshold`` and no depth jump lies between them.
+    ``affinity_threshold`` and no depth jump lies between them; with ``segmentation``
+    "combined" they cut and join the rules' regions where the network is sure
+    (``combine_split``, ``combine_merge``).
     """
-    if affinities is not None:
+    if affinities is not None and config.segmentation != "combined":
         return _learned_regions(depth, fg, affinities, config, silhouette)
     d = np.where(fg, depth, 0.0).astype(np.float32)
     cut = np.zeros(fg.shape, bool)
@@ -77,9 +79,32 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
         out = _split_necks(out, lab, config)
     if config.merge_jump > 0:
         out = _merge_fragments(out, depth, lab, config, boundary=crease)
+    if affinities is not None and (config.combine_split > 0 or config.combine_merge < 1):
+        out = _combined_regions(out, d, affinities, config)  # combined: the net's word
     if config.fill_enclosed:
         _fill_enclosed(out, ~fg, config.fill_hull, silhouette)
     return out
+
+
+def _combined_regions(out: np.ndarray, d: np.ndarray, affinities: tuple[np.ndarray, np.ndarray],
+                      config: PerceptionConfig) -> np.ndarray:
+    """The rules' regions ``out`` with the network's word on their borders: neighbours of one
+    region part where the network's affinity is under ``combine_split`` (two objects the rules
+    joined: a box stacked on a box of its colour), neighbours of two regions join where it is
+    over ``combine_merge`` with no depth jump between them (one object the rules cut: a box in
+    prints). Pieces under ``min_points`` cells are dropped, as the learned regions' are."""
+    right, down = affinities
+    jump_r, jump_d = _steps(d, config.depth_jump)
+    joins = []
+    for a, b, aff, jump in ((out[:, 1:], out[:, :-1], right, jump_r),
+                            (out[1:], out[:-1], down, jump_d)):
+        same = a == b
+        joins.append(np.where(same, aff > config.combine_split,
+                              (aff > config.combine_merge) & ~jump & (a > 0) & (b > 0)))
+    labels = affinity_regions(out > 0, *joins)
+    sizes = np.bincount(labels.ravel())
+    labels[sizes[labels] < config.min_points] = 0
+    return labels
 
 
 def _learned_regions(depth: np.ndarray, fg: np.ndarray,

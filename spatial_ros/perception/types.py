@@ -41,10 +41,15 @@ class PerceptionConfig:
     #: "learned": regions from the network of perception.learned (affinities between grid
     #: cells, objectness) within the depth cuts; "geometric": the hand-set rules of
     #: perception.segmentation (depth jumps, colour splits, necks, fragment merges);
-    #: "combined": the rules' regions, those the network calls structure dropped
-    segmentation: str = "learned"
+    #: "combined": the rules' regions, cut and joined where the network is sure
+    #: (``combine_split``, ``combine_merge``), those the network calls structure dropped
+    segmentation: str = "combined"
     segmenter_weights: str = ""  #: the learned segmenter's weights ("" = the shipped ones)
     affinity_threshold: float = 0.5  #: neighbours join where their affinity is above this
+    #: combined: neighbours of one rules' region part where their affinity is under this (0 =
+    #: never), neighbours of two regions join where it is over ``combine_merge`` (1 = never)
+    combine_split: float = 0.2
+    combine_merge: float = 1.0
     #: a learned region whose mean objectness is under this is structure (a shelf's panel, a
     #: tote's wall), not an object (0 = keep every region)
     min_objectness: float = 0.5

@@ -13,10 +13,12 @@ from spatial_ros.bench.relations import match_detections, scene_frames
 from spatial_ros.geometry import CameraIntrinsics, Pose
 from spatial_ros.model.segment_train import (
     TrainConfig,
+    any_colour,
     frame_targets,
     load_frames,
     make_frames,
     paint,
+    recolour,
     train_segmenter,
 )
 from spatial_ros.model.segmenter import (
@@ -55,6 +57,32 @@ def test_regions_join_only_across_affinities_above_the_threshold():
     assert len(np.unique(affinity_regions(fg, right, down, threshold=0.95)[fg])) == 23
 
 
+def test_combined_regions_part_and_join_the_rules_regions_where_the_network_is_sure():
+    from spatial_ros.perception.segmentation import _combined_regions
+
+    out = np.zeros((6, 8), np.int32)
+    out[:, :4] = 1  # the rules: one region over two stacked objects (rows 0-2, 3-5) ...
+    out[:, 4:] = 2  # ... and one object cut in two (columns 0-3, 4-7) by its prints
+    d = np.full(out.shape, 1.0, np.float32)
+    right = np.full((6, 7), 0.95, np.float32)
+    down = np.full((5, 8), 0.95, np.float32)
+    down[2, :4] = 0.05  # the network: a boundary between rows 2 and 3 under region 1
+    right[3:, 3] = 0.5  # unsure between the lower object and region 2: neither cut nor join
+    cfg = PerceptionConfig(min_points=1, combine_split=0.2, combine_merge=1.0)
+    parted = _combined_regions(out, d, (right, down), cfg)
+    assert len(np.unique(parted)) == 3 and parted[0, 0] != parted[5, 0]
+    assert len(np.unique(parted[:, 4:])) == 1  # merge off (1): region 2 stays apart ...
+    assert parted[0, 0] != parted[0, 4]
+    cfg = PerceptionConfig(min_points=1, combine_split=0.2, combine_merge=0.9)
+    joined = _combined_regions(out, d, (right, down), cfg)
+    assert joined[0, 0] == joined[0, 7] and joined[5, 0] != joined[0, 0]  # ... joined here
+    d[:, 4:] = 1.2  # a depth jump between them: never joined
+    assert _combined_regions(out, d, (right, down), cfg)[0, 4] != \
+        _combined_regions(out, d, (right, down), cfg)[0, 3]
+    cfg = PerceptionConfig(min_points=13, combine_split=0.2)  # pieces under min_points: gone
+    assert np.count_nonzero(_combined_regions(out, d, (right, down), cfg)) == 24
+
+
 def test_features_of_a_level_plane_and_a_step():
     h, w = 12, 16
     intr = CameraIntrinsics(width=w, height=h, fx=20.0, fy=20.0, cx=8.0, cy=6.0)
@@ -71,6 +99,30 @@ def test_features_of_a_level_plane_and_a_step():
     assert f[2, 5, 9] < -1.5 and abs(f[2, 5, 4]) < 1e-5  # the step to the nearer surface
     np.testing.assert_allclose(f[4:7, 5, 4], [0, 0, -1], atol=1e-5)  # facing the camera
     assert f[9, 5, 12] > 0.3 > abs(f[9, 5, 4])  # red: b* and a* off grey
+
+
+def test_recoloured_frames_give_objects_and_structure_colours_of_one_kind():
+    """Half the training frames: every model (objects, the table, walls) in one colour of
+    any_colour, geometry and labels untouched; over many draws dark, white, grey and
+    saturated colours all come up."""
+    from spatial_ros.bench.generate import generate_scene
+
+    world, _pose = generate_scene("room_train", 0, 0, width=160, height=120)
+    rng = np.random.default_rng(0)
+    new = recolour(world, rng)
+    assert [m.label for m in new.models] == [m.label for m in world.models]
+    for old, m in zip(world.models, new.models):
+        assert len({tuple(v.color) for v in m.visuals}) == 1  # one colour a model
+        for a, b in zip(old.visuals, m.visuals):
+            np.testing.assert_array_equal(a.size, b.size)
+            np.testing.assert_array_equal(a.pose.translation, b.pose.translation)
+    assert any(not np.allclose(a.visuals[0].color, b.visuals[0].color)
+               for a, b in zip(world.models, new.models))
+    colours = np.array([any_colour(rng) for _ in range(600)])
+    assert colours.min() >= 0 and colours.max() <= 1
+    sat = colours.max(axis=1) - colours.min(axis=1)
+    assert (colours.max(axis=1) < 0.15).any() and (colours.min(axis=1) > 0.85).any()
+    assert 0.2 < (sat < 0.06).mean() < 0.45 and (sat > 0.6).mean() > 0.05
 
 
 def test_paint_prints_on_objects_and_grains_the_rest():
