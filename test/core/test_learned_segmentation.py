@@ -37,9 +37,7 @@ from spatial_ros.perception.learned import (
     default_weights,
     grid_features,
 )
-
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)"))]
+from test.core.devices import DEVICES
 
 
 def test_regions_join_only_across_affinities_above_the_threshold():

@@ -15,9 +15,8 @@ from spatial_ros.model.network import (
     region_points,
     sine_2d,
 )
+from test.core.devices import DEVICES
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)"))]
 SMALL = ModelConfig(image_height=32, image_width=48, patch=8, dim=32, layers=2, heads=2)
 
 

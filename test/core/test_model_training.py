@@ -19,10 +19,9 @@ from spatial_ros.model.fusion import Fusion, expected_calibration_error, fit_fus
 from spatial_ros.model.infer import SHIPPED_WEIGHTS, SpatialReasoner
 from spatial_ros.model.network import ModelConfig, SpatialNet
 from spatial_ros.model.train import TrainConfig, load_config, region_masks, train
+from test.core.devices import DEVICES
 
 TINY = ModelConfig(image_height=32, image_width=48, patch=8, dim=32, layers=1, heads=2)
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)"))]
 
 
 def test_training_writes_resumable_checkpoints_and_learns(tmp_path):
