@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import pathlib
+import queue
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -78,17 +80,34 @@ class RosHarness:
         self.nodes = [self.node]
         self.executor.add_node(self.node)
         self._stop = threading.Event()
+        self._removals: queue.Queue[tuple[Any, threading.Event]] = queue.Queue()
+        self.errors: list[str] = []  # what a spin raised; close() fails the test on any
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
+        """Spin until close(). Nodes are removed and destroyed here, between two spins, never
+        from the test's thread while a spin holds their entities (destroying a node mid-wait
+        raised in the spin thread, which then stopped: every later reply was lost, seen on CI
+        as a service that "did not answer"). An exception in a spin is kept in ``errors`` and
+        spinning goes on."""
+        from rclpy.exceptions import InvalidHandle
         from rclpy.executors import ExternalShutdownException
 
-        try:
-            while self.context.ok() and not self._stop.is_set():
+        while self.context.ok() and not self._stop.is_set():
+            while not self._removals.empty():
+                node, done = self._removals.get()
+                self.executor.remove_node(node)
+                node.destroy_node()
+                done.set()
+            try:
                 self.executor.spin_once(timeout_sec=0.05)
-        except (ExternalShutdownException, Exception):  # noqa: BLE001 - shutting down
-            pass
+            except ExternalShutdownException:
+                return
+            except InvalidHandle:
+                continue  # work of a node destroyed since the wait began: nothing to run
+            except Exception:  # noqa: BLE001 - kept and reported by close()
+                self.errors.append(traceback.format_exc())
 
     @property
     def node_kwargs(self) -> dict[str, Any]:
@@ -100,10 +119,15 @@ class RosHarness:
         self.executor.add_node(node)
         return node
 
-    def remove(self, node: Any) -> None:
-        self.executor.remove_node(node)
+    def remove(self, node: Any, timeout: float = 30.0) -> None:
+        """Stop spinning ``node`` and destroy it (on the spin thread, see ``_spin``)."""
         self.nodes.remove(node)
-        node.destroy_node()
+        done = threading.Event()
+        self._removals.put((node, done))
+        self.executor.wake()
+        if not done.wait(timeout):
+            raise AssertionError(f"the spin thread did not remove {node.get_name()} in "
+                                 f"{timeout:g} s (alive: {self._thread.is_alive()})")
 
     def inbox(self, msg_type: Any, topic: str, qos: Any = 10) -> Inbox:
         box = Inbox(topic)
@@ -117,7 +141,11 @@ class RosHarness:
         """Call a service through ``client`` (created on ``self.node``) and wait for the reply."""
         from spatial_ros.ros.runner import call_service
 
-        return call_service(client, request, timeout)
+        try:
+            return call_service(client, request, timeout)
+        except RuntimeError as exc:
+            raise AssertionError(f"{exc} (spin thread alive: {self._thread.is_alive()}; "
+                                 f"errors in spins: {self.errors or 'none'})") from exc
 
     def wait_for_subscribers(self, pub: Any, count: int = 1, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -131,11 +159,16 @@ class RosHarness:
 
         self._stop.set()
         self._thread.join(timeout=5)
+        errors, self.errors = self.errors, []
+        while not self._removals.empty():  # asked for after the spin thread ended
+            self.nodes.append(self._removals.get()[0])
         for node in reversed(self.nodes):
             self.executor.remove_node(node)
             node.destroy_node()
         self.executor.shutdown(timeout_sec=1)
         rclpy.shutdown(context=self.context)
+        if errors:
+            raise AssertionError("the harness's spin raised:\n" + "\n".join(errors))
 
 
 @pytest.fixture

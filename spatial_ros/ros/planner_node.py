@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
+import traceback
 from collections import OrderedDict
 
 import numpy as np
@@ -90,8 +91,20 @@ class PlannerNode(Node):
             if name in values:
                 setattr(self, attr, values[name])
 
+    def _unexpected(self, what: str, exc: Exception) -> str:
+        """Log an error no rule refuses (a defect to report) and say it in one line: a
+        callback that raised would end the node's spin, and every later request with it."""
+        text = f"{what} failed: {type(exc).__name__}: {exc}"
+        self.get_logger().error(f"{text}\n{traceback.format_exc()}")
+        return text
+
     def _on_graph(self, msg) -> None:
-        graph = conv.scene_graph_from_msg(msg)
+        try:
+            graph = conv.scene_graph_from_msg(msg)
+        except Exception as exc:  # noqa: BLE001 - a bad message must never stop the node
+            self.get_logger().warning(f"scene graph dropped, it cannot be read: {exc}",
+                                      throttle_duration_sec=5.0)
+            return
         key = _stamp_key(msg.header.stamp)
         with self._lock:
             self.graph = graph
@@ -108,7 +121,12 @@ class PlannerNode(Node):
             return -1.0 if self.graph is None else time.monotonic() - self.graph_received
 
     def _on_relations(self, msg) -> None:
-        rels = [conv.relation_from_msg(r) for r in msg.relations]
+        try:
+            rels = [conv.relation_from_msg(r) for r in msg.relations]
+        except Exception as exc:  # noqa: BLE001 - a bad message must never stop the node
+            self.get_logger().warning(f"relations dropped, they cannot be read: {exc}",
+                                      throttle_duration_sec=5.0)
+            return
         with self._lock:
             self._fused[_stamp_key(msg.header.stamp)] = rels
             while len(self._fused) > _KEEP:
@@ -143,6 +161,14 @@ class PlannerNode(Node):
             return graph, camera, source
 
     def _on_query(self, request, response):
+        try:
+            return self._answer(request, response)
+        except Exception as exc:  # noqa: BLE001 - answered as a failure, the node keeps serving
+            response.success = False
+            response.error_message = self._unexpected(f"question {request.question!r}", exc)
+            return response
+
+    def _answer(self, request, response):
         graph, camera, source = self._snapshot()
         response.graph_age = float(self.graph_age)
         response.relations_source = source
@@ -200,6 +226,10 @@ class PlannerNode(Node):
             response.success, response.error_message = False, str(exc)
             self.get_logger().info(f"goal refused: {exc}")
             return response
+        except Exception as exc:  # noqa: BLE001 - answered as a failure, the node keeps serving
+            response.success = False
+            response.error_message = self._unexpected(f"goal {request.goal!r}", exc)
+            return response
         response.success = True
         response.object_id, response.reference_id = p.object_id, p.reference_id
         response.support_id = p.support_id
@@ -211,6 +241,9 @@ class PlannerNode(Node):
             p, _target = self._place(msg.data)
         except PlacementError as exc:
             self.get_logger().warning(f"goal {msg.data!r} refused: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - a bad goal must never stop the node
+            self._unexpected(f"goal {msg.data!r}", exc)
             return
         self.get_logger().info(f"goal {msg.data!r}: target at "
                                f"{np.round(p.pose.translation, 3).tolist()}")

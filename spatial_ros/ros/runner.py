@@ -49,14 +49,31 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> None
         rclpy.try_shutdown()
 
 
-def call_service(client: Any, request: Any, timeout: float = 10.0) -> Any:
-    """Call a service and wait for the reply while another thread spins the client's node."""
+def call_service(client: Any, request: Any, timeout: float = 10.0,
+                 resend_after: float = 2.0) -> Any:
+    """Call a service and wait for the reply while another thread spins the client's node.
+
+    A request not answered in ``resend_after`` seconds is sent again (said on stderr), until
+    ``timeout``: DDS matches the four endpoints of a service one by one, so a client can see
+    the server (``wait_for_service``) before the server sees the client's reply reader, and
+    that reply is dropped (a known ROS 2 race, more likely on a loaded machine). The services
+    here (questions, placements) give the same answer when asked twice."""
     if not client.wait_for_service(timeout_sec=timeout):
         raise RuntimeError(f"service {client.srv_name} is not available")
+    start = time.monotonic()
+    sends = 1
     future = client.call_async(request)
-    deadline = time.monotonic() + timeout
     while not future.done():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"service {client.srv_name} did not answer in {timeout:g} s")
+        now = time.monotonic()
+        if now - start > timeout:
+            client.remove_pending_request(future)
+            raise RuntimeError(f"service {client.srv_name} did not answer in {timeout:g} s "
+                               f"({sends} request(s) sent)")
+        if now - start > sends * resend_after:
+            client.remove_pending_request(future)
+            sends += 1
+            print(f"[WARN] no reply from {client.srv_name} in {resend_after:g} s: asking "
+                  f"again ({sends})", file=sys.stderr, flush=True)
+            future = client.call_async(request)
         time.sleep(0.01)
     return future.result()

@@ -149,3 +149,34 @@ def test_goals_on_moving_objects_are_refused_until_they_stop(ros):
         settle(0.1 * k)
     r = ros.call(place, PlaceRelative.Request(goal="place the red box left of the blue box"))
     assert r.success, r.error_message
+
+
+def test_a_graph_that_cannot_be_read_is_dropped_and_the_planner_keeps_serving(ros):
+    """A SceneGraph whose relation names no known predicate (a newer or broken publisher):
+    the planner says why on /rosout, keeps no graph from it, and answers the next question."""
+    from rcl_interfaces.msg import Log
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+
+    from spatial_ros.msg import SceneObject, SpatialRelation
+
+    rosout = ros.inbox(Log, "/rosout", QoSProfile(
+        depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    planner = ros.add(PlannerNode(**ros.node_kwargs))
+    query = ros.node.create_client(QuerySpatial, "/spatial/query")
+    pub = ros.publisher(SceneGraph, "/spatial/scene_graph")
+    ros.wait_for_subscribers(pub)
+    bad = SceneGraph(objects=[SceneObject(id=1, label="box", color="red")],
+                     relations=[SpatialRelation(subject_id=1, object_id=1,
+                                                predicate="frobnicate", confidence=1.0)])
+    pub.publish(bad)
+    log = rosout.wait(lambda m: m.name == "planner" and "cannot be read" in m.msg)[0]
+    assert "unknown predicate 'frobnicate'" in log.msg
+    assert planner.graph is None
+    r = ros.call(query, QuerySpatial.Request(question="is the red box left of the red box?"))
+    assert not r.success and r.error_message == "no scene graph has arrived yet"
+    bad.relations[0].predicate = "left_of"  # the same graph, readable: answered
+    pub.publish(bad)
+    while planner.graph is None:
+        time.sleep(0.02)
+    r = ros.call(query, QuerySpatial.Request(question="how many red boxes are there?"))
+    assert r.success and list(r.object_ids) == [1], (r.answer, r.error_message)
