@@ -30,7 +30,12 @@ a cabinet beyond it, objects touching each other, stacked and touching the wall;
 with a back panel, books and boxes, seen from the front; a tote with its walls, seen from above
 at an angle; cameras from frontal to top-down. Only the things on a support or in the
 container are objects (labelled); the floor, walls, furniture, shelf and tote are structure.
-The same arguments give the same bytes.
+``bin`` (with ``bin_train`` and ``bin_val``) is the picking tote of a warehouse cell (issue 31's
+held-out tote, reproduced here, never copied): a tote of any colour whose walls lean out by up
+to 20 degrees, sometimes with a rim, on the floor or a table, packed with 5-14 objects that
+touch and rest on one another (flat packages, cylinders lying on their side, balls, household
+meshes; about a fifth of them black, which the RealSense presets leave without depth), the camera
+above it looking down at any roll. The same arguments give the same bytes.
 """
 from __future__ import annotations
 
@@ -60,10 +65,12 @@ __all__ = ["SPLITS", "generate_scene", "generate"]
 
 SPLITS = {"train": 0, "val": 1, "test": 2, "shift": 3, "household": 4, "hard": 5,
           "hard_train": 6, "hard_val": 7, "household_train": 8, "household_val": 9,
-          "room": 10, "room_train": 11, "room_val": 12}
+          "room": 10, "room_train": 11, "room_val": 12, "bin": 13, "bin_train": 14,
+          "bin_val": 15}
 HARD_SPLITS = ("hard", "hard_train", "hard_val")
 HOUSEHOLD_SPLITS = ("household", "household_train", "household_val")
 ROOM_SPLITS = ("room", "room_train", "room_val")
+BIN_SPLITS = ("bin", "bin_train", "bin_val")
 TRAIN_COLORS = ["red", "green", "blue", "yellow", "orange", "purple", "grey"]
 SHIFT_COLORS = ["cyan", "pink", "brown", "white"]
 TRAIN_SHAPES = ["box", "cylinder", "sphere"]
@@ -399,6 +406,112 @@ def _room_scene(rng: np.random.Generator, name: str, width: int, height: int
                  ambient=float(rng.uniform(0.3, 0.6))), pose
 
 
+def _rot(axis: int, angle: float) -> np.ndarray:
+    """Rotation by ``angle`` about world axis ``axis`` (0 = x, 1 = y, 2 = z)."""
+    c, s = math.cos(angle), math.sin(angle)
+    i, j = [k for k in range(3) if k != axis]
+    r = np.eye(3)
+    r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
+    return r
+
+
+def _bin_scene(rng: np.random.Generator, name: str, width: int, height: int
+               ) -> tuple[World, Pose]:
+    """A picking tote packed with objects, seen from above (module docstring)."""
+    floor = np.clip(rng.uniform(0.15, 0.7) + rng.normal(0, 0.06, 3), 0.05, 0.95)
+    structure = [_slab("floor", "floor", [8.0, 8.0, 0.02], [0, 0, -0.01], floor,
+                       float(rng.uniform(0.0, 0.15)))]
+    base = float(rng.choice([0.0, rng.uniform(0.4, 0.8)]))  # on the floor or a table
+    if base > 0:
+        structure.append(_slab("table", "top", rng.uniform([0.8, 0.7, 0.03], [1.4, 1.0, 0.03]),
+                               [0, 0, base - 0.015], _pale(rng) * rng.uniform(0.5, 1.0)))
+    tw, td, th = rng.uniform(0.35, 0.6), rng.uniform(0.25, 0.42), rng.uniform(0.12, 0.3)
+    slope = float(rng.uniform(0.0, 0.35))  # walls leaning out by up to 20 degrees
+    tote = np.clip(rng.uniform(0.05, 0.95, 3) if rng.random() < 0.5 else
+                   np.array(PALETTE[str(rng.choice(["red", "blue", "grey", "green", "orange",
+                                                    "black", "yellow"]))]), 0.03, 0.97)
+    out, slant = th * math.tan(slope) / 2, th / math.cos(slope)
+    lx, ly = tw + 4 * out, td + 4 * out  # the walls' length: the corners stay closed
+    structure.append(_slab("tote", "bottom", [tw, td, 0.015], [0, 0, base + 0.0075], tote))
+    for wall, size, centre, rot in (
+            ("wall_a", [lx, 0.015, slant], [0, td / 2 + out, base + th / 2], _rot(0, -slope)),
+            ("wall_b", [lx, 0.015, slant], [0, -td / 2 - out, base + th / 2], _rot(0, slope)),
+            ("wall_c", [0.015, ly, slant], [tw / 2 + out, 0, base + th / 2], _rot(1, slope)),
+            ("wall_d", [0.015, ly, slant], [-tw / 2 - out, 0, base + th / 2], _rot(1, -slope))):
+        structure.append(Visual(name=wall, model="tote", geometry="box", size=np.array(size),
+                                pose=Pose(rotation=rot, translation=np.array(centre, float)),
+                                color=tote, texture=float(rng.uniform(0.0, 0.1))))
+    if rng.random() < 0.5:  # a rim around the top
+        r = th * math.tan(slope)
+        for k, (sx, sy, cx, cy) in enumerate(((tw + 2 * r + 0.08, 0.04, 0, td / 2 + r + 0.02),
+                                              (tw + 2 * r + 0.08, 0.04, 0, -td / 2 - r - 0.02),
+                                              (0.04, td + 2 * r, tw / 2 + r + 0.02, 0),
+                                              (0.04, td + 2 * r, -tw / 2 - r - 0.02, 0))):
+            structure.append(_slab("tote", f"rim{k}", [sx, sy, 0.012],
+                                   [cx, cy, base + th - 0.006], tote))
+    objects = _Objects(rng)
+    colours = TRAIN_COLORS + SHIFT_COLORS + ["black"]
+    named: set[tuple[str, str]] = set()  #: (colour, shape word): one object each, so that
+    inner = np.array([tw / 2, td / 2])
+    #: (xy, footprint radius, top) of what is in the tote: later objects rest on earlier ones
+    piled: list[tuple[np.ndarray, float, float]] = []
+    for _ in range(int(rng.integers(5, 15))):
+        form = str(rng.choice(["package", "package", "lying", "household", "ball"]))
+        size = {"package": rng.uniform([0.07, 0.05, 0.015], [0.26, 0.16, 0.08]),
+                "lying": np.array([1, 1, 0]) * rng.uniform(0.04, 0.09) + np.array(
+                    [0, 0, rng.uniform(0.1, 0.24)]),
+                "ball": np.full(3, rng.uniform(0.04, 0.1)),
+                "household": np.full(3, 0.1)}[form]
+        radius = float(np.linalg.norm(size[:2] if form != "lying" else size[1:]) / 2)
+        xy = rng.uniform(-inner + radius * 0.6, inner - radius * 0.6)
+        under = [t for c, r, t in piled if np.linalg.norm(c - xy) < (r + radius) * 0.55]
+        z = max(under, default=base + 0.015)
+        if z + 0.02 > base + th + 0.05:  # the pile stays about in the tote
+            continue
+        if form == "household":  # every question's name picks one object
+            colour, kind = objects.next_kind()
+            while kind not in HOUSEHOLD or (colour, kind) in named:
+                colour, kind = objects.next_kind()
+            named.add((colour, kind))
+            _c, radius, top = objects.add(colour, kind, xy, z, scale=0.8)
+            piled.append((xy, radius, top))
+            continue
+        word = {"package": "box", "lying": "cylinder", "ball": "sphere"}[form]
+        free = [c for c in colours + ["black"] * 2 if (c, word) not in named]  # black: 1 in 5
+        colour = str(rng.choice(free))
+        named.add((colour, word))
+        objects.label += 1
+        model = f"{colour}_{form}_{objects.label}"
+        yaw = _yaw(float(rng.uniform(0, 2 * math.pi)))
+        if form == "lying":  # a cylinder on its side: its axis along the yawed x
+            rot, geometry, tall = yaw @ _rot(1, math.pi / 2), "cylinder", size[0]
+        else:
+            rot, geometry, tall = yaw, "box" if form == "package" else "sphere", size[2]
+        tilt = _rot(0, float(rng.normal(0, 0.08))) if under else np.eye(3)  # resting askew
+        pos = np.array([xy[0], xy[1], z + tall / 2])
+        objects.models.append(SimModel(
+            name=model, pose=Pose(translation=pos), static=False, label=objects.label,
+            visuals=[Visual(name="visual", model=model, geometry=geometry, size=size,
+                            pose=Pose(rotation=tilt @ rot, translation=pos),
+                            color=np.array(PALETTE[colour]),
+                            texture=float(rng.uniform(0.0, 0.12)))]))
+        piled.append((xy, radius, z + tall))
+    target = np.array([*rng.normal(0, 0.03, 2), base + 0.05])
+    eye = target + np.array([*rng.normal(0, 0.12, 2), th + rng.uniform(0.3, 0.75)])
+    pose = look_at(eye, target)
+    pose = Pose(rotation=pose.rotation @ _rot(2, float(rng.uniform(-math.pi, math.pi))),
+                translation=pose.translation)  # any roll about the optical axis
+    models = [SimModel(name=m, pose=Pose(), static=True, visuals=[v for v in structure
+                                                                    if v.model == m])
+              for m in dict.fromkeys(v.model for v in structure)]
+    elevation, light_az = rng.uniform(0.9, 1.5), rng.uniform(-math.pi, math.pi)
+    light = (math.cos(elevation) * math.cos(light_az), math.cos(elevation) * math.sin(light_az),
+             math.sin(elevation))
+    return World(name=name, path=pathlib.Path("generated"), models=models + objects.models,
+                 cameras=[_camera(pose, width, height)], light=light,
+                 ambient=float(rng.uniform(0.3, 0.6))), pose
+
+
 def _hard_scene(rng: np.random.Generator, name: str, width: int, height: int
                 ) -> tuple[World, Pose]:
     """Primitives at several heights, seen so that image height and size mislead (docstring)."""
@@ -478,6 +591,8 @@ def generate_scene(split: str, seed: int, index: int, *, width: int = 320,
         return _hard_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
     if split in ROOM_SPLITS:
         return _room_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
+    if split in BIN_SPLITS:
+        return _bin_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
     shift = split == "shift"
     colors, shapes = (SHIFT_COLORS, SHIFT_SHAPES) if shift else (TRAIN_COLORS, TRAIN_SHAPES)
     n = int(rng.integers(2, 11))

@@ -206,3 +206,30 @@ def test_room_scenes_have_the_structure_real_scenes_have():
     b, pb = generate_scene("room", 0, 3, width=160, height=120)
     assert np.array_equal(pa.matrix, pb.matrix)
     assert [m.name for m in a.models] == [m.name for m in b.models]
+
+
+def test_bin_scenes_pack_a_sloped_tote_seen_from_above():
+    """The bin split: a tote whose walls lean out, many objects that touch and rest on each
+    other, the camera above looking down; the tote is structure, its contents are labelled."""
+    import numpy as np
+
+    from spatial_ros.bench.generate import generate_scene
+    from spatial_ros.sim.render import Renderer
+
+    leaning = piled = 0
+    for i in range(10):
+        world, pose = generate_scene("bin", 0, i, width=160, height=120)
+        tote = next(m for m in world.models if m.name == "tote")
+        assert tote.label is None and any(m.name == "floor" for m in world.models)
+        walls = [v for v in tote.visuals if v.name.startswith("wall")]
+        assert len(walls) == 4
+        leaning += any(abs(v.pose.rotation[2, 2]) < 0.99 for v in walls)
+        objects = [m for m in world.models if m.label is not None]
+        assert len(objects) >= 4
+        bottom = next(v for v in tote.visuals if v.name == "bottom").pose.translation[2]
+        lowest = [min(v.center[2] - v.size.max() / 2 for v in m.visuals) for m in objects]
+        piled += sum(z > bottom + 0.03 for z in lowest)  # resting on another object
+        assert pose.rotation[2, 2] < -0.8  # the optical axis points down
+        frame = Renderer(world).render(pose)
+        assert len(set(np.unique(frame.mask).tolist()) - {0}) >= 0.6 * len(objects)
+    assert leaning >= 3 and piled >= 5
