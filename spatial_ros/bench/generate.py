@@ -71,10 +71,6 @@ HARD_SPLITS = ("hard", "hard_train", "hard_val")
 HOUSEHOLD_SPLITS = ("household", "household_train", "household_val")
 ROOM_SPLITS = ("room", "room_train", "room_val")
 BIN_SPLITS = ("bin", "bin_train", "bin_val")
-#: household kinds that can lie on their side, and the share laid so in the room and household
-#: training and validation splits
-_LAYABLE = ("can", "bottle", "cup", "mug", "cereal box")
-LYING = 0.25
 TRAIN_COLORS = ["red", "green", "blue", "yellow", "orange", "purple", "grey"]
 SHIFT_COLORS = ["cyan", "pink", "brown", "white"]
 TRAIN_SHAPES = ["box", "cylinder", "sphere"]
@@ -132,18 +128,9 @@ def _free_spot(rng: np.random.Generator, half: np.ndarray, radius: float,
     return None
 
 
-def _lay(v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A household mesh's vertices laid on its side (about 90 degrees about a horizontal axis,
-    as a knocked-over cup or can rests), its lowest point at z 0 and its footprint centred."""
-    v = v @ _rot(0, math.pi / 2 + float(rng.normal(0, 0.05))).T
-    lo, hi = v.min(0), v.max(0)
-    return v - np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
-
-
-def _household_scene(rng: np.random.Generator, name: str, width: int, height: int,
-                     lying: float = 0.0) -> tuple[World, Pose]:
-    """A table of household meshes, domain-randomised (module docstring); ``lying``: the share
-    of cups, mugs, cans, bottles and boxes laid on their side (training splits only)."""
+def _household_scene(rng: np.random.Generator, name: str, width: int, height: int
+                     ) -> tuple[World, Pose]:
+    """A table of household meshes, domain-randomised (module docstring)."""
     top = float(rng.uniform(0.6, 0.9))
     half = rng.uniform([0.45, 0.35], [0.7, 0.55])
     table_rgb = np.clip(rng.uniform(0.15, 0.85) * np.array([1.0, 1.0, 1.0])
@@ -162,9 +149,6 @@ def _household_scene(rng: np.random.Generator, name: str, width: int, height: in
     for ci in rng.permutation(len(combos))[:n]:
         colour, kind = combos[ci]
         v, t = household_mesh(kind, scale=float(rng.uniform(0.8, 1.25)), rng=rng)
-        laid = lying > 0 and kind in _LAYABLE and rng.random() < lying
-        if laid:
-            v = _lay(v, rng)
         radius = float(np.linalg.norm((v.max(0) - v.min(0))[:2]) / 2)
         z = top
         xy = None
@@ -187,7 +171,7 @@ def _household_scene(rng: np.random.Generator, name: str, width: int, height: in
             Visual(name="visual", model=model, geometry="mesh", size=mesh.extent,
                    pose=pose, color=np.array(PALETTE[colour]), mesh=mesh,
                    texture=float(rng.uniform(0.0, 0.12)))]))
-        if kind in ("can", "cereal box", "toy block") and not laid:
+        if kind in ("can", "cereal box", "toy block"):
             flat_tops.append((xy, z + float(v[:, 2].max()), radius * 0.8))
     for k in range(int(rng.integers(0, 3))):  # distractors: no label, in no question
         size = rng.uniform(0.03, 0.08, 3)
@@ -245,17 +229,14 @@ class _Objects:
         return self.kinds[int(next(self._order))]
 
     def add(self, colour: str, kind: str, xy: np.ndarray, z: float, *, scale: float = 1.0,
-            yaw: float | None = None, lying: float = 0.0) -> tuple[np.ndarray, float, float]:
-        """Place one object standing at ``xy`` on the surface at height ``z`` (a household
-        one laid on its side with probability ``lying``); returns its footprint centre, radius
-        and top height."""
+            yaw: float | None = None) -> tuple[np.ndarray, float, float]:
+        """Place one object standing at ``xy`` on the surface at height ``z``; returns its
+        footprint centre, radius and top height."""
         rng = self.rng
         yaw = float(rng.uniform(0, 2 * math.pi)) if yaw is None else yaw
         self.label += 1
         if kind in HOUSEHOLD:
             v, t = household_mesh(kind, scale=scale * float(rng.uniform(0.85, 1.2)), rng=rng)
-            if lying > 0 and kind in _LAYABLE and rng.random() < lying:
-                v = _lay(v, rng)
             model = f"{kind.replace(' ', '_')}_{self.label}"
             pose = Pose(rotation=_yaw(yaw), translation=np.array([xy[0], xy[1], z]))
             mesh = MeshData(path=pathlib.Path("meshes") / f"{model}.obj", vertices=v,
@@ -279,10 +260,9 @@ class _Objects:
         return np.asarray(xy, float), radius, top
 
 
-def _room_scene(rng: np.random.Generator, name: str, width: int, height: int,
-                lying: float = 0.0) -> tuple[World, Pose]:
-    """A table against walls, a shelf bin or a tote, with the room around it (docstring);
-    ``lying``: the share of the table's household objects laid on their side."""
+def _room_scene(rng: np.random.Generator, name: str, width: int, height: int
+                ) -> tuple[World, Pose]:
+    """A table against walls, a shelf bin or a tote, with the room around it (docstring)."""
     kind = str(rng.choice(["table", "table", "shelf", "tote"]))
     floor = np.clip(rng.uniform(0.2, 0.7) * np.array([1.0, 0.9, 0.8]) + rng.normal(0, 0.05, 3),
                     0.05, 0.95)
@@ -338,7 +318,7 @@ def _room_scene(rng: np.random.Generator, name: str, width: int, height: int,
                 xy = _free_spot(rng, half, r, placed)
             if xy is None or np.any(np.abs(xy) > half - 0.03):
                 continue
-            c, rc, ztop = objects.add(colour, what, xy, top, lying=lying)
+            c, rc, ztop = objects.add(colour, what, xy, top)
             placed.append((c, rc))
             if what in ("can", "cereal box", "toy block", "box"):
                 flat.append((c, rc, ztop))
@@ -605,16 +585,12 @@ def generate_scene(split: str, seed: int, index: int, *, width: int = 320,
                    height: int = 240) -> tuple[World, Pose]:
     """A random scene (as a World) and the camera's optical pose."""
     rng = np.random.default_rng([SPLITS[split], seed, index])
-    # objects knocked over: in the training and validation splits only (the test splits stay
-    # the scenes every earlier figure was measured on)
-    lying = LYING if split.endswith(("_train", "_val")) else 0.0
     if split in HOUSEHOLD_SPLITS:
-        return _household_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height,
-                                lying)
+        return _household_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
     if split in HARD_SPLITS:
         return _hard_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
     if split in ROOM_SPLITS:
-        return _room_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height, lying)
+        return _room_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
     if split in BIN_SPLITS:
         return _bin_scene(rng, f"spatialbench_{split}_{seed}_{index}", width, height)
     shift = split == "shift"

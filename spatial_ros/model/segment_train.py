@@ -63,7 +63,7 @@ _VAL = {"room_train": "room_val", "household_train": "household_val", "hard_trai
 _PC = PerceptionConfig()  #: the perception defaults the grids are made and read with
 
 #: the frames' recipe: frames of another version in the data folder are not reused
-DATA_VERSION = 5  # 3: a discarded recipe (structure recoloured saturated, objects pale)
+DATA_VERSION = 4  # 3: a discarded recipe (structure recoloured saturated, objects pale)
 
 
 @dataclass(frozen=True)
