@@ -260,6 +260,23 @@ class _Objects:
         return np.asarray(xy, float), radius, top
 
 
+def _structured_world(rng: np.random.Generator, name: str, structure: list[Visual],
+                      objects: _Objects, pose: Pose, width: int, height: int,
+                      min_elevation: float) -> tuple[World, Pose]:
+    """The World of a room or bin scene: the structure's visuals as one static model per
+    name, the labelled objects, a light from ``min_elevation``-1.5 rad above the horizon."""
+    groups: dict[str, list[Visual]] = {}
+    for v in structure:
+        groups.setdefault(v.model, []).append(v)
+    models = [SimModel(name=m, pose=Pose(), static=True, visuals=vs) for m, vs in groups.items()]
+    elevation, light_az = rng.uniform(min_elevation, 1.5), rng.uniform(-math.pi, math.pi)
+    light = (math.cos(elevation) * math.cos(light_az), math.cos(elevation) * math.sin(light_az),
+             math.sin(elevation))
+    return World(name=name, path=pathlib.Path("generated"), models=models + objects.models,
+                 cameras=[_camera(pose, width, height)], light=light,
+                 ambient=float(rng.uniform(0.3, 0.6))), pose
+
+
 def _room_scene(rng: np.random.Generator, name: str, width: int, height: int
                 ) -> tuple[World, Pose]:
     """A table against walls, a shelf bin or a tote, with the room around it (docstring)."""
@@ -394,16 +411,7 @@ def _room_scene(rng: np.random.Generator, name: str, width: int, height: int
     c, s_ = math.cos(roll), math.sin(roll)
     pose = Pose(rotation=pose.rotation @ np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1.0]]),
                 translation=pose.translation)
-    groups: dict[str, list[Visual]] = {}
-    for v in structure:
-        groups.setdefault(v.model, []).append(v)
-    models = [SimModel(name=m, pose=Pose(), static=True, visuals=vs) for m, vs in groups.items()]
-    elevation, light_az = rng.uniform(0.7, 1.5), rng.uniform(-math.pi, math.pi)
-    light = (math.cos(elevation) * math.cos(light_az), math.cos(elevation) * math.sin(light_az),
-             math.sin(elevation))
-    return World(name=name, path=pathlib.Path("generated"), models=models + objects.models,
-                 cameras=[_camera(pose, width, height)], light=light,
-                 ambient=float(rng.uniform(0.3, 0.6))), pose
+    return _structured_world(rng, name, structure, objects, pose, width, height, 0.7)
 
 
 def _rot(axis: int, angle: float) -> np.ndarray:
@@ -501,15 +509,7 @@ def _bin_scene(rng: np.random.Generator, name: str, width: int, height: int
     pose = look_at(eye, target)
     pose = Pose(rotation=pose.rotation @ _rot(2, float(rng.uniform(-math.pi, math.pi))),
                 translation=pose.translation)  # any roll about the optical axis
-    models = [SimModel(name=m, pose=Pose(), static=True, visuals=[v for v in structure
-                                                                    if v.model == m])
-              for m in dict.fromkeys(v.model for v in structure)]
-    elevation, light_az = rng.uniform(0.9, 1.5), rng.uniform(-math.pi, math.pi)
-    light = (math.cos(elevation) * math.cos(light_az), math.cos(elevation) * math.sin(light_az),
-             math.sin(elevation))
-    return World(name=name, path=pathlib.Path("generated"), models=models + objects.models,
-                 cameras=[_camera(pose, width, height)], light=light,
-                 ambient=float(rng.uniform(0.3, 0.6))), pose
+    return _structured_world(rng, name, structure, objects, pose, width, height, 0.9)
 
 
 def _hard_scene(rng: np.random.Generator, name: str, width: int, height: int
