@@ -588,8 +588,8 @@ def _train(args: argparse.Namespace) -> int:
 
 def _segment_data_args(parser: argparse.ArgumentParser) -> None:
     """The rendered frames both segment commands read (_segment_frames)."""
-    parser.add_argument("--frames", type=int, default=3000, help="training frames")
-    parser.add_argument("--val-frames", type=int, default=140, help="validation frames (the "
+    parser.add_argument("--frames", type=int, default=2500, help="training frames")
+    parser.add_argument("--val-frames", type=int, default=120, help="validation frames (the "
                         "*_val splits)")
     parser.add_argument("--data", default="~/.cache/spatial_ros/segment",
                         help="folder of the rendered frames (train/ and val/)")

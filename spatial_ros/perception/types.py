@@ -52,7 +52,7 @@ class PerceptionConfig:
     combine_merge: float = 1.0
     #: a learned region whose mean objectness is under this is structure (a shelf's panel, a
     #: tote's wall), not an object (0 = keep every region)
-    min_objectness: float = 0.7
+    min_objectness: float = 0.5
     plane_distance: float = 0.012  #: RANSAC inlier distance
     plane_sigmas: float = 0.0  #: plus this many depth-noise sigmas at each point's range
     structure_size: float = 1.5  #: a tilted plane smaller than this (m) is an object's face...
