@@ -104,9 +104,17 @@ def _sample_size(shape: str, rng: np.random.Generator) -> np.ndarray:
     return np.array([s * 3.0, s * 0.5, s * 0.5])  # bar
 
 
-def _yaw(angle: float) -> np.ndarray:
+def _rot(axis: int, angle: float) -> np.ndarray:
+    """Rotation by ``angle`` about world axis ``axis`` (0 = x, 1 = y, 2 = z)."""
     c, s = math.cos(angle), math.sin(angle)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
+    i, j = [k for k in range(3) if k != axis]
+    r = np.eye(3)
+    r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
+    return r
+
+
+def _yaw(angle: float) -> np.ndarray:
+    return _rot(2, angle)
 
 
 def _camera(pose: Pose, width: int, height: int) -> SimCamera:
@@ -414,14 +422,6 @@ def _room_scene(rng: np.random.Generator, name: str, width: int, height: int
     return _structured_world(rng, name, structure, objects, pose, width, height, 0.7)
 
 
-def _rot(axis: int, angle: float) -> np.ndarray:
-    """Rotation by ``angle`` about world axis ``axis`` (0 = x, 1 = y, 2 = z)."""
-    c, s = math.cos(angle), math.sin(angle)
-    i, j = [k for k in range(3) if k != axis]
-    r = np.eye(3)
-    r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
-    return r
-
 
 def _bin_scene(rng: np.random.Generator, name: str, width: int, height: int
                ) -> tuple[World, Pose]:
@@ -459,7 +459,9 @@ def _bin_scene(rng: np.random.Generator, name: str, width: int, height: int
                                    [cx, cy, base + th - 0.006], tote))
     objects = _Objects(rng)
     colours = TRAIN_COLORS + SHIFT_COLORS + ["black"]
-    named: set[tuple[str, str]] = set()  #: (colour, shape word): one object each, so that
+    #: (colour, shape word) of the objects so far: one object each, so that every question's
+    #: name picks one object
+    named: set[tuple[str, str]] = set()
     inner = np.array([tw / 2, td / 2])
     #: (xy, footprint radius, top) of what is in the tote: later objects rest on earlier ones
     piled: list[tuple[np.ndarray, float, float]] = []
@@ -476,7 +478,7 @@ def _bin_scene(rng: np.random.Generator, name: str, width: int, height: int
         z = max(under, default=base + 0.015)
         if z + 0.02 > base + th + 0.05:  # the pile stays about in the tote
             continue
-        if form == "household":  # every question's name picks one object
+        if form == "household":
             colour, kind = objects.next_kind()
             while kind not in HOUSEHOLD or (colour, kind) in named:
                 colour, kind = objects.next_kind()

@@ -57,9 +57,9 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
         return _learned_regions(depth, fg, affinities, config, silhouette)
     d = np.where(fg, depth, 0.0).astype(np.float32)
     cut = np.zeros(fg.shape, bool)
-    right, down = _steps(d, config.depth_jump)
-    cut[:, 1:] |= right
-    cut[1:] |= down
+    steps = _steps(d, config.depth_jump)  # (right, down); combined reuses them
+    cut[:, 1:] |= steps[0]
+    cut[1:] |= steps[1]
     edge = _depth_edges(d, config.edge_jump) & fg if config.edge_jump > 0 else None
     if edge is not None:
         cut |= edge
@@ -80,21 +80,23 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
     if config.merge_jump > 0:
         out = _merge_fragments(out, depth, lab, config, boundary=crease)
     if affinities is not None and (config.combine_split > 0 or config.combine_merge < 1):
-        out = _combined_regions(out, d, affinities, config)  # combined: the net's word
+        out = _combined_regions(out, steps, affinities, config)  # combined: the net's word
     if config.fill_enclosed:
         _fill_enclosed(out, ~fg, config.fill_hull, silhouette)
     return out
 
 
-def _combined_regions(out: np.ndarray, d: np.ndarray, affinities: tuple[np.ndarray, np.ndarray],
+def _combined_regions(out: np.ndarray, steps: tuple[np.ndarray, np.ndarray],
+                      affinities: tuple[np.ndarray, np.ndarray],
                       config: PerceptionConfig) -> np.ndarray:
     """The rules' regions ``out`` with the network's word on their borders: neighbours of one
     region part where the network's affinity is under ``combine_split`` (two objects the rules
     joined: a box stacked on a box of its colour), neighbours of two regions join where it is
-    over ``combine_merge`` with no depth jump between them (one object the rules cut: a box in
-    prints). Pieces under ``min_points`` cells are dropped, as the learned regions' are."""
+    over ``combine_merge`` with no depth jump between them (``steps``, the depth cuts'
+    _steps: one object the rules cut, a box in prints). Pieces under ``min_points`` cells are
+    dropped, as the learned regions' are."""
     right, down = affinities
-    jump_r, jump_d = _steps(d, config.depth_jump)
+    jump_r, jump_d = steps
     joins = []
     for a, b, aff, jump in ((out[:, 1:], out[:, :-1], right, jump_r),
                             (out[1:], out[:-1], down, jump_d)):

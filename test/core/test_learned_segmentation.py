@@ -56,7 +56,7 @@ def test_regions_join_only_across_affinities_above_the_threshold():
 
 
 def test_combined_regions_part_and_join_the_rules_regions_where_the_network_is_sure():
-    from spatial_ros.perception.segmentation import _combined_regions
+    from spatial_ros.perception.segmentation import _combined_regions, _steps
 
     out = np.zeros((6, 8), np.int32)
     out[:, :4] = 1  # the rules: one region over two stacked objects (rows 0-2, 3-5) ...
@@ -66,19 +66,22 @@ def test_combined_regions_part_and_join_the_rules_regions_where_the_network_is_s
     down = np.full((5, 8), 0.95, np.float32)
     down[2, :4] = 0.05  # the network: a boundary between rows 2 and 3 under region 1
     right[3:, 3] = 0.5  # unsure between the lower object and region 2: neither cut nor join
+
+    def combine(cfg):  # the depth cuts of d as it is at the call
+        return _combined_regions(out, _steps(d, cfg.depth_jump), (right, down), cfg)
+
     cfg = PerceptionConfig(min_points=1, combine_split=0.2, combine_merge=1.0)
-    parted = _combined_regions(out, d, (right, down), cfg)
+    parted = combine(cfg)
     assert len(np.unique(parted)) == 3 and parted[0, 0] != parted[5, 0]
     assert len(np.unique(parted[:, 4:])) == 1  # merge off (1): region 2 stays apart ...
     assert parted[0, 0] != parted[0, 4]
     cfg = PerceptionConfig(min_points=1, combine_split=0.2, combine_merge=0.9)
-    joined = _combined_regions(out, d, (right, down), cfg)
+    joined = combine(cfg)
     assert joined[0, 0] == joined[0, 7] and joined[5, 0] != joined[0, 0]  # ... joined here
     d[:, 4:] = 1.2  # a depth jump between them: never joined
-    assert _combined_regions(out, d, (right, down), cfg)[0, 4] != \
-        _combined_regions(out, d, (right, down), cfg)[0, 3]
+    assert combine(cfg)[0, 4] != combine(cfg)[0, 3]
     cfg = PerceptionConfig(min_points=13, combine_split=0.2)  # pieces under min_points: gone
-    assert np.count_nonzero(_combined_regions(out, d, (right, down), cfg)) == 24
+    assert np.count_nonzero(combine(cfg)) == 24
 
 
 def test_features_of_a_level_plane_and_a_step():
