@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from spatial_ros.colors import balanced, illuminant_gains, surface_color
-from spatial_ros.geometry import CameraIntrinsics, Pose
+from spatial_ros.geometry import CameraIntrinsics, Pose, take_rows
 from spatial_ros.perception.amodal import (
     bottom_hidden,
     extend_down,
@@ -125,7 +125,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     rows, cols = np.divmod(vi, sw)  # each reading's image-border bits: 1 top, 2 bottom, ...
     sides = ((rows <= 1) * 1 | (rows >= sh - 2) * 2 | (cols <= 1) * 4
              | (cols >= sw - 2) * 8).astype(np.uint8)
-    optical = _rays(intrinsics, s)[vi] * dv[:, None]  # (N, 3) optical frame, float32
+    optical = take_rows(_rays(intrinsics, s), vi) * dv[:, None]  # (N, 3) optical frame, float32
     pts = optical @ camera_pose.rotation.T + camera_pose.translation  # (N, 3) world
     rgb_s = rgb[::s, ::s]
     interior: dict[int, np.ndarray] = {}  # class-agnostic: image cells that are not surface
@@ -135,7 +135,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         if supports is not None:
             report.support_heights = list(supports)
         elif config.mask_supports:  # support surfaces from the unlabelled background
-            find_planes(pts[lab == 0], config, report, dv[lab == 0], sides[lab == 0],
+            find_planes(take_rows(pts, lab == 0), config, report, dv[lab == 0], sides[lab == 0],
                         vi[lab == 0], (sh, sw))
         if config.mask_flying > 0:
             grid = np.zeros(sh * sw, np.int32)
@@ -188,7 +188,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     # each pixel's brightest channel (shape features), once for the frame, not once per crop
     grey = np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2]) if segments else None
     for inst, idx in segments:
-        p = pts[idx].astype(np.float64)
+        p = take_rows(pts, idx).astype(np.float64)
         # structure, told before any geometry is fitted: beyond the workspace, or part of a
         # large support (a leg, an apron)
         if not in_workspace(p.mean(axis=0), camera_pose, config):

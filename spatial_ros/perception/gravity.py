@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spatial_ros.errors import GravityError
-from spatial_ros.geometry import CameraIntrinsics, Pose
+from spatial_ros.geometry import CameraIntrinsics, Pose, take_rows
 from spatial_ros.perception.supports import refit_plane
 
 __all__ = ["level_pose", "PlaneGravityConfig", "gravity_from_plane", "ImuGravity",
@@ -117,7 +117,7 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
     if ok.sum() < 200:
         raise GravityError(f"plane gravity: only {int(ok.sum())} depth readings in the frame "
                            "(at least 200 needed to find a support plane)")
-    pts = intrinsics.ray_directions(s)[ok] * d[ok, None]
+    pts = take_rows(intrinsics.ray_directions(s), ok) * d[ok, None]
     hint = np.asarray(config.up_hint, float)
     hint /= np.linalg.norm(hint)
     cos_tilt = math.cos(math.radians(config.max_tilt))
@@ -131,7 +131,8 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
         idx = np.flatnonzero(keep)
         if len(idx) < 100:
             break
-        pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts[idx].astype(np.float64)))
+        here = take_rows(pts, idx)  # the readings not set aside
+        pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(here.astype(np.float64)))
         o3d.utility.random.seed(int(config.seed))
         model, inl = pcd.segment_plane(config.distance, 3, config.iterations)
         n, off = np.asarray(model[:3], float), float(model[3])
@@ -140,9 +141,9 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
         if off < 0:  # turn the normal towards the camera (the optical origin)
             n, off = -n, -off
         # least-squares refit on the inliers, with the inlier distance of the depth noise
-        tol = config.distance + config.sigmas * config.noise_quadratic * pts[idx, 2] ** 2
-        n, off = refit_plane(pts[idx], n, off, tol, rounds=1)
-        on = np.abs(pts[idx] @ n + off) < tol
+        tol = config.distance + config.sigmas * config.noise_quadratic * here[:, 2] ** 2
+        n, off = refit_plane(here, n, off, tol, rounds=1)
+        on = np.abs(here @ n + off) < tol
         share = float(on.sum()) / len(idx)  # of the readings not on the walls set aside
         if share < config.min_fraction:
             break
@@ -155,7 +156,7 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
             # floor) tilt the plane; the perception's own tighter fit of the same table then
             # disagreed by 6 deg, too tilted to be a level support (SpatialBench household_val
             # gravity error p90 0.14 -> 0.05 deg)
-            n, off = refit_plane(pts[idx], n, off, config.distance, rounds=3)
+            n, off = refit_plane(here, n, off, config.distance, rounds=3)
             if wall is not None:  # up lies in the wall's plane
                 n = n - wall * float(n @ wall)
                 n /= np.linalg.norm(n)

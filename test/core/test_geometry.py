@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from spatial_ros.errors import CameraInfoError
-from spatial_ros.geometry import CameraIntrinsics, Pose, matrix_to_quat, quat_to_matrix
+from spatial_ros.geometry import (
+    CameraIntrinsics,
+    Pose,
+    matrix_to_quat,
+    quat_to_matrix,
+    take_rows,
+)
 
 
 def test_from_hfov_matches_gazebo_formula():
@@ -65,3 +71,12 @@ def test_pose_compose_and_inverse():
     np.testing.assert_allclose(ident.matrix, np.eye(4), atol=1e-12)
     p = np.array([[0.5, -1.0, 2.0]])
     np.testing.assert_allclose(a.inverse().apply(a.apply(p)), p, atol=1e-12)
+
+
+def test_take_rows_gives_what_indexing_gives():
+    a = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    mask = a[:, 0] > 0
+    index = np.array([4, 2, 2, 49])
+    for which in (mask, index, np.flatnonzero(mask), np.zeros(50, bool)):
+        got = take_rows(a, which)
+        assert got.dtype == a.dtype and np.array_equal(got, a[which])
