@@ -53,7 +53,7 @@ _HUE_NAMES = np.array([n for _b, n in _HUES])
 
 def surface_color(pixels: np.ndarray, *, min_saturation: float = 0.22,
                   min_chroma: float = 0.08, chromatic_share: float = 0.2,
-                  cool_saturation: float = 0.55, brown_value: float = 0.65) -> str:
+                  cool_saturation: float = 0.45, brown_value: float = 0.65) -> str:
     """The colour a person would name an object by, from its own pixels (N x 3, [0, 1]).
 
     Each pixel votes: a chromatic one (saturation and max - min chroma over the thresholds) for
@@ -70,9 +70,13 @@ def surface_color(pixels: np.ndarray, *, min_saturation: float = 0.22,
 
     Two corrections for real light, measured on the annotated real frames:
     - cool hues (cyan to blue, 180-260 degrees) are chromatic only from ``cool_saturation``:
-      white and black surfaces in shade or under skylight read as pale blue (a soup can's white
-      at saturation 0.42-0.51, a dark bag's sheen at 0.52), where real blue and cyan objects
-      and every palette colour lie at 0.66 and over;
+      white and black surfaces in shade or under skylight read as pale blue, where real blue
+      and cyan objects and every palette colour lie at 0.66 and over. 0.55 first (a soup
+      can's white at 0.42-0.51, a dark bag's sheen at 0.52, before the white balance); pale
+      blue and cyan things then read grey. 0.45 since (`bench colours`, white-balanced, right
+      names over five lights: household_val 711 -> 736 of 840, room_val 626 -> 649 of 770;
+      0.40 / 0.50: household 751 / 720, room 671 / 635, but the tuning frames' names 22 / 23
+      of 24 against 23 at 0.45 and 22 at 0.55, own pixels 22 at 0.40, 23 at 0.45 to 0.55);
     - brown is a dark orange: the orange family whose best-lit quarter is nearer palette
       brown than orange and darker than ``brown_value`` (a real orange drill's is at 0.9, on
       the palette's brown/orange edge; rendered oranges are dimmer but stay nearer orange).

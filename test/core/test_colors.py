@@ -102,6 +102,10 @@ def test_pale_colours_keep_their_hue_name():
     for name in ("red", "green", "yellow", "orange", "purple", "pink"):
         pale = np.array(PALETTE[name]) * 0.5 + 0.5
         assert surface_color(pale * shade) == name, name
+    for name in ("blue", "cyan"):  # light blue and cyan, 40 % white: saturation 0.49
+        pale = np.array(PALETTE[name]) * 0.6 + 0.4
+        assert surface_color(pale * shade) == name, name
+        assert surface_color(pale * shade, cool_saturation=0.55) == "white"  # as they read
 
 
 def test_the_colour_study_scores_each_method_on_the_same_objects():
