@@ -29,6 +29,9 @@ FLOOR_DROP = 0.3
 #: view's edge cuts (household_val: a table 0.99 m deep seen as 0.80 m, a can on its hidden
 #: part 4 cm beyond the extent grown by 5 cm)
 RESTING_MARGIN = 0.15
+#: a bottom hidden behind the things in front of it, or cut off by the view, is seen up to
+#: this much (m) too high: what an object rests on lies at most this far under its bottom
+RESTING_DROP = 0.25
 
 
 def size_class(box: OrientedBox) -> str:
@@ -163,7 +166,7 @@ class Support:
 
 
 def resting_support(obj: SceneObject, supports: list[Support], others: list[SceneObject] = (),
-                    gap: float = RESTING_GAP, drop: float = 0.25) -> int:
+                    gap: float = RESTING_GAP, drop: float = RESTING_DROP) -> int:
     """The id of the support ``obj`` rests on; 0 when none (it stands on another object, or
     no support lies under it). A support is under it where its footprint overlaps the
     support's extent (grown by ``RESTING_MARGIN``): objects at a table's edge overhang it.
@@ -194,12 +197,17 @@ def resting_support(obj: SceneObject, supports: list[Support], others: list[Scen
     return max(below, key=lambda s: s.height).id if below else 0
 
 
-def _under(low: SceneObject, high: SceneObject, gap: float) -> bool:
-    """Whether ``low`` lies under ``high``: its top at most ``gap`` over ``high``'s bottom,
-    their footprints overlapping, and ``high``'s centre above ``low``'s."""
+def _under(low: SceneObject, high: SceneObject, gap: float,
+           drop: float = RESTING_DROP) -> bool:
+    """Whether ``low`` lies under ``high``, holding it up: its top at most ``gap`` over
+    ``high``'s bottom and at most ``drop`` under it, their footprints overlapping, and
+    ``high``'s centre above ``low``'s. Without the ``drop``, a thing on the floor half a metre
+    under a table's far corner held up the bag lying there (a tuning frame's bag was on no
+    support, and off the count of things on the table), and a chair's back stood on
+    whatever lay under it."""
     llo, lhi = low.box.aabb()
     hlo, hhi = high.box.aabb()
-    return bool(lhi[2] <= hlo[2] + gap and high.centroid[2] > low.centroid[2]
+    return bool(hlo[2] - drop <= lhi[2] <= hlo[2] + gap and high.centroid[2] > low.centroid[2]
                 and np.all(llo[:2] < hhi[:2]) and np.all(hlo[:2] < lhi[:2]))
 
 

@@ -18,6 +18,7 @@ from spatial_ros.scene import (
     inferred_supports,
     main_surface,
     name_floor,
+    resting_objects,
     resting_support,
 )
 
@@ -76,6 +77,26 @@ def test_a_stacked_object_rests_on_no_support_and_a_hidden_bottom_still_rests():
     assert resting_support(top, [table], objs) == 0
     assert resting_support(can, [table], objs) == 1
     assert resting_support(can, [table], objs, drop=0.05) == 0
+
+
+def test_a_thing_far_under_an_object_does_not_hold_it_up():
+    """A bag lying at a table's far corner, its bottom seen 3.4 cm over the table; a thing on
+    the floor 45 cm under it, their footprints overlapping in the image's depth: the bag rests
+    on the table (it had rested on nothing, stacked on the floor's thing), and a chair's back
+    over a floor thing is no object on it."""
+    table = _support(1, 0.486, [0.78, 0.06], [0.85, 0.45])
+    floor = _support(2, 0.0, [1.0, 0.0], [3.0, 2.6])
+    bag = _obj(1, [1.01, 0.33, 0.55], [0.25, 0.13, 0.06])
+    low = _obj(2, [1.16, 0.44, 0.03], [0.05, 0.14, 0.05])  # on the floor, under it
+    low.support_id = resting_support(low, [table, floor])
+    assert low.support_id == 2
+    assert resting_support(bag, [table, floor], [bag, low]) == 1
+    # within the drop it is what the bag stands on (a hidden bottom seen too high)
+    near = _obj(3, [1.08, 0.40, 0.40], [0.05, 0.14, 0.20])
+    assert resting_support(bag, [table, floor], [bag, near]) == 0
+    back = _obj(4, [1.1, 0.4, 0.6], [0.1, 0.4, 0.3])  # over the floor thing, 45 cm up
+    back.support_id = 0
+    assert [o.id for o in resting_objects([low, back])] == [2]
 
 
 def test_objects_on_one_hidden_surface_show_it():
