@@ -117,6 +117,11 @@ def _yaw(angle: float) -> np.ndarray:
     return _rot(2, angle)
 
 
+def _rolled(pose: Pose, roll: float) -> Pose:
+    """The camera pose (optical frame) turned by ``roll`` about its optical axis."""
+    return Pose(rotation=pose.rotation @ _yaw(roll), translation=pose.translation)
+
+
 def _camera(pose: Pose, width: int, height: int) -> SimCamera:
     """The scene camera whose optical frame is at ``pose``."""
     return SimCamera(name="camera", sensor_type="rgbd_camera",
@@ -200,9 +205,7 @@ def _household_scene(rng: np.random.Generator, name: str, width: int, height: in
     eye = np.array([dist * math.cos(az), dist * math.sin(az), top + rng.uniform(0.3, 0.8)])
     pose = look_at(eye, np.array([0, 0, top + 0.05]) + rng.normal(0, 0.08, 3))
     roll = float(rng.uniform(-0.25, 0.25))  # about the optical axis
-    c, s_ = math.cos(roll), math.sin(roll)
-    pose = Pose(rotation=pose.rotation @ np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1.0]]),
-                translation=pose.translation)
+    pose = _rolled(pose, roll)
     elevation, light_az = rng.uniform(0.7, 1.5), rng.uniform(-math.pi, math.pi)
     light = (math.cos(elevation) * math.cos(light_az), math.cos(elevation) * math.sin(light_az),
              math.sin(elevation))
@@ -416,11 +419,8 @@ def _room_scene(rng: np.random.Generator, name: str, width: int, height: int
     eye[2] = cam_z
     pose = look_at(eye, target + rng.normal(0, 0.03, 3))
     roll = float(rng.uniform(-0.15, 0.15))
-    c, s_ = math.cos(roll), math.sin(roll)
-    pose = Pose(rotation=pose.rotation @ np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1.0]]),
-                translation=pose.translation)
+    pose = _rolled(pose, roll)
     return _structured_world(rng, name, structure, objects, pose, width, height, 0.7)
-
 
 
 def _bin_scene(rng: np.random.Generator, name: str, width: int, height: int
@@ -509,8 +509,7 @@ def _bin_scene(rng: np.random.Generator, name: str, width: int, height: int
     target = np.array([*rng.normal(0, 0.03, 2), base + 0.05])
     eye = target + np.array([*rng.normal(0, 0.12, 2), th + rng.uniform(0.3, 0.75)])
     pose = look_at(eye, target)
-    pose = Pose(rotation=pose.rotation @ _rot(2, float(rng.uniform(-math.pi, math.pi))),
-                translation=pose.translation)  # any roll about the optical axis
+    pose = _rolled(pose, float(rng.uniform(-math.pi, math.pi)))  # any roll
     return _structured_world(rng, name, structure, objects, pose, width, height, 0.9)
 
 
@@ -576,9 +575,7 @@ def _hard_scene(rng: np.random.Generator, name: str, width: int, height: int
     aim = np.array([*rng.uniform(-0.3, 0.3, 2), top + rng.uniform(0.0, 0.2)])
     pose = look_at(eye, aim)
     roll = float(rng.uniform(-0.7, 0.7))  # about the optical axis
-    c, s_ = math.cos(roll), math.sin(roll)
-    pose = Pose(rotation=pose.rotation @ np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1.0]]),
-                translation=pose.translation)
+    pose = _rolled(pose, roll)
     return World(name=name, path=pathlib.Path("generated"), models=models,
                  cameras=[_camera(pose, width, height)]), pose
 

@@ -135,8 +135,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         if supports is not None:
             report.support_heights = list(supports)
         elif config.mask_supports:  # support surfaces from the unlabelled background
-            find_planes(take_rows(pts, lab == 0), config, report, dv[lab == 0], sides[lab == 0],
-                        vi[lab == 0], (sh, sw))
+            bg = lab == 0
+            find_planes(take_rows(pts, bg), config, report, dv[bg], sides[bg], vi[bg], (sh, sw))
         if config.mask_flying > 0:
             grid = np.zeros(sh * sw, np.int32)
             grid[vi] = lab
