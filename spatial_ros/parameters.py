@@ -145,7 +145,8 @@ _SCENE_GRAPH = (
     Param("plane_max_tilt", 75.0, "plane gravity: largest tilt of a support plane from the "
           "image's up (deg)", range=(0.0, 90.0), live=True),
     Param("plane_up_hint", [0.0, -1.0, 0.0], "plane gravity: roughly up, in the optical frame "
-          "(the image's up [0, -1, 0]; a camera on its side: [1, 0, 0] or [-1, 0, 0])",
+          "(the image's up [0, -1, 0]; a camera on its side: [1, 0, 0] or [-1, 0, 0]; a camera "
+          "looking down into a tote or onto a table from above, at any roll: [0, 0, -1])",
           range=(-1.0, 1.0)),
     Param("imu_topic", "camera/camera/imu", "gravity_source imu: sensor_msgs/Imu with gravity "
           "in linear_acceleration (RealSense D435i/D455)"),
