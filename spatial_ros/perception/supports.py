@@ -194,7 +194,6 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
 
     keep = np.ones(len(points), bool)
     faces = np.zeros(len(points), bool)  # object faces set aside from the search, kept
-    owner = np.full(len(points), -1, np.int16)  # the plane (index in report.planes) that took each
     rng = np.random.default_rng(config.seed)
     for _ in range(config.max_planes):
         idx = np.flatnonzero(keep & ~faces)
@@ -236,7 +235,6 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
             faces[idx[on]] = True  # an object's face: kept, and the search goes on
             continue
         keep[idx[on]] = False
-        owner[idx[on]] = len(report.planes)
         report.planes.append((n, d))
         if horizontal:  # a support surface at height -d / n_z
             report.support_heights.append(-d / n[2])
@@ -248,64 +246,4 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
             # tops and sides can pass as horizontal (within 18 deg) and span as much
             if large:
                 report.large_supports.append(-d / n[2])
-    # flat objects need the network's objectness to confirm them: the rules alone took patches
-    # of real tables for objects (tuning frames' precision 61.4 -> 58.7 %)
-    if config.flat_rise > 0 and config.segmentation != "geometric" and cells is not None \
-            and grid is not None:
-        keep |= _flat_objects(points, owner, report.planes, config, ranges, cells, grid)
     return keep
-
-
-_RING = 3  #: cells around a flat object's blob that show the surface it lies on
-
-
-def _flat_objects(points: np.ndarray, owner: np.ndarray, planes: list[tuple[np.ndarray, float]],
-                  config: PerceptionConfig, ranges: np.ndarray | None, cells: np.ndarray,
-                  grid: tuple[int, int]) -> np.ndarray:
-    """The points of things lying flat on a level plane: blobs of its inliers on the image
-    grid (8-connected, ``min_points`` cells or more), each point over ``flat_cell_rise`` and
-    ``flat_sigmas`` noise sigmas above it, whose median height steps up by ``flat_rise`` from
-    the plane's readings in a ring of ``_RING`` cells around the blob. A package 1 cm thin
-    lies within the plane's inlier distance, yet stands out of a table whose readings scatter
-    by the noise alone (1.5 mm at 60 cm on a RealSense); a table's print is not raised, and a
-    table bowed by a few mm lifts a patch and its ring alike."""
-    import cv2
-
-    out = np.zeros(len(points), bool)
-    idx = np.flatnonzero(owner >= 0)  # the planes' readings
-    p, at, mine_plane = take_rows(points, idx), cells[idx], owner[idx]
-    sigma = 0.0 if ranges is None else config.noise_quadratic * ranges[idx] ** 2
-    floor = np.maximum(config.flat_cell_rise, config.flat_sigmas * sigma)
-    tol = config.plane_distance if ranges is None else config.plane_distance \
-        + config.plane_sigmas * config.noise_quadratic * ranges[idx] ** 2
-    box = np.ones((2 * _RING + 1, 2 * _RING + 1), np.uint8)
-    for k, (n, d) in enumerate(planes):
-        if abs(n[2]) <= 0.95:  # supports only (find_planes' horizontal)
-            continue
-        height = p @ n + d
-        on = (height < tol) & (mine_plane == k)  # its own readings: a wall's foot is the wall's
-        up = on & (height > floor)
-        raised = np.flatnonzero(up)
-        if len(raised) < config.min_points:
-            continue
-        image = np.zeros(grid[0] * grid[1], np.uint8)
-        image[at[raised]] = 1
-        _count, labels, stats, _ = cv2.connectedComponentsWithStats(image.reshape(grid),
-                                                                     connectivity=8)
-        blob = labels.ravel()[at[raised]]
-        level = np.full(grid[0] * grid[1], np.nan, np.float32)  # the surface's own heights
-        flat = np.flatnonzero(on & ~up)
-        level[at[flat]] = height[flat]
-        level = level.reshape(grid)
-        for j in np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= config.min_points) + 1:
-            x, y, w, h = stats[j, :4]
-            y0, x0 = max(y - _RING, 0), max(x - _RING, 0)
-            own = labels[y0:y + h + _RING, x0:x + w + _RING] == j
-            ring = cv2.dilate(own.view(np.uint8), box).view(bool) & ~own
-            around = level[y0:y + h + _RING, x0:x + w + _RING][ring]
-            around = around[np.isfinite(around)]
-            base = float(np.median(around)) if len(around) >= config.min_points else 0.0
-            mine = raised[blob == j]
-            if np.median(height[mine]) - base >= config.flat_rise:
-                out[idx[mine]] = True
-    return out

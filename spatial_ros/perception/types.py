@@ -68,15 +68,6 @@ class PerceptionConfig:
     #: ``support_part_span``, is a level patch of a support (floor between table legs), not
     #: an object (detect.level_patch; 0 = off)
     flat_height: float = 0.02
-    #: a flat object lying on a support (a package, a book, a lid) is thinner than the plane's
-    #: inlier distance: a blob of a level support's inliers (``min_points`` cells of the grid,
-    #: each over ``flat_cell_rise`` and ``flat_sigmas`` depth-noise sigmas above the plane) whose
-    #: median height over the plane, less the surface's around it, is at least ``flat_rise``
-    #: (m) stays foreground, for the network's objectness to judge (learned and combined
-    #: segmentation; 0 = off)
-    flat_rise: float = 0.005
-    flat_cell_rise: float = 0.004
-    flat_sigmas: float = 2.5
     plane_min_fraction: float = 0.12  #: a plane must hold this share of the points to be removed
     #: ... except a level plane (within 5 deg) spanning ``support_part_span``: a support (a floor
     #: beyond the table, a shelf board) from this share; a box's top is level but small
