@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--segmenters", default="", help="class-agnostic segmentations to compare "
                      "side by side, comma-separated: learned, geometric, combined (default: the "
                      "perception default)")
+    rel.add_argument("--paint", type=float, default=0.0, help="share of the objects given a "
+                     "print (labels, logos, stripes: spatial_ros.sim.paint) and grain on the "
+                     "rest, as real objects carry; the tables are saved as *_painted")
     rel.set_defaults(func=_bench_relations)
     qa = _scene_bench(bench_sub, "qa", "SpatialBench questions and placements, sensed graph",
                       sensors="ideal,realsense_d435")
@@ -267,18 +270,20 @@ def _bench_relations(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out)
     for mode in modes:
         res = {}
-        for seg in segmenters if mode == "agnostic" else [None]:
+        for seg in (segmenters or [None]) if mode == "agnostic" else [None]:  # None: default
             part = run_relations_bench(split=args.split, n=args.n, seed=args.seed,
                                        sensors=sensors, frames=args.frames,
-                                       use_mask=mode == "mask",
+                                       use_mask=mode == "mask", paint=args.paint,
                                        perception={"segmentation": seg} if seg else None)
             res.update({f"{k} ({seg})" if len(segmenters) > 1 and seg else k: v
                         for k, v in part.items()})
         title = f"{args.split}, {args.n} scenes, segmentation: {mode}" + (
-            f" ({', '.join(segmenters)})" if mode == "agnostic" and segmenters else "")
+            f" ({', '.join(segmenters)})" if mode == "agnostic" and segmenters else "") + (
+            f", {args.paint:.0%} of the objects printed" if args.paint else "")
         table = format_table(res)
         print(table)
-        md, png = save_table(table, out / f"relations_{args.split}_{mode}", title=title)
+        name = f"relations_{args.split}_{mode}" + ("_painted" if args.paint else "")
+        md, png = save_table(table, out / name, title=title)
         print(f"saved {md} and {png}")
     return 0
 

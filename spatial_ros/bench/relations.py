@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from spatial_ros.errors import BenchError
 from spatial_ros.geometry import Pose
 from spatial_ros.perception import PerceptionConfig
 from spatial_ros.pipeline import SceneGraphBuilder
@@ -206,11 +207,15 @@ class SceneFrame:
 
 
 def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int, width: int,
-                 height: int, use_mask: bool = True, perception: dict | None = None):
+                 height: int, use_mask: bool = True, perception: dict | None = None,
+                 paint: float = 0.0):
     """Scene ``index`` of a SpatialBench split, rendered ``frames`` times while the camera
     drifts, with the sensor's noise drawn afresh per frame, through a fresh pipeline
-    (``perception``: PerceptionConfig fields to set); yields a SceneFrame per frame."""
+    (``perception``: PerceptionConfig fields to set); yields a SceneFrame per frame.
+    ``paint``: the share of the objects given a print (spatial_ros.sim.paint; the same print
+    in every frame of the scene), the background grain, before the sensor sees the colour."""
     from spatial_ros.bench.generate import SPLITS, generate_scene
+    from spatial_ros.sim.paint import paint as paint_frame
 
     model = get_sensor(sensor)
     world, pose0 = generate_scene(split, seed, index, width=width, height=height)
@@ -221,6 +226,9 @@ def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int,
     for k in range(frames):
         pose = drift(pose0, k, 0.01)
         fr = renderer.render(pose)
+        if paint > 0:
+            fr = replace(fr, rgb=paint_frame(fr.rgb, fr.mask, np.random.default_rng(
+                [SPLITS[split], seed, index, 5]), share=paint))
         depth = apply_sensor(fr.depth, fr.rgb, model,
                              np.random.default_rng([SPLITS[split], seed, index, k, 3]))
         res = builder.process(fr.rgb, depth, fr.intrinsics, pose, stamp=k / 10.0,
@@ -232,10 +240,12 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
                         sensors: tuple[str, ...] = ("ideal", "realsense_d435"),
                         use_mask: bool = True, frames: int = 3, width: int = 640,
                         height: int = 480, visible_pixels: int = 200,
-                        progress: bool = True, perception: dict | None = None
-                        ) -> dict[str, RelationScores]:
+                        progress: bool = True, perception: dict | None = None,
+                        paint: float = 0.0) -> dict[str, RelationScores]:
     """Scores per sensor preset (``perception``: PerceptionConfig fields to set, e.g. the
-    class-agnostic ``segmentation``)."""
+    class-agnostic ``segmentation``; ``paint``: share of the objects printed, scene_frames)."""
+    if not 0.0 <= paint <= 1.0:
+        raise BenchError(f"paint is a share of the objects in [0, 1], got {paint}")
     from tqdm import tqdm
 
     results = {s: RelationScores() for s in sensors}
@@ -245,7 +255,8 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
             sc = RelationScores()
             last_ids: dict[int, int] = {}
             for sf in scene_frames(split, seed, i, sensor, frames=frames, width=width,
-                                   height=height, use_mask=use_mask, perception=perception):
+                                   height=height, use_mask=use_mask, perception=perception,
+                                   paint=paint):
                 sc.ms.append(sf.result.timings["total"])
                 match = match_detections(sf.result, sf.frame.mask)
                 for g, t in match.items():

@@ -45,6 +45,7 @@ from spatial_ros.model.segmenter import SegmenterConfig, SegmenterNet, save_segm
 from spatial_ros.perception.detect import block_sample
 from spatial_ros.perception.learned import dropped_channels, grid_features
 from spatial_ros.perception.types import PerceptionConfig
+from spatial_ros.sim.paint import paint
 
 __all__ = ["DataConfig", "any_colour", "recolour", "make_frames", "load_frames", "TrainConfig",
            "train_segmenter", "frame_targets", "SENSORS", "SPLIT_SHARES"]
@@ -72,70 +73,9 @@ class DataConfig:
     height: int = 480
     misregister: int = 2  #: pixels of depth-colour misregistration at most
     stride2_share: float = 0.2  #: frames whose grid takes every 2nd pixel (else 3rd)
-    paint: bool = True  #: prints on objects, grain on the rest (segment_train.paint)
+    paint: bool = True  #: prints on objects, grain on the rest (spatial_ros.sim.paint)
     #: frames whose objects and structure all take colours of one distribution (recolour)
     recolour: float = 0.5
-
-
-def _field(shape: tuple[int, int], cell: float, rng: np.random.Generator) -> np.ndarray:
-    """Smooth random values (about N(0, 1)) over ``shape``, varying over ``cell`` pixels."""
-    import cv2
-
-    h, w = shape
-    small = rng.standard_normal((max(2, int(h / cell) + 2), max(2, int(w / cell) + 2)))
-    return cv2.resize(small.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-
-
-def _pattern(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Where a print lies on an object's bounding box: stripes, blobs (a logo, a picture) or
-    blocks (a label, lines of text), bool (h, w)."""
-    h, w = shape
-    kind = int(rng.integers(3))
-    if kind == 0:
-        a = rng.uniform(0, np.pi)
-        yy, xx = np.mgrid[0:h, 0:w]
-        phase = (np.cos(a) * xx + np.sin(a) * yy) * 2 * np.pi / rng.uniform(4, 24)
-        return np.sin(phase) > rng.uniform(-0.3, 0.6)
-    if kind == 1:
-        return _field(shape, rng.uniform(3, 14), rng) > rng.uniform(0.0, 1.0)
-    out = np.zeros(shape, bool)
-    for _ in range(int(rng.integers(1, 6))):
-        bh, bw = int(rng.uniform(0.1, 0.6) * h) + 1, int(rng.uniform(0.2, 0.9) * w) + 1
-        y0, x0 = int(rng.integers(0, max(h - bh, 0) + 1)), int(rng.integers(0, max(w - bw, 0) + 1))
-        block = np.ones((bh, bw), bool)
-        if rng.random() < 0.5:  # lines of text: short dark dashes
-            block = _field((bh, bw), 1.5, rng) > 0.5
-        out[y0:y0 + bh, x0:x0 + bw] |= block
-    return out
-
-
-def paint(rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
-          share: float = 0.6) -> np.ndarray:
-    """Prints on the rendered objects and grain on everything else, in image space: the
-    simulator colours each object in one colour, real objects carry labels, logos, text and a
-    second material (a drill's black grip), and real tables and floors have grain. ``share``
-    of the objects get a print of a random colour, shaded as the pixels under it; the
-    background's brightness varies by a smooth random field and fine speckle."""
-    out = rgb.astype(np.float32)
-    light = out.mean(axis=2)
-    for oid in np.unique(mask):
-        if oid == 0 or rng.random() > share:
-            continue
-        ys, xs = np.nonzero(mask == oid)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        where = _pattern((int(y1 - y0), int(x1 - x0)), rng) & (mask[y0:y1, x0:x1] == oid)
-        if not where.any():
-            continue
-        colour = rng.uniform(0, 1, 3) if rng.random() < 0.7 else np.full(3, rng.uniform(0, 1))
-        lum = light[y0:y1, x0:x1][where]
-        scale = lum / max(float(light[ys, xs].mean()), 1.0)
-        out[y0:y1, x0:x1][where] = np.clip(colour[None] * 255 * np.minimum(scale, 1.5)[:, None],
-                                           0, 255)
-    bg = mask == 0
-    grain = 1 + rng.uniform(0.0, 0.12) * _field(mask.shape, rng.uniform(4, 40), rng) \
-        + rng.uniform(0.0, 0.08) * rng.standard_normal(mask.shape).astype(np.float32)
-    out[bg] *= grain[bg][:, None]
-    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def any_colour(rng: np.random.Generator) -> np.ndarray:

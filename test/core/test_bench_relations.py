@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import numpy as np
+
 from spatial_ros.bench.relations import decision_keys, run_relations_bench
 
 
@@ -27,11 +29,34 @@ def test_scores_are_measured_not_given():
     assert res.recalled <= res.visible
 
 
+def test_printed_objects_keep_their_masks_and_a_default_agnostic_run_works(tmp_path):
+    """--paint prints on the objects (the same print in each frame of a scene) and grains the
+    rest: the masks, poses and depth model are the simulator's, only the colour differs. With
+    --segmentation agnostic and no --segmenters, the perception default runs (it raised
+    StopIteration before)."""
+    from spatial_ros.bench.relations import scene_frames
+
+    kw = dict(frames=2, width=320, height=240, use_mask=False)
+    plain = list(scene_frames("hard_val", 0, 2, "ideal", **kw))
+    printed = list(scene_frames("hard_val", 0, 2, "ideal", paint=1.0, **kw))
+    for a, b in zip(plain, printed):
+        np.testing.assert_array_equal(a.frame.mask, b.frame.mask)
+        np.testing.assert_array_equal(a.depth, b.depth)  # ideal depth: colour plays no part
+        on = a.frame.mask > 0
+        assert (np.abs(a.frame.rgb.astype(int) - b.frame.rgb).sum(axis=2)[on] > 30).mean() > 0.1
+    r = _cli("--split", "hard_val", "--n", "1", "--frames", "1", "--sensors", "ideal",
+             "--segmentation", "agnostic", "--paint", "0.6", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "object recall" in r.stdout
+    assert (tmp_path / "relations_hard_val_agnostic_painted.md").is_file()
+
+
 def test_bad_arguments_exit_2():
     for args, text in [(("--split", "nope"), "unknown split 'nope'"),
                        (("--sensors", "lidar"), "unknown sensor preset 'lidar'"),
                        (("--sensors", "rgb_only"), "needs depth"),
-                       (("--n", "0"), "must be positive")]:
+                       (("--n", "0"), "must be positive"),
+                       (("--paint", "1.5"), "paint is a share of the objects in [0, 1]")]:
         r = _cli(*args)
         assert r.returncode == 2 and text in r.stderr, (args, r.stderr)
 

@@ -17,7 +17,6 @@ from spatial_ros.model.segment_train import (
     frame_targets,
     load_frames,
     make_frames,
-    paint,
     recolour,
     train_segmenter,
 )
@@ -37,6 +36,7 @@ from spatial_ros.perception.learned import (
     default_weights,
     grid_features,
 )
+from spatial_ros.sim.paint import paint
 from test.core.devices import DEVICES
 
 
