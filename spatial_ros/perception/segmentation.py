@@ -79,11 +79,51 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
         out = _split_necks(out, lab, config)
     if config.merge_jump > 0:
         out = _merge_fragments(out, depth, lab, config, boundary=crease)
+    if affinities is not None and config.combine_parts > 0:
+        out = _learned_parts(out, affinities, lab, config)
     if affinities is not None and (config.combine_split > 0 or config.combine_merge < 1):
         out = _combined_regions(out, steps, affinities, config)  # combined: the net's word
     if config.fill_enclosed:
         _fill_enclosed(out, ~fg, config.fill_hull, silhouette)
     return out
+
+
+def _learned_parts(out: np.ndarray, affinities: tuple[np.ndarray, np.ndarray],
+                   lab_w: np.ndarray, config: PerceptionConfig) -> np.ndarray:
+    """The rules' regions ``out``, each parted where the network's own regions (cells joined
+    within it by an affinity over ``affinity_threshold``) hold two or more pieces of
+    ``combine_parts`` of it, of colours further apart than ``same_chroma``: two segmenters
+    that see two objects (touching printed objects, which the colour split keeps whole). The
+    region's other cells go to the piece that grows to them first."""
+    right, down = affinities
+    inner_r = (out[:, 1:] == out[:, :-1]) & (right > config.affinity_threshold)
+    inner_d = (out[1:] == out[:-1]) & (down > config.affinity_threshold)
+    net = affinity_regions(out > 0, inner_r.astype(np.float32), inner_d.astype(np.float32),
+                           0.5)
+    result = out.copy()
+    nxt = int(out.max()) + 1
+    flat_net = net.ravel()
+    for k, cells in cells_by_region(out).items():
+        parts, counts = np.unique(flat_net[cells], return_counts=True)
+        big = parts[(counts >= config.combine_parts * len(cells)) & (parts > 0)]
+        if len(big) < 2:
+            continue
+        colour = {int(j): _chroma(lab_w.reshape(-1, 3)[cells[flat_net[cells] == j]]) for j in big}
+        far = [(a, b) for i, a in enumerate(big) for b in big[i + 1:]
+               if float(np.linalg.norm(colour[int(a)] - colour[int(b)])) > config.same_chroma]
+        if not far:
+            continue
+        ys, xs = np.divmod(cells, out.shape[1])
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        own = out[y0:y1, x0:x1] == k
+        seeds = np.zeros(own.shape, np.int32)
+        sub = net[y0:y1, x0:x1]
+        for j in big:
+            seeds[own & (sub == j)] = nxt
+            nxt += 1
+        _grow(seeds, own, max(own.shape))
+        result[y0:y1, x0:x1][own] = seeds[own]
+    return result
 
 
 def _combined_regions(out: np.ndarray, steps: tuple[np.ndarray, np.ndarray],

@@ -49,6 +49,10 @@ class PerceptionConfig:
     #: combined: neighbours of one rules' region part where their affinity is under this (0 =
     #: never), neighbours of two regions join where it is over ``combine_merge`` (1 = never)
     combine_split: float = 0.2
+    #: combined: a rules' region that the network's own regions (affinity over
+    #: ``affinity_threshold``) part into pieces of this share of it or more, of colours
+    #: further apart than ``same_chroma``, is parted so (0 = off)
+    combine_parts: float = 0.1
     combine_merge: float = 1.0
     #: a learned region whose mean objectness is under this is structure (a shelf's panel, a
     #: tote's wall), not an object (0 = keep every region)
