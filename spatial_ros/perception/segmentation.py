@@ -90,11 +90,12 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
 
 def _learned_parts(out: np.ndarray, affinities: tuple[np.ndarray, np.ndarray],
                    lab_w: np.ndarray, config: PerceptionConfig) -> np.ndarray:
-    """The rules' regions ``out``, each parted where the network's own regions (cells joined
-    within it by an affinity over ``affinity_threshold``) hold two or more pieces of
-    ``combine_parts`` of it, of colours further apart than ``same_chroma``: two segmenters
+    """The rules' regions ``out``, each parted into the network's own regions (cells joined
+    within it by an affinity over ``affinity_threshold``) that hold ``combine_parts`` of it or
+    more, where two of those differ in colour by more than ``same_chroma``: two segmenters
     that see two objects (touching printed objects, which the colour split keeps whole). The
-    region's other cells go to the piece that grows to them first."""
+    region's other cells go to the piece that grows to them first; cells no piece reaches
+    (across a gap the rules bridged) keep the region's label."""
     right, down = affinities
     inner_r = (out[:, 1:] == out[:, :-1]) & (right > config.affinity_threshold)
     inner_d = (out[1:] == out[:-1]) & (down > config.affinity_threshold)
@@ -109,9 +110,8 @@ def _learned_parts(out: np.ndarray, affinities: tuple[np.ndarray, np.ndarray],
         if len(big) < 2:
             continue
         colour = {int(j): _chroma(lab_w.reshape(-1, 3)[cells[flat_net[cells] == j]]) for j in big}
-        far = [(a, b) for i, a in enumerate(big) for b in big[i + 1:]
-               if float(np.linalg.norm(colour[int(a)] - colour[int(b)])) > config.same_chroma]
-        if not far:
+        if not any(float(np.linalg.norm(colour[int(a)] - colour[int(b)])) > config.same_chroma
+                   for i, a in enumerate(big) for b in big[i + 1:]):
             continue
         ys, xs = np.divmod(cells, out.shape[1])
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
@@ -122,6 +122,7 @@ def _learned_parts(out: np.ndarray, affinities: tuple[np.ndarray, np.ndarray],
             seeds[own & (sub == j)] = nxt
             nxt += 1
         _grow(seeds, own, max(own.shape))
+        seeds[own & (seeds == 0)] = k
         result[y0:y1, x0:x1][own] = seeds[own]
     return result
 
