@@ -29,6 +29,7 @@ from spatial_ros.relations import RelationConfig
 from spatial_ros.scene import GENERIC_LABELS, SceneGraph
 from spatial_ros.sim.groundtruth import ground_truth
 from spatial_ros.sim.household import shape_words
+from spatial_ros.sim.paint import paint as paint_frame
 from spatial_ros.sim.render import Renderer
 from spatial_ros.sim.sensors import apply_sensor, get_sensor
 from spatial_ros.vocabulary import DIRECTIONAL, PREDICATES, Frame, decision_keys
@@ -215,7 +216,6 @@ def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int,
     ``paint``: the share of the objects given a print (spatial_ros.sim.paint; the same print
     in every frame of the scene), the background grain, before the sensor sees the colour."""
     from spatial_ros.bench.generate import SPLITS, generate_scene
-    from spatial_ros.sim.paint import paint as paint_frame
 
     model = get_sensor(sensor)
     world, pose0 = generate_scene(split, seed, index, width=width, height=height)

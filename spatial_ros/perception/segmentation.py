@@ -99,17 +99,16 @@ def _learned_parts(out: np.ndarray, affinities: tuple[np.ndarray, np.ndarray],
     right, down = affinities
     inner_r = (out[:, 1:] == out[:, :-1]) & (right > config.affinity_threshold)
     inner_d = (out[1:] == out[:-1]) & (down > config.affinity_threshold)
-    net = affinity_regions(out > 0, inner_r.astype(np.float32), inner_d.astype(np.float32),
-                           0.5)
+    net = affinity_regions(out > 0, inner_r, inner_d)  # joins given, as _combined_regions'
     result = out.copy()
     nxt = int(out.max()) + 1
-    flat_net = net.ravel()
+    flat_net, flat_lab = net.ravel(), lab_w.reshape(-1, 3)
     for k, cells in cells_by_region(out).items():
         parts, counts = np.unique(flat_net[cells], return_counts=True)
         big = parts[(counts >= config.combine_parts * len(cells)) & (parts > 0)]
         if len(big) < 2:
             continue
-        colour = {int(j): _chroma(lab_w.reshape(-1, 3)[cells[flat_net[cells] == j]]) for j in big}
+        colour = {int(j): _chroma(flat_lab[cells[flat_net[cells] == j]]) for j in big}
         if not any(float(np.linalg.norm(colour[int(a)] - colour[int(b)])) > config.same_chroma
                    for i, a in enumerate(big) for b in big[i + 1:]):
             continue

@@ -134,12 +134,13 @@ def test_plane_gravity_from_a_frontal_view_into_a_shelf_bin(sparse):
         assert pose.translation[2] == pytest.approx(eye[2] - 0.465, abs=0.02)  # above the floor
 
 
-def _room_val(index):
-    """SpatialBench room_val scene ``index`` (D435 noise) and the camera's true up (optical)."""
+def _scene(split, index, sensor="realsense_d435"):
+    """SpatialBench ``split`` scene ``index`` through ``sensor``: depth, intrinsics and the
+    camera's true up (optical)."""
     from spatial_ros.bench.relations import scene_frames
 
-    sf = next(iter(scene_frames("room_val", 0, index, "realsense_d435", frames=1, width=640,
-                                height=480, use_mask=False)))
+    sf = next(iter(scene_frames(split, 0, index, sensor, frames=1, width=640, height=480,
+                                use_mask=False)))
     return sf.depth, sf.frame.intrinsics, sf.pose.rotation.T @ np.array([0.0, 0.0, 1.0])
 
 
@@ -156,7 +157,7 @@ def test_plane_gravity_where_no_support_faces_the_image_up(index, what):
     a right angle, or a board's underside seen from below, gives up (within 4 deg); without
     that fallback (corner_max_tilt 0) these frames have no gravity (SpatialBench room_val: 11
     of 40 frames without it, 2 with it; room: 17 of 60 and 7 when it came, none wrong)."""
-    depth, intr, true_up = _room_val(index)
+    depth, intr, true_up = _scene("room_val", index)
     config = PlaneGravityConfig(noise_quadratic=D435_NOISE)
     with pytest.raises(GravityError):
         gravity_from_plane(depth, intr, replace(config, corner_max_tilt=0.0))
@@ -169,7 +170,7 @@ def test_a_board_underside_and_a_floor_in_a_corner_that_disagree_are_ambiguous()
     """A shelf seen level from the front: its panels meet at right angles, so a panel passes
     for a floor seen from straight above, while the board above, seen from below, says up is
     the other way: no guess, a clear error that names the up hint."""
-    depth, intr, _up = _room_val(32)
+    depth, intr, _up = _scene("room_val", 32)
     with pytest.raises(GravityError, match="ambiguous.*plane_up_hint"):
         gravity_from_plane(depth, intr, PlaneGravityConfig(noise_quadratic=D435_NOISE))
 
@@ -180,17 +181,11 @@ def test_plane_gravity_for_a_camera_looking_down_into_a_tote(index):
     (SpatialBench bin_val, 40 frames, default hint: right on 3, a tote wall taken for the floor
     on 14, none on 23), and the hint for such a mount is the way to the camera, [0, 0, -1]
     (37 of 40 within 5 deg). Frames 4 and 11: a wall with the default hint; 1: none."""
-    from spatial_ros.bench.generate import SPLITS, generate_scene
-    from spatial_ros.sim.render import Renderer
-    from spatial_ros.sim.sensors import apply_sensor, get_sensor
+    from spatial_ros.sim.sensors import get_sensor
 
-    world, cam = generate_scene("bin_val", 0, index, width=640, height=480)
-    frame = Renderer(world).render(cam)
-    model = get_sensor("realsense_d435_raw")
-    depth = apply_sensor(frame.depth, frame.rgb, model,
-                         np.random.default_rng([SPLITS["bin_val"], 0, index, 0, 3]))
-    true_up = cam.rotation.T @ np.array([0.0, 0.0, 1.0])
-    config = PlaneGravityConfig(noise_quadratic=model.sigma_quadratic, up_hint=(0.0, 0.0, -1.0))
-    pose, _share = gravity_from_plane(depth, frame.intrinsics, config)
+    depth, intr, true_up = _scene("bin_val", index, "realsense_d435_raw")
+    config = PlaneGravityConfig(noise_quadratic=get_sensor("realsense_d435_raw").sigma_quadratic,
+                                up_hint=(0.0, 0.0, -1.0))
+    pose, _share = gravity_from_plane(depth, intr, config)
     error = np.degrees(np.arccos(np.clip(pose.rotation[2] @ true_up, -1, 1)))
     assert error < 3.0, error
