@@ -195,6 +195,10 @@ _SCENE_GRAPH = (
     Param("min_objectness", _PC.min_objectness, "learned and combined: a region whose mean "
           "objectness is under this is structure, not an object (0 = keep every region)",
           range=(0.0, 1.0), live=True),
+    Param("level_objectness", _PC.level_objectness, "learned and combined: a region under "
+          "min_objectness is still an object where its objectness is at least this and its "
+          "surface is level and raised above the support under it (a package lying flat, "
+          "which the network takes for the support; 1 = off)", range=(0.0, 1.0), live=True),
     Param("plane_distance", _PC.plane_distance, "RANSAC inlier distance of support planes (m)",
           range=(0.0001, 1.0)),
     Param("depth_jump", _PC.depth_jump, "relative depth jump that separates segments",

@@ -59,6 +59,7 @@ from spatial_ros.scene import Support
 __all__ = ["detect_objects"]
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+_LEVEL_COS = float(np.cos(np.radians(30.0)))  #: a level region's least spread: within 30 deg of up
 
 _RAYS: dict[tuple, np.ndarray] = {}
 
@@ -203,7 +204,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             report.support_heights.append(patch.height)
             continue
         cells = vi[idx]
-        if objectness is not None and objectness.ravel()[cells].mean() < config.min_objectness:
+        if objectness is not None and _learned_structure(
+                float(objectness.ravel()[cells].mean()), p, report.support_heights, config):
             report.learned_structure += 1  # the network's structure: a panel, a tote's wall
             continue
         rows, cols = np.divmod(cells, sw)
@@ -353,6 +355,26 @@ def level_patch(points: np.ndarray, camera_pose: Pose, config: PerceptionConfig
     if float(np.max(box.size[:2])) < config.support_part_span:
         return None
     return Support(id=0, height=height, box=box, point_count=len(points), large=True)
+
+
+def _learned_structure(objectness: float, points: np.ndarray, supports: list[float],
+                       config: PerceptionConfig) -> bool:
+    """Whether a region the network scores ``objectness`` is structure (a panel, a tote's
+    wall): under ``min_objectness``, unless it is at least ``level_objectness``, level (its
+    points' least spread within 30 deg of vertical, world z) and raised over ``flat_height``
+    above the highest support under it (all of it, 5th percentile): a package lying flat in
+    a tote, whose top the network takes for the floor under it. A patch of a support that
+    the plane search left lies at its height, not above it."""
+    if objectness >= config.min_objectness:
+        return False
+    if objectness < config.level_objectness or len(points) < 3:
+        return True
+    _w, axes = np.linalg.eigh(np.cov(points.T))
+    if abs(float(axes[2, 0])) < _LEVEL_COS:
+        return True
+    low = float(np.percentile(points[:, 2], 5))
+    under = [h for h in supports if h <= low + config.flat_height]
+    return bool(under) and low - max(under) <= config.flat_height
 
 
 def in_workspace(centre: np.ndarray, camera_pose: Pose, config: PerceptionConfig) -> bool:

@@ -57,6 +57,10 @@ class PerceptionConfig:
     #: a learned region whose mean objectness is under this is structure (a shelf's panel, a
     #: tote's wall), not an object (0 = keep every region)
     min_objectness: float = 0.5
+    #: ... unless its mean objectness is at least this and its surface is level (the
+    #: smallest spread of its points within 30 deg of vertical): a package lying flat, whose
+    #: level top the network takes for the support under it (1 = off)
+    level_objectness: float = 0.1
     plane_distance: float = 0.012  #: RANSAC inlier distance
     plane_sigmas: float = 0.0  #: plus this many depth-noise sigmas at each point's range
     structure_size: float = 1.5  #: a tilted plane smaller than this (m) is an object's face...

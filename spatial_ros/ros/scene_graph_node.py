@@ -93,7 +93,8 @@ class SceneGraphNode(Node):
             depth_jump=v["depth_jump"], mask_flying=v["mask_flying"], noise_quadratic=noise,
             workspace_range=v["workspace_range"], workspace_box=workspace_box(v["workspace_box"]),
             resting_only=v["resting_only"], segmentation=v["segmentation"],
-            segmenter_weights=v["segmenter_weights"], min_objectness=v["min_objectness"])
+            segmenter_weights=v["segmenter_weights"], min_objectness=v["min_objectness"],
+            level_objectness=v["level_objectness"])
         hint = v["plane_up_hint"]
         if len(hint) != 3 or float(np.linalg.norm(hint)) < 0.5:
             raise ValueError(f"plane_up_hint needs 3 numbers of about unit length [x, y, z] in "
@@ -160,7 +161,8 @@ class SceneGraphNode(Node):
         if track:
             self.builder.tracker.config = replace(self.builder.tracker.config, **track)
         work = {k: (workspace_box(changes[k]) if k == "workspace_box" else changes[k])
-                for k in ("workspace_range", "workspace_box", "resting_only", "min_objectness")
+                for k in ("workspace_range", "workspace_box", "resting_only", "min_objectness",
+                          "level_objectness")
                 if k in changes}
         if work:
             self.builder.perception = replace(self.builder.perception, **work)

@@ -29,6 +29,7 @@ from spatial_ros.model.segmenter import (
     save_segmenter,
 )
 from spatial_ros.perception import PerceptionConfig, detect_objects
+from spatial_ros.perception.detect import _learned_structure
 from spatial_ros.perception.learned import (
     FEATURES,
     SegmenterError,
@@ -272,6 +273,49 @@ def test_shipped_weights_find_objects_on_spatialbench_scenes():
     assert visible >= 10
     assert found / visible >= 0.75, f"{found}/{visible} found"
     assert on / max(dets, 1) >= 0.75, f"{on}/{dets} detections on objects"
+
+
+def _slab(z: float, tilt_deg: float = 0.0) -> np.ndarray:
+    """A 12 x 12 cm square of points at height ``z`` (world z up), tilted about x."""
+    g = np.linspace(-0.06, 0.06, 13)
+    x, y = (a.ravel() for a in np.meshgrid(g, g))
+    t = np.radians(tilt_deg)
+    return np.stack([x, y * np.cos(t), z + y * np.sin(t)], axis=1)
+
+
+@pytest.mark.parametrize("objectness, points, structure, what", [
+    (0.6, _slab(0.005), False, "sure enough: an object wherever it lies"),
+    (0.3, _slab(0.05), False, "unsure, level, 5 cm over the support: a package lying flat"),
+    (0.3, _slab(0.15, 20.0), False, "tilted 20 deg, on a pile 15 cm up: still level enough"),
+    (0.3, _slab(0.005), True, "unsure, level, at the support's height: a patch of it"),
+    (0.3, _slab(-0.01), True, "just under the support: a patch of it"),
+    (0.3, _slab(0.05, 90.0), True, "unsure and upright: a tote's wall"),
+    (0.05, _slab(0.05), True, "the network is all but sure it is structure"),
+])
+def test_an_unsure_region_is_an_object_where_it_lies_level_above_a_support(
+        objectness, points, structure, what):
+    config = PerceptionConfig()
+    assert _learned_structure(objectness, points, [0.0], config) is structure, what
+    if objectness < config.min_objectness:  # level_objectness 1: every unsure region goes
+        assert _learned_structure(objectness, points, [0.0],
+                                  PerceptionConfig(level_objectness=1.0)), what
+
+
+def test_packages_lying_flat_in_a_tote_are_kept_where_the_network_is_unsure():
+    """bin_val scenes (never trained on) of packed totes, combined: the packages lying flat that
+    the network scores under min_objectness are found with level_objectness, none lost."""
+    found = {}
+    for level in (1.0, PerceptionConfig().level_objectness):
+        found[level] = set()
+        for i in (5, 6, 7):
+            *_, sf = scene_frames("bin_val", 0, i, "realsense_d435_raw", frames=1, width=640,
+                                  height=480, use_mask=False,
+                                  perception={"segmentation": "combined",
+                                              "level_objectness": level})
+            found[level] |= {(i, g) for g in match_detections(sf.result, sf.frame.mask)}
+    without, with_ = found[1.0], found[PerceptionConfig().level_objectness]
+    assert without <= with_, f"lost {sorted(without - with_)}"
+    assert len(with_ - without) >= 4, f"{len(without)} -> {len(with_)}"
 
 
 def test_training_end_to_end_writes_weights_that_load_and_resumes_its_data(tmp_path):
