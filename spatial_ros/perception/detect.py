@@ -195,7 +195,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         if not in_workspace(p.mean(axis=0), camera_pose, config):
             report.beyond_workspace += 1
             continue
-        if support_part(p, report.large_supports, config):
+        if support_part(p, report.large_supports, config) or (
+                mask is None and in_support(p, camera_pose, report.large_supports, config)):
             report.support_parts += 1
             continue
         patch = level_patch(p, camera_pose, config)
@@ -332,6 +333,21 @@ def support_part(points: np.ndarray, supports: list[float], config: PerceptionCo
         return False
     low, high = (float(z) for z in np.percentile(points[:, 2], [10, 90]))
     return any(h - config.support_part_gap <= high <= h + 0.005 and low <= h - 0.02
+               for h in supports)
+
+
+def in_support(points: np.ndarray, camera_pose: Pose, supports: list[float],
+               config: PerceptionConfig) -> bool:
+    """Whether a segment lies within a large support's slab, rising nowhere above it: its
+    points' heights (5th to 95th percentile) between ``plane_distance`` plus two depth-noise
+    sigmas under the support and two sigmas over it. A patch of the table the plane search
+    left (a noisy or darker spot); a thing lying on the table rises above it."""
+    if not supports or len(points) < 3:
+        return False
+    lo, hi = np.percentile(points[:, 2], [5, 95])
+    rng = float(np.linalg.norm(points.mean(axis=0) - camera_pose.translation))
+    sigma = config.noise_quadratic * rng ** 2
+    return any(h - config.plane_distance - 2 * sigma <= lo and hi <= h + 2 * sigma
                for h in supports)
 
 

@@ -236,6 +236,30 @@ def test_a_level_patch_is_a_support_not_an_object():
     assert level_patch(box, cam, config) is None
 
 
+def test_a_patch_within_a_table_slab_is_part_of_it_and_a_thin_thing_on_it_is_not():
+    """A small patch the plane search left, at or just under the table's height, rises nowhere
+    above it: part of the table. A marker lying on the table (1.5 cm) rises above it; so does
+    anything over a table it is not in; with no large support there is nothing to be in."""
+    from spatial_ros.perception.detect import in_support
+    from spatial_ros.perception.types import PerceptionConfig
+
+    rng = np.random.default_rng(3)
+    config = PerceptionConfig(noise_quadratic=0.0042)  # 1.6 mm sigma at 0.6 m
+    cam = Pose(translation=np.array([0.0, 0.0, 0.9]))
+
+    def spot(low, high):
+        xy = rng.uniform([-0.02, -0.02], [0.02, 0.02], (200, 2)) + [0.5, 0.0]
+        return np.c_[xy, rng.uniform(low, high, len(xy))]
+
+    table = [0.486]
+    assert in_support(spot(0.476, 0.486), cam, table, config)  # a patch just under its plane
+    assert in_support(spot(0.484, 0.488), cam, table, config)  # in it, within the noise
+    assert not in_support(spot(0.486, 0.501), cam, table, config)  # a marker lying on it
+    assert not in_support(spot(0.45, 0.47), cam, table, config)  # under it, beyond the slab
+    assert not in_support(spot(0.476, 0.486), cam, [0.30], config)  # over another support
+    assert not in_support(spot(0.476, 0.486), cam, [], config)
+
+
 def test_an_object_is_placed_on_the_table_clear_of_the_others():
     """'put the grey box on the table': over the table's extent (not the seat of the same
     height), resting on it, clear of what stands there; the floor too; refused with the
