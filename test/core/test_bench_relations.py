@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from spatial_ros.bench.relations import decision_keys, run_relations_bench
+from spatial_ros.bench.relations import RelationScores, decision_keys, run_relations_bench
 
 
 def _cli(*args):
@@ -17,6 +17,7 @@ def test_small_run_prints_and_saves(tmp_path):
              "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert "relation accuracy" in r.stdout and "object recall" in r.stdout
+    assert "detections per object hit | 1.00" in r.stdout  # masks: one detection each
     assert (tmp_path / "relations_test_mask.md").read_text().count("|") > 50
     assert (tmp_path / "relations_test_mask.png").stat().st_size > 10_000
 
@@ -27,6 +28,11 @@ def test_scores_are_measured_not_given():
     pairs = sum(res.total.values()) / len(decision_keys())
     assert pairs >= 2 and 0.8 < res.accuracy <= 1.0 and res.visible >= 2
     assert res.recalled <= res.visible
+    # the default perception, class-agnostic: every detection on an object counts once per
+    # object it lies on; pieces of one object raise the ratio over 1
+    assert 1 <= res.objects_hit <= res.on_objects <= res.detections
+    assert res.detections_per_object == res.on_objects / res.objects_hit
+    assert RelationScores(on_objects=6, objects_hit=4).detections_per_object == 1.5
 
 
 def test_printed_objects_keep_their_masks_and_a_default_agnostic_run_works(tmp_path):
