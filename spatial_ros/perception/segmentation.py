@@ -56,18 +56,19 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
     if affinities is not None and config.segmentation != "combined":
         return _learned_regions(depth, fg, affinities, config, silhouette)
     d = np.where(fg, depth, 0.0).astype(np.float32)
-    cut = np.zeros(fg.shape, bool)
     steps = _steps(d, config.depth_jump)  # (right, down); combined reuses them
-    cut[:, 1:] |= steps[0]
-    cut[1:] |= steps[1]
+    edges = np.zeros(fg.shape, bool)  # edge and crease cells
     edge = _depth_edges(d, config.edge_jump) & fg if config.edge_jump > 0 else None
     if edge is not None:
-        cut |= edge
+        edges |= edge
     crease = None
     if points is not None and config.crease_angle > 0:  # where objects touch
         crease = _concave_creases(points, d > 0, config) & fg
-        cut |= crease
+        edges |= crease
+    cut = edges | _after(steps)
     _n, labels = cv2.connectedComponents((fg & ~cut).astype(np.uint8), connectivity=4)
+    if affinities is not None and config.thin_objects:
+        labels = _thin_objects(labels, fg & ~edges, steps, depth > 0, fg, config.min_points)
     lab = weighted_lab(rgb, config)
     out = _split_colours(labels, hue_bins(rgb), lab, config)
     if edge is not None:  # flying-pixel cells go to the region beside them, at their depth;
@@ -86,6 +87,35 @@ def depth_regions(depth: np.ndarray, fg: np.ndarray, rgb: np.ndarray,
     if config.fill_enclosed:
         _fill_enclosed(out, ~fg, config.fill_hull, silhouette)
     return out
+
+
+def _after(steps: tuple[np.ndarray, np.ndarray], before: np.ndarray | None = None
+           ) -> np.ndarray:
+    """The cells a depth step cuts: the one after it (right, lower), where the cell before
+    it is in ``before`` (all cells when None)."""
+    out = np.zeros((steps[1].shape[0] + 1, steps[0].shape[1] + 1), bool)
+    out[:, 1:] |= steps[0] if before is None else steps[0] & before[:, :-1]
+    out[1:] |= steps[1] if before is None else steps[1] & before[:-1]
+    return out
+
+
+def _thin_objects(labels: np.ndarray, uncut: np.ndarray, steps: tuple[np.ndarray, np.ndarray],
+                  valid: np.ndarray, fg: np.ndarray, min_points: int) -> np.ndarray:
+    """``labels`` (the depth cuts' components) with the ones that the step cut erased whole
+    given back: cut again, but where a step's cell before lies on the support plane (a
+    reading, not foreground) it cuts nothing. A pen or a marker lying on the table, four
+    cells wide, borders the plane with every top and left cell, so that the cut left it in
+    pieces under ``min_points``. ``uncut``: the foreground less the edge and crease cuts."""
+    plane = valid & ~fg
+    _n2, again = cv2.connectedComponents((uncut & ~_after(steps, ~plane)).astype(np.uint8),
+                                         connectivity=4)
+    sizes = np.bincount(labels.ravel())
+    kept = (labels > 0) & (sizes[labels] >= min_points)
+    seen = np.bincount(again[kept], minlength=_n2) > 0
+    back = ~seen & (np.bincount(again.ravel(), minlength=_n2) >= min_points)
+    back[0] = False
+    lost = back[again]
+    return np.where(lost, again + int(labels.max()), labels)
 
 
 def _learned_parts(out: np.ndarray, affinities: tuple[np.ndarray, np.ndarray],

@@ -94,7 +94,7 @@ class SceneGraphNode(Node):
             workspace_range=v["workspace_range"], workspace_box=workspace_box(v["workspace_box"]),
             resting_only=v["resting_only"], segmentation=v["segmentation"],
             segmenter_weights=v["segmenter_weights"], min_objectness=v["min_objectness"],
-            level_objectness=v["level_objectness"])
+            level_objectness=v["level_objectness"], thin_objects=v["thin_objects"])
         hint = v["plane_up_hint"]
         if len(hint) != 3 or float(np.linalg.norm(hint)) < 0.5:
             raise ValueError(f"plane_up_hint needs 3 numbers of about unit length [x, y, z] in "
