@@ -84,9 +84,8 @@ class RelationScores:
             for k, v in getattr(other, name).items():
                 mine[k] += v
         for name in ("visible", "recalled", "detections", "on_objects", "objects_hit",
-                     "transitions",
-                     "kept_id", "frames", "colours", "colours_right", "shapes_right",
-                     "shapes_generic"):
+                     "transitions", "kept_id", "frames", "colours", "colours_right",
+                     "shapes_right", "shapes_generic"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.ms.extend(other.ms)
 
