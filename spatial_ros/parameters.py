@@ -201,7 +201,7 @@ _SCENE_GRAPH = (
           "which the network takes for the support; 1 = off)", range=(0.0, 1.0), live=True),
     Param("thin_objects", _PC.thin_objects, "combined: a thin thing lying on the support (a "
           "pen, a marker), which the depth-step cut erases whole, is kept as an object (off: on "
-          "real frames it also gave pieces of objects)"),
+          "the held-out real frames it found no object more and added detections)"),
     Param("plane_distance", _PC.plane_distance, "RANSAC inlier distance of support planes (m)",
           range=(0.0001, 1.0)),
     Param("depth_jump", _PC.depth_jump, "relative depth jump that separates segments",

@@ -55,8 +55,8 @@ class PerceptionConfig:
     combine_parts: float = 0.1
     combine_merge: float = 1.0
     #: combined: components that the depth-step cut erases whole come back (a pen, a marker
-    #: lying on the table); off by default: on the held-out real frames they were pieces of
-    #: objects, not objects (docs/benchmarks.md, sixth stop)
+    #: lying on the table); off by default: on the held-out real frames they found no object
+    #: more and added detections (docs/benchmarks.md, sixth stop)
     thin_objects: bool = False
     #: a learned region whose mean objectness is under this is structure (a shelf's panel, a
     #: tote's wall), not an object (0 = keep every region)
