@@ -195,18 +195,20 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         if not in_workspace(p.mean(axis=0), camera_pose, config):
             report.beyond_workspace += 1
             continue
+        band = height_band(p, camera_pose, config)  # what the three tests below read
         if support_part(p, report.large_supports, config) or (
-                mask is None and in_support(p, camera_pose, report.large_supports, config)):
+                mask is None and in_support(band, report.large_supports, config)):
             report.support_parts += 1
             continue
-        patch = level_patch(p, camera_pose, config)
+        patch = level_patch(p, band, config)
         if patch is not None:  # a floor or table patch the plane search left: a support
             report.surfaces.append(patch)
             report.support_heights.append(patch.height)
             continue
         cells = vi[idx]
         if objectness is not None and _learned_structure(
-                float(objectness.ravel()[cells].mean()), p, report.support_heights, config):
+                float(objectness.ravel()[cells].mean()), p, band, report.support_heights,
+                config):
             report.learned_structure += 1  # the network's structure: a panel, a tote's wall
             continue
         rows, cols = np.divmod(cells, sw)
@@ -336,59 +338,67 @@ def support_part(points: np.ndarray, supports: list[float], config: PerceptionCo
                for h in supports)
 
 
-def in_support(points: np.ndarray, camera_pose: Pose, supports: list[float],
-               config: PerceptionConfig) -> bool:
-    """Whether a segment lies within a large support's slab, rising nowhere above it: its
-    points' heights (5th to 95th percentile) between ``plane_distance`` plus two depth-noise
-    sigmas under the support and two sigmas over it. A patch of the table the plane search
-    left (a noisy or darker spot); a thing lying on the table rises above it."""
-    if not supports or len(points) < 3:
-        return False
-    lo, hi = np.percentile(points[:, 2], [5, 95])
+def height_band(points: np.ndarray, camera_pose: Pose, config: PerceptionConfig
+                ) -> tuple[float, float, float] | None:
+    """A segment's heights, 5th and 95th percentile of its ``points`` (world z), and the
+    depth-noise sigma at its range; None under 3 points (too few to tell)."""
+    if len(points) < 3:
+        return None
+    lo, hi = (float(z) for z in np.percentile(points[:, 2], [5, 95]))
     rng = float(np.linalg.norm(points.mean(axis=0) - camera_pose.translation))
-    sigma = config.noise_quadratic * rng ** 2
+    return lo, hi, config.noise_quadratic * rng ** 2
+
+
+def in_support(band: tuple[float, float, float] | None, supports: list[float],
+               config: PerceptionConfig) -> bool:
+    """Whether a segment (its ``height_band``) lies within a large support's slab, rising
+    nowhere above it: its heights between ``plane_distance`` plus two depth-noise sigmas
+    under the support and two sigmas over it. A patch of the table the plane search left (a
+    noisy or darker spot); a thing lying on the table rises above it."""
+    if band is None:
+        return False
+    lo, hi, sigma = band
     return any(h - config.plane_distance - 2 * sigma <= lo and hi <= h + 2 * sigma
                for h in supports)
 
 
-def level_patch(points: np.ndarray, camera_pose: Pose, config: PerceptionConfig
-                ) -> Support | None:
-    """A segment that is a level surface, not an object: its points' heights spread (5th to
-    95th percentile) under ``flat_height`` plus two depth-noise sigmas at its range, over
+def level_patch(points: np.ndarray, band: tuple[float, float, float] | None,
+                config: PerceptionConfig) -> Support | None:
+    """A segment that is a level surface, not an object: its heights (``band``,
+    height_band's) spread under ``flat_height`` plus two depth-noise sigmas at its range, over
     ``support_part_span`` or more across: a patch of floor between a table's legs, a table
     top cut off by the things on it, that the plane search left (it holds too few readings
     or is no one surface). As a Support (large), else None. A book or a tray lying flat is
     smaller; a thing lying on the floor stands above it."""
-    if config.flat_height <= 0 or len(points) < 3:
+    if config.flat_height <= 0 or band is None:
         return None
-    z = points[:, 2]
-    lo, hi = np.percentile(z, [5, 95])
-    rng = float(np.linalg.norm(points.mean(axis=0) - camera_pose.translation))
-    if hi - lo > config.flat_height + 2 * config.noise_quadratic * rng ** 2:
+    lo, hi, sigma = band
+    if hi - lo > config.flat_height + 2 * sigma:
         return None
-    height = float(np.median(z))
+    height = float(np.median(points[:, 2]))
     box = surface_extent(points, height)
     if float(np.max(box.size[:2])) < config.support_part_span:
         return None
     return Support(id=0, height=height, box=box, point_count=len(points), large=True)
 
 
-def _learned_structure(objectness: float, points: np.ndarray, supports: list[float],
+def _learned_structure(objectness: float, points: np.ndarray,
+                       band: tuple[float, float, float] | None, supports: list[float],
                        config: PerceptionConfig) -> bool:
     """Whether a region the network scores ``objectness`` is structure (a panel, a tote's
     wall): under ``min_objectness``, unless it is at least ``level_objectness``, level (its
     points' least spread within 30 deg of vertical, world z) and raised over ``flat_height``
-    above the highest support under it (all of it, 5th percentile): a package lying flat in
-    a tote, whose top the network takes for the floor under it. A patch of a support that
-    the plane search left lies at its height, not above it."""
+    above the highest support under it (all of it: ``band``'s 5th percentile, height_band):
+    a package lying flat in a tote, whose top the network takes for the floor under it. A
+    patch of a support that the plane search left lies at its height, not above it."""
     if objectness >= config.min_objectness:
         return False
-    if objectness < config.level_objectness or len(points) < 3:
+    if objectness < config.level_objectness or band is None:
         return True
     _w, axes = np.linalg.eigh(np.cov(points.T))
     if abs(float(axes[2, 0])) < _LEVEL_COS:
         return True
-    low = float(np.percentile(points[:, 2], 5))
+    low = band[0]
     under = [h for h in supports if h <= low + config.flat_height]
     return bool(under) and low - max(under) <= config.flat_height
 

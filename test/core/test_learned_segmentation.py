@@ -29,7 +29,7 @@ from spatial_ros.model.segmenter import (
     save_segmenter,
 )
 from spatial_ros.perception import PerceptionConfig, detect_objects
-from spatial_ros.perception.detect import _learned_structure
+from spatial_ros.perception.detect import _learned_structure, height_band
 from spatial_ros.perception.learned import (
     FEATURES,
     SegmenterError,
@@ -295,9 +295,10 @@ def _slab(z: float, tilt_deg: float = 0.0) -> np.ndarray:
 def test_an_unsure_region_is_an_object_where_it_lies_level_above_a_support(
         objectness, points, structure, what):
     config = PerceptionConfig()
-    assert _learned_structure(objectness, points, [0.0], config) is structure, what
+    band = height_band(points, Pose(translation=np.array([0.0, 0.0, 1.0])), config)
+    assert _learned_structure(objectness, points, band, [0.0], config) is structure, what
     if objectness < config.min_objectness:  # level_objectness 1: every unsure region goes
-        assert _learned_structure(objectness, points, [0.0],
+        assert _learned_structure(objectness, points, band, [0.0],
                                   PerceptionConfig(level_objectness=1.0)), what
 
 

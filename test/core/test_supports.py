@@ -215,7 +215,7 @@ def test_the_pipeline_publishes_the_table_with_a_stable_id_and_what_rests_on_it(
 def test_a_level_patch_is_a_support_not_an_object():
     """A patch of floor between a table's legs that the plane search left is level and wide:
     a support. A book lying flat is narrower, a box is tall, a tilted board is not level."""
-    from spatial_ros.perception.detect import level_patch
+    from spatial_ros.perception.detect import height_band, level_patch
     from spatial_ros.perception.types import PerceptionConfig
 
     rng = np.random.default_rng(2)
@@ -227,37 +227,40 @@ def test_a_level_patch_is_a_support_not_an_object():
         z = height + tilt * (xy[:, 0] - 1.5) + rng.normal(0, 0.004, len(xy))
         return np.c_[xy, z]
 
-    floor = level_patch(patch(0.6, 0.4, 0.0), cam, config)
+    def level(points):
+        return level_patch(points, height_band(points, cam, config), config)
+
+    floor = level(patch(0.6, 0.4, 0.0))
     assert floor is not None and floor.large and floor.height == pytest.approx(0.0, abs=0.005)
-    assert level_patch(patch(0.25, 0.18, 0.77), cam, config) is None  # a book
-    assert level_patch(patch(0.6, 0.4, 0.0, tilt=0.3), cam, config) is None  # a ramp
+    assert level(patch(0.25, 0.18, 0.77)) is None  # a book
+    assert level(patch(0.6, 0.4, 0.0, tilt=0.3)) is None  # a ramp
     box = patch(0.5, 0.4, 0.0)
     box[::2, 2] += 0.2  # a box's top and its bottom edge
-    assert level_patch(box, cam, config) is None
+    assert level(box) is None
 
 
 def test_a_patch_within_a_table_slab_is_part_of_it_and_a_thin_thing_on_it_is_not():
     """A small patch the plane search left, at or just under the table's height, rises nowhere
     above it: part of the table. A marker lying on the table (1.5 cm) rises above it; so does
     anything over a table it is not in; with no large support there is nothing to be in."""
-    from spatial_ros.perception.detect import in_support
+    from spatial_ros.perception.detect import height_band, in_support
     from spatial_ros.perception.types import PerceptionConfig
 
     rng = np.random.default_rng(3)
     config = PerceptionConfig(noise_quadratic=0.0042)  # 1.6 mm sigma at 0.6 m
     cam = Pose(translation=np.array([0.0, 0.0, 0.9]))
 
-    def spot(low, high):
+    def spot(low, high):  # its height band
         xy = rng.uniform([-0.02, -0.02], [0.02, 0.02], (200, 2)) + [0.5, 0.0]
-        return np.c_[xy, rng.uniform(low, high, len(xy))]
+        return height_band(np.c_[xy, rng.uniform(low, high, len(xy))], cam, config)
 
     table = [0.486]
-    assert in_support(spot(0.476, 0.486), cam, table, config)  # a patch just under its plane
-    assert in_support(spot(0.484, 0.488), cam, table, config)  # in it, within the noise
-    assert not in_support(spot(0.486, 0.501), cam, table, config)  # a marker lying on it
-    assert not in_support(spot(0.45, 0.47), cam, table, config)  # under it, beyond the slab
-    assert not in_support(spot(0.476, 0.486), cam, [0.30], config)  # over another support
-    assert not in_support(spot(0.476, 0.486), cam, [], config)
+    assert in_support(spot(0.476, 0.486), table, config)  # a patch just under its plane
+    assert in_support(spot(0.484, 0.488), table, config)  # in it, within the noise
+    assert not in_support(spot(0.486, 0.501), table, config)  # a marker lying on it
+    assert not in_support(spot(0.45, 0.47), table, config)  # under it, beyond the slab
+    assert not in_support(spot(0.476, 0.486), [0.30], config)  # over another support
+    assert not in_support(spot(0.476, 0.486), [], config)
 
 
 def test_an_object_is_placed_on_the_table_clear_of_the_others():
