@@ -54,7 +54,7 @@ from spatial_ros.perception.types import (
     PerceptionConfig,
     workspace_box_error,
 )
-from spatial_ros.scene import Support
+from spatial_ros.scene import OrientedBox, Support
 
 __all__ = ["detect_objects"]
 
@@ -468,24 +468,39 @@ def _without_flying(lab: np.ndarray, fly: np.ndarray) -> np.ndarray:
 
 def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: PerceptionConfig
                       ) -> tuple[list[Detection], list[bool]]:
-    """Fragments inside a larger object of their colour join it: a detection with at most
-    half the points of a larger one, ``absorb_inside`` of its points within that one's box and
-    its colour within ``merge_chroma`` (Lab) of it. A concave crease cuts a bowl's or a tub's
-    floor from its wall in the image, yet the floor lies inside the wall's box."""
+    """Fragments of a larger object of their colour (within ``merge_chroma``, Lab) join it:
+
+    - inside: a detection with at most half the points of a larger one and ``absorb_inside`` of
+      its points within that one's box: a bowl's or a tub's floor that a concave crease cut
+      from its wall in the image, yet inside the wall's box;
+    - rim: a detection no larger, whose top (95th percentile height) lies within
+      ``absorb_rim`` of the other's and ``absorb_inside`` of its points within the other's box
+      grown by ``absorb_reach``: a mug's, cup's or bowl's inside seen over the rim (a depth
+      step apart from the outside wall in front, both reaching up to the rim), a handle. The
+      boxes then grow to take the fragment in."""
     gone: set[int] = set()
     labs = weighted_lab(np.array([np.clip(d.rgb, 0.0, 1.0) * 255.0 for d in dets], np.uint8)
                         .reshape(1, -1, 3), config)[0] if dets else []
+    tops = [float(np.percentile(d.points[:, 2], 95)) for d in dets]  # as first detected
     for i in range(len(dets) - 1, -1, -1):  # smallest first (dets are largest first)
         a = dets[i]
         for j in range(i):
             b = dets[j]
-            if j in gone or 2 * len(a.points) > len(b.points):
-                continue
-            local = (a.points - b.box.center) @ b.box.rotation  # in b's box axes
-            inside = np.all(np.abs(local) <= b.box.size / 2 + 1e-3, axis=1).mean()
-            if inside < config.absorb_inside \
+            if j in gone or len(a.points) > len(b.points) \
                     or float(np.linalg.norm(labs[i] - labs[j])) > config.merge_chroma:
                 continue
+            local = np.abs((a.points - b.box.center) @ b.box.rotation)  # in b's box axes
+            half = b.box.size / 2
+            inside = 2 * len(a.points) <= len(b.points) and \
+                np.all(local <= half + 1e-3, axis=1).mean() >= config.absorb_inside
+            rim = not inside and config.absorb_rim > 0 and \
+                abs(tops[i] - tops[j]) <= config.absorb_rim and \
+                np.all(local <= half + config.absorb_reach, axis=1).mean() >= config.absorb_inside
+            if not (inside or rim):
+                continue
+            if rim:
+                b.boxes = {kind: _grown(box, a.points) for kind, box in b.boxes.items()}
+                b.box = _grown(b.box, a.points)
             b.points = np.concatenate([b.points, a.points])
             b.centroid = b.points.mean(axis=0)
             b.pixels = np.concatenate([b.pixels, a.pixels])
@@ -499,3 +514,13 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
             break
     keep = [k for k in range(len(dets)) if k not in gone]
     return [dets[k] for k in keep], [hidden[k] for k in keep]
+
+
+def _grown(box: OrientedBox, points: np.ndarray) -> OrientedBox:
+    """``box`` grown along its own axes to hold ``points`` (their 2nd to 98th percentile: a
+    stray reading does not stretch it)."""
+    local = (points - box.center) @ box.rotation
+    lo = np.minimum(np.percentile(local, 2, axis=0), -box.size / 2)
+    hi = np.maximum(np.percentile(local, 98, axis=0), box.size / 2)
+    return OrientedBox(center=box.center + box.rotation @ ((lo + hi) / 2), size=hi - lo,
+                       rotation=box.rotation)

@@ -126,6 +126,13 @@ class PerceptionConfig:
     #: a fragment with this share of its points inside a larger detection's box, of its colour
     #: (``merge_chroma``), joins it: a bowl's floor that a concave crease cut off (0 = off)
     absorb_inside: float = 0.8
+    #: ... or, a detection no larger than the other whose top lies within this (m) of the
+    #: other's and with ``absorb_inside`` of its points within the other's box grown by
+    #: ``absorb_reach`` (m): a mug's, cup's or bowl's inside seen over its rim, a handle (0 =
+    #: off). SpatialBench dev, 40 scenes: detections per object household_val 1.32 -> 1.15,
+    #: room_val 1.14 -> 1.07, bin_val 1.17 -> 1.12, no object lost
+    absorb_rim: float = 0.02
+    absorb_reach: float = 0.03
     support_snap: float = 0.03  #: bottoms this close above a support plane are extended to it
     occluded_bottom_share: float = 0.5  #: share of the bottom edge hidden for a hidden bottom
     occluder_gap: float = 0.02  #: an occluder is at least this much nearer than the object

@@ -233,6 +233,45 @@ def test_fragments_inside_an_object_of_their_colour_join_it():
     assert len(kept) == 2
 
 
+def test_a_containers_inside_seen_over_its_rim_joins_its_outside():
+    """A cup's outside wall (front half, seen from the camera) and its inside (the far half's
+    inner face, a depth step behind): both reach up to the rim, the inside lies within 3 cm
+    of the wall's box. It joins, and the wall's box grows to hold it; a neighbour of another
+    height, or of another colour, stays apart, and absorb_rim 0 keeps the old rule."""
+    from spatial_ros.perception.detect import _absorb_fragments
+    rng = np.random.default_rng(1)
+
+    def half_ring(n, radius, far, top=0.10):  # a cylinder's half shell, axis at x = 0.5
+        a = rng.uniform(0, np.pi, n) + (0 if far else np.pi)
+        return np.stack([0.5 + radius * np.sin(a), radius * np.cos(a),
+                         rng.uniform(0.0 if not far else 0.04, top, n)], axis=1)
+
+    def make():
+        wall = _det(half_ring(300, 0.03, far=False), [0.2, 0.3, 0.8], np.arange(300))
+        wall.boxes = {"box": wall.box}
+        inside = _det(half_ring(200, 0.027, far=True), [0.22, 0.3, 0.8], np.arange(300, 500))
+        return wall, inside
+
+    wall, inside = make()
+    assert np.mean(np.all(np.abs(inside.points - wall.box.center) <= wall.box.size / 2,
+                          axis=1)) < 0.8  # the old rule alone keeps them apart
+    kept, _ = _absorb_fragments([wall, inside], [False, False], PerceptionConfig())
+    assert kept == [wall] and len(wall.points) == 500
+    assert wall.box.center[0] + wall.box.size[0] / 2 >= 0.5 + 0.02  # grown over the far half
+    assert wall.boxes["box"] is not None and wall.boxes["box"].size[0] == wall.box.size[0]
+    wall, inside = make()
+    kept, _ = _absorb_fragments([wall, inside], [False, False], PerceptionConfig(absorb_rim=0))
+    assert kept == [wall, inside]
+    wall, inside = make()
+    inside.points[:, 2] -= 0.04  # a lower thing behind the wall: its top is not the rim
+    kept, _ = _absorb_fragments([wall, inside], [False, False], PerceptionConfig())
+    assert kept == [wall, inside]
+    wall, inside = make()
+    inside.rgb = np.array([0.8, 0.3, 0.2])  # another colour
+    kept, _ = _absorb_fragments([wall, inside], [False, False], PerceptionConfig())
+    assert kept == [wall, inside]
+
+
 def _flat_region(rgb: np.ndarray) -> np.ndarray:
     """Labels of ``depth_regions`` for one fronto-parallel surface 1 m away painted ``rgb``."""
     from spatial_ros.perception.segmentation import depth_regions
