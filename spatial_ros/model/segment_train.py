@@ -48,7 +48,7 @@ from spatial_ros.perception.types import PerceptionConfig
 from spatial_ros.sim.paint import paint
 
 __all__ = ["DataConfig", "any_colour", "recolour", "make_frames", "load_frames", "TrainConfig",
-           "train_segmenter", "frame_targets", "SENSORS", "SPLIT_SHARES", "IGNORE"]
+           "train_segmenter", "frame_targets", "SENSORS", "SPLIT_SHARES"]
 
 #: sensor preset -> share of the frames
 SENSORS = {"realsense_d435_raw": 0.35, "realsense_d435": 0.2, "kinect": 0.15,
@@ -64,19 +64,7 @@ _VAL = {"room_train": "room_val", "household_train": "household_val", "hard_trai
 _PC = PerceptionConfig()  #: the perception defaults the grids are made and read with
 
 #: the frames' recipe: frames of another version in the data folder are not reused
-#: (3: a discarded recipe, structure recoloured saturated, objects pale; 5: knocked-over
-#: objects, discarded; 6: the hard split's pedestals left out of the targets, IGNORE)
-DATA_VERSION = 6
-
-#: mask value of cells whose objectness trains nothing (frame_targets): the hard split's
-#: unlabelled pedestals, boxes that hold an object up and are no object of its questions (for
-#: the affinities still a thing apart from what stands on them). As structure they taught the
-#: network that a box under an object (a spam can under a soup can, the box under a drill) and
-#: a grey box are structure (SpatialBench hard_val: grey objects and pedestal-like boxes
-#: scored under min_objectness and dropped)
-IGNORE = 255
-#: name prefixes of the unlabelled models whose cells are IGNORE in the training grids
-IGNORED_MODELS = ("pedestal_",)
+DATA_VERSION = 4  # 3: a discarded recipe (structure recoloured saturated, objects pale)
 
 
 @dataclass(frozen=True)
@@ -124,16 +112,8 @@ def _frame(split: str, seed: int, index: int, cfg: DataConfig) -> dict[str, np.n
     key, fill = list(LIGHTS.values())[int(rng.integers(len(LIGHTS)))]
     if rng.random() < cfg.recolour:
         world = recolour(world, rng)
-    # the ignored models are rendered with a label after the objects' (their cells IGNORE in
-    # the grid's mask), painted as the unlabelled rest (grain)
-    first = 1 + max((m.label or 0 for m in world.models), default=0)
-    world = replace(world, models=[
-        replace(m, label=first) if not m.label and m.name.startswith(IGNORED_MODELS) else m
-        for m in world.models])
     fr = Renderer(replace(world, light_color=key, ambient_color=fill)).render(pose)
-    ignored = fr.mask == first
-    objects = np.where(ignored, 0, fr.mask).astype(np.uint8)
-    rgb = paint(fr.rgb, objects, rng) if cfg.paint else fr.rgb
+    rgb = paint(fr.rgb, fr.mask, rng) if cfg.paint else fr.rgb
     sensor = str(rng.choice(list(SENSORS), p=list(SENSORS.values())))
     depth = apply_sensor(fr.depth, rgb, sensor, rng, fx=fr.intrinsics.fx)
     if cfg.misregister and rng.random() < 0.5:
@@ -147,8 +127,7 @@ def _frame(split: str, seed: int, index: int, cfg: DataConfig) -> dict[str, np.n
     d = block_sample(depth, s, _PC.depth_jump)
     rays = fr.intrinsics.ray_directions(s).reshape(d.shape + (3,))
     pts = (rays * np.where(np.isfinite(d), d, np.nan)[..., None]).astype(np.float16)
-    mask = np.where(ignored, IGNORE, objects).astype(np.uint8)
-    return {"points": pts, "rgb": rgb[::s, ::s].copy(), "mask": mask[::s, ::s].copy(),
+    return {"points": pts, "rgb": rgb[::s, ::s].copy(), "mask": fr.mask[::s, ::s].copy(),
             "rotation": pose.rotation.astype(np.float32), "stride": np.int32(s),
             "sensor": np.array(sensor), "split": np.array(split)}
 
@@ -189,16 +168,13 @@ def make_frames(out: str | pathlib.Path, n: int, *, seed: int = 0, val: bool = F
 def frame_targets(mask: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, ...]:
     """Targets and weights of one grid: objectness (H, W) and its weight (cells with a
     reading); same object as the right neighbour (H, W - 1), as the lower one (H - 1, W), and
-    their weights (both cells with a reading, at least one on an object). An IGNORE cell's
-    objectness weighs nothing; for the affinities it is a thing of its own (an object on a
-    pedestal is apart from it)."""
-    obj = ((mask > 0) & (mask != IGNORE)).astype(np.float32)
-    wo = valid & (mask != IGNORE)
+    their weights (both cells with a reading, at least one on an object)."""
+    obj = (mask > 0).astype(np.float32)
     wr = (valid[:, 1:] & valid[:, :-1] & ((mask[:, 1:] > 0) | (mask[:, :-1] > 0)))
     wd = (valid[1:] & valid[:-1] & ((mask[1:] > 0) | (mask[:-1] > 0)))
     right = (mask[:, 1:] == mask[:, :-1]).astype(np.float32)
     down = (mask[1:] == mask[:-1]).astype(np.float32)
-    return obj, wo.astype(np.float32), right, wr.astype(np.float32), down, \
+    return obj, valid.astype(np.float32), right, wr.astype(np.float32), down, \
         wd.astype(np.float32)
 
 
@@ -246,7 +222,7 @@ def _batch(data, rng: np.random.Generator, cfg: TrainConfig):
         _c, h, w = feats.shape
         y0 = int(rng.integers(0, max(h - ch, 0) + 1))
         x0 = int(rng.integers(0, max(w - cw, 0) + 1))
-        on = np.flatnonzero((mask > 0) & (mask != IGNORE))
+        on = np.flatnonzero(mask)
         if len(on) and rng.random() < cfg.object_crops:  # a crop around an object's cell
             cy, cx = divmod(int(on[rng.integers(len(on))]), w)
             y0 = int(np.clip(cy - rng.integers(ch // 4, 3 * ch // 4), 0, max(h - ch, 0)))

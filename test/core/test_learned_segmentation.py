@@ -12,7 +12,6 @@ import torch
 from spatial_ros.bench.relations import match_detections, scene_frames
 from spatial_ros.geometry import CameraIntrinsics, Pose
 from spatial_ros.model.segment_train import (
-    IGNORE,
     TrainConfig,
     any_colour,
     frame_targets,
@@ -175,34 +174,6 @@ def test_targets_weigh_pairs_that_touch_an_object():
     np.testing.assert_array_equal(right, [[1, 0, 1], [0, 1, 0]])
     np.testing.assert_array_equal(wr, [[0, 1, 1], [1, 1, 1]])  # background pairs: no weight
     np.testing.assert_array_equal(down, [[1, 0, 0, 1]])
-
-
-def test_ignored_cells_train_no_objectness_and_stay_apart_from_objects():
-    """A pedestal's cells (IGNORE) weigh nothing in objectness; for the affinities the pedestal
-    is a thing of its own: apart from the object on it, one with itself."""
-    mask = np.array([[0, IGNORE, IGNORE, 1], [0, 2, 2, 1]], np.uint8)
-    obj, wo, right, wr, down, wd = frame_targets(mask, np.ones_like(mask, bool))
-    np.testing.assert_array_equal(obj, (mask > 0) & (mask != IGNORE))
-    np.testing.assert_array_equal(wo, [[1, 0, 0, 1], [1, 1, 1, 1]])
-    np.testing.assert_array_equal(right, [[0, 1, 0], [0, 1, 0]])
-    np.testing.assert_array_equal(wr, [[1, 1, 1], [1, 1, 1]])
-    np.testing.assert_array_equal(down, [[1, 0, 0, 1]])
-    np.testing.assert_array_equal(wd, [[0, 1, 1, 1]])
-
-
-def test_the_hard_splits_pedestals_are_ignored_in_the_training_grids():
-    """hard_train frames: the unlabelled pedestals' cells are IGNORE, the objects keep their
-    ids; another split has no IGNORE cell."""
-    from spatial_ros.bench.generate import generate_scene
-    from spatial_ros.model.segment_train import DataConfig, _frame
-
-    world, _pose = generate_scene("hard_train", 0, 1, width=640, height=480)
-    assert any(m.name.startswith("pedestal_") and not m.label for m in world.models)
-    grid = _frame("hard_train", 0, 1, DataConfig())
-    ids = {m.label for m in world.models if m.label}
-    assert (grid["mask"] == IGNORE).sum() > 50
-    assert set(np.unique(grid["mask"]).tolist()) <= ids | {0, IGNORE}
-    assert not (_frame("train", 0, 1, DataConfig())["mask"] == IGNORE).any()
 
 
 @pytest.mark.parametrize("device", DEVICES)
