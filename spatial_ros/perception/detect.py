@@ -481,7 +481,14 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
     gone: set[int] = set()
     labs = weighted_lab(np.array([np.clip(d.rgb, 0.0, 1.0) * 255.0 for d in dets], np.uint8)
                         .reshape(1, -1, 3), config)[0] if dets else []
-    tops = [float(np.percentile(d.points[:, 2], 95)) for d in dets]  # as first detected
+    first = [d.points for d in dets]  # as detected, before any fragment joined
+    tops: dict[int, float] = {}  # their 95th percentile heights, when asked
+
+    def top(k: int) -> float:
+        if k not in tops:
+            tops[k] = float(np.percentile(first[k][:, 2], 95))
+        return tops[k]
+
     for i in range(len(dets) - 1, -1, -1):  # smallest first (dets are largest first)
         a = dets[i]
         for j in range(i):
@@ -494,7 +501,7 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
             inside = 2 * len(a.points) <= len(b.points) and \
                 np.all(local <= half + 1e-3, axis=1).mean() >= config.absorb_inside
             rim = not inside and config.absorb_rim > 0 and \
-                abs(tops[i] - tops[j]) <= config.absorb_rim and \
+                abs(top(i) - top(j)) <= config.absorb_rim and \
                 np.all(local <= half + config.absorb_reach, axis=1).mean() >= config.absorb_inside
             if not (inside or rim):
                 continue
