@@ -167,6 +167,9 @@ _SCENE_GRAPH = (
           "inliers and graded confidences", choices=_NOISE),
     Param("stride", _PC.stride, "use every n-th pixel in each direction (2: slower, set "
           "min_points 25)", range=(1, 16)),
+    Param("working_width", _PC.working_width, "frames wider than this take a stride scaled "
+          "to their width (stride x width / working_width, rounded: 1280 x 720 at 4); 0 = "
+          "stride as set (pixels)", range=(0, 100_000)),
     Param("min_depth", _PC.min_depth, "closer readings are ignored (m)", range=(0.0, 100.0)),
     Param("max_depth", _PC.max_depth, "farther readings are absurd: ignored and reported (m)",
           range=(0.01, 1000.0)),

@@ -47,6 +47,7 @@ from spatial_ros.errors import BenchError, GravityError
 from spatial_ros.geometry import CameraIntrinsics
 from spatial_ros.language import QuestionError, answer_question
 from spatial_ros.perception import PerceptionConfig
+from spatial_ros.perception.detect import frame_stride
 from spatial_ros.perception.gravity import LEVEL_CAMERA, PlaneGravityConfig, gravity_from_plane
 from spatial_ros.pipeline import FrameResult, SceneGraphBuilder
 from spatial_ros.relations import DEPTH_NOISE_QUADRATIC, RelationConfig
@@ -367,7 +368,8 @@ def run_real_bench(*, data: str | pathlib.Path | None = None, repeats: int = 5,
             result = builder.process(frame.rgb, frame.depth, frame.intrinsics, pose, 0.0)
             score.ms.append((time.perf_counter() - t0) * 1e3)
             if k == 0:
-                matches = _score(frame, result, builder.perception.stride, score)
+                stride = frame_stride(frame.intrinsics.width, builder.perception)
+                matches = _score(frame, result, stride, score)
                 if images is not None:
                     _draw(frame, result, matches, pathlib.Path(images) / f"{frame.name}.png")
         if progress:

@@ -27,6 +27,7 @@ from spatial_ros.bench.real import (
     load_real_frames,
 )
 from spatial_ros.model.data import DECISION_KEYS
+from spatial_ros.perception.detect import frame_stride
 from spatial_ros.perception.gravity import PlaneGravityConfig, gravity_from_plane
 from spatial_ros.pipeline import SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
@@ -104,7 +105,8 @@ def run_real_model_bench(*, weights: str | pathlib.Path | None = None,
         pose, _share = gravity_from_plane(frame.depth, frame.intrinsics, gravity)
         builder = SceneGraphBuilder(relations=relations)
         result = builder.process(frame.rgb, frame.depth, frame.intrinsics, pose, 0.0)
-        matches = _score(frame, result, builder.perception.stride, FrameScore(frame.name))
+        stride = frame_stride(frame.intrinsics.width, builder.perception)
+        matches = _score(frame, result, stride, FrameScore(frame.name))
         ids = sorted(frame.objects)
         index = {a: k for k, a in enumerate(ids)}
         focal = frame.intrinsics.fx

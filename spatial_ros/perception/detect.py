@@ -56,7 +56,7 @@ from spatial_ros.perception.types import (
 )
 from spatial_ros.scene import OrientedBox, Support
 
-__all__ = ["detect_objects"]
+__all__ = ["detect_objects", "frame_stride"]
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 _LEVEL_COS = float(np.cos(np.radians(30.0)))  #: a level region's least spread: within 30 deg of up
@@ -106,7 +106,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     if (intrinsics.width, intrinsics.height) != (w, h):
         raise ValueError(f"depth is {w}x{h} but the camera is "
                          f"{intrinsics.width}x{intrinsics.height}")
-    s = config.stride
+    s = frame_stride(w, config)
     d = block_sample(depth, s, config.depth_jump)
     sh, sw = d.shape
     finite = np.isfinite(d)
@@ -268,6 +268,14 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             det.boxes = extend_down(det.boxes, floor)
             det.box = det.boxes.get(det.shape, det.boxes["box"])
     return dets, report
+
+
+def frame_stride(width: int, config: PerceptionConfig) -> int:
+    """The stride a frame ``width`` pixels wide is sampled at: ``stride``, scaled up for frames
+    wider than ``working_width`` (stride x width / working_width, rounded)."""
+    if config.working_width <= 0 or width <= config.working_width:
+        return config.stride
+    return max(config.stride, round(config.stride * width / config.working_width))
 
 
 def block_sample(depth: np.ndarray, s: int, jump: float) -> np.ndarray:

@@ -87,8 +87,8 @@ class SceneGraphNode(Node):
         self.time_jump = v["time_jump_reset"]
         noise = depth_noise(v["depth_noise_model"])
         perception = PerceptionConfig(
-            stride=v["stride"], min_depth=v["min_depth"], max_depth=v["max_depth"],
-            min_points=v["min_points"], max_objects=v["max_objects"],
+            stride=v["stride"], working_width=v["working_width"], min_depth=v["min_depth"],
+            max_depth=v["max_depth"], min_points=v["min_points"], max_objects=v["max_objects"],
             max_object_size=v["max_object_size"], plane_distance=v["plane_distance"],
             depth_jump=v["depth_jump"], mask_flying=v["mask_flying"], noise_quadratic=noise,
             workspace_range=v["workspace_range"], workspace_box=workspace_box(v["workspace_box"]),

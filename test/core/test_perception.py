@@ -474,6 +474,27 @@ def test_coplanar_object_tops_are_no_support():
     assert 101 not in new, new
 
 
+def test_a_larger_frame_is_sampled_at_the_working_resolution():
+    """A frame wider than working_width takes a stride scaled to its width: 640 and 848 wide
+    at 3, 1280 x 720 at 4, 1920 at 6; 0 keeps the stride as set. A 1280 x 720 SpatialBench
+    frame's detections then lie on the 4-pixel grid and its objects are found."""
+    from spatial_ros.bench.relations import match_detections, scene_frames
+    from spatial_ros.perception.detect import frame_stride
+
+    cfg = PerceptionConfig()
+    assert [frame_stride(w, cfg) for w in (320, 640, 848, 1280, 1920)] == [3, 3, 3, 4, 6]
+    assert frame_stride(1920, PerceptionConfig(working_width=0)) == 3
+    assert frame_stride(1280, PerceptionConfig(stride=2)) == 3
+    sf = next(iter(scene_frames("household_val", 0, 1, "realsense_d435", frames=1,
+                                width=1280, height=720, use_mask=False)))
+    assert sf.result.detections
+    for _track, det in sf.result.detections:
+        rows, cols = np.divmod(det.pixels, 1280)
+        assert not (rows % 4).any() and not (cols % 4).any()
+    visible = [k for k in np.unique(sf.frame.mask) if k and (sf.frame.mask == k).sum() >= 800]
+    assert len(match_detections(sf.result, sf.frame.mask)) >= len(visible) - 1 >= 3
+
+
 def test_depth_registered_from_a_lower_resolution_still_gives_the_objects():
     """Depth of a lower resolution registered into the colour image reads in one pixel of
     each 2 x 2 (the `lowres_registered` preset): the strided grid met mostly holes and no
