@@ -113,27 +113,23 @@ class RelationScores:
         return self.colours_right / max(self.colours, 1)
 
 
-def match_detections(result, mask: np.ndarray) -> dict[int, int]:
-    """Ground-truth id -> track id, by the majority of each detection's pixels."""
-    best: dict[int, tuple[int, int]] = {}
-    flat = mask.ravel()
-    for track, det in result.detections:
-        counts = np.bincount(flat[det.pixels], minlength=256)
-        counts[0] = 0
-        gt = int(counts.argmax())
-        if gt == 0 or counts[gt] * 2 < len(det.pixels):
-            continue
-        if gt not in best or len(det.pixels) > best[gt][1]:
-            best[gt] = (track.id, len(det.pixels))
-    return {g: t for g, (t, _n) in best.items()}
-
-
-def _majority(det, mask: np.ndarray) -> int:
+def majority_object(det, mask: np.ndarray) -> int:
     """The labelled object most of a detection's pixels lie on, else 0."""
     counts = np.bincount(mask.ravel()[det.pixels], minlength=256)
     counts[0] = 0
     best = int(counts.argmax())
     return best if counts[best] * 2 >= len(det.pixels) > 0 else 0
+
+
+def match_detections(result, mask: np.ndarray) -> dict[int, int]:
+    """Ground-truth id -> track id, by the majority of each detection's pixels (the largest
+    detection where several lie mostly on one object)."""
+    best: dict[int, tuple[int, int]] = {}
+    for track, det in result.detections:
+        gt = majority_object(det, mask)
+        if gt and (gt not in best or len(det.pixels) > best[gt][1]):
+            best[gt] = (track.id, len(det.pixels))
+    return {g: t for g, (t, _n) in best.items()}
 
 
 def evaluate_frame(builder: SceneGraphBuilder, graph: SceneGraph, truth: SceneGraph,
@@ -278,7 +274,7 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
             sc.visible = len(visible)
             sc.recalled = sum(1 for g in visible if g in match)
             sc.detections = len(sf.result.detections)
-            hit = [_majority(det, sf.frame.mask) for _t, det in sf.result.detections]
+            hit = [majority_object(det, sf.frame.mask) for _t, det in sf.result.detections]
             sc.on_objects = sum(g > 0 for g in hit)
             sc.objects_hit = len(set(hit) - {0})
             sc.frames = frames

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from spatial_ros.bench.relations import match_detections, scene_frames
+from spatial_ros.bench.relations import majority_object, match_detections, scene_frames
 from spatial_ros.geometry import CameraIntrinsics, Pose
 from spatial_ros.model.segment_train import (
     TrainConfig,
@@ -383,14 +383,11 @@ def test_a_containers_inside_and_outside_are_one_detection():
                              height=480, use_mask=False,
                              perception={"segmentation": "combined", **perception})
         names = {k + 1: str(o.name) for k, o in enumerate(s.world.objects)}
-        mask = s.frame.mask.ravel()
         count: dict[str, int] = {}
         for _track, det in s.result.detections:
-            hits = np.bincount(mask[det.pixels], minlength=256)
-            hits[0] = 0
-            if hits.max() * 2 >= len(det.pixels):
-                name = names[int(hits.argmax())]
-                count[name] = count.get(name, 0) + 1
+            g = majority_object(det, s.frame.mask)
+            if g:
+                count[names[g]] = count.get(names[g], 0) + 1
         return count, {names[g] for g in match_detections(s.result, s.frame.mask)}
 
     (before, found_before), (after, found_after) = pieces(absorb_rim=0.0), pieces()
