@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     _segment_data_args(stn)
     stn.add_argument("--steps", type=int, default=6000)
     stn.add_argument("--batch", type=int, default=8)
-    stn.add_argument("--seed", type=int, default=0)
+    stn.add_argument("--seeds", default="0,1", help="comma-separated training seeds: one "
+                     "network each (each on its own rendered frames), written as one ensemble "
+                     "whose probabilities are their mean")
     stn.add_argument("--drop", default="", choices=("", "depth", "colour"),
                      help="ablation: train (and later run) without these inputs")
     stn.add_argument("--sensors", default="", help="comma-separated sensor presets the "
@@ -622,7 +624,7 @@ def _segment_train(args: argparse.Namespace) -> int:
         SENSORS,
         TrainConfig,
         load_frames,
-        train_segmenter,
+        train_seeds,
     )
     from spatial_ros.perception.learned import default_weights
 
@@ -630,16 +632,26 @@ def _segment_train(args: argparse.Namespace) -> int:
     unknown = sorted(set(sensors) - set(SENSORS))
     if unknown:
         raise SpatialRosError(f"unknown sensor presets {unknown}: of {sorted(SENSORS)}")
-    train_paths, val_paths = _segment_frames(args, seed=args.seed)
-    train = load_frames(train_paths, sensors=sensors or None)
-    val = load_frames(val_paths)
+    try:
+        seeds = [int(x) for x in _csv(args.seeds)]
+    except ValueError:
+        seeds = []
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise SpatialRosError(f"--seeds {args.seeds!r}: distinct non-negative integers, "
+                              "comma-separated (e.g. 0,1)")
+
+    def data(seed: int) -> tuple[list, list]:
+        train_paths, val_paths = _segment_frames(args, seed=seed)
+        return load_frames(train_paths, sensors=sensors or None), load_frames(val_paths)
+
     out = pathlib.Path(args.out) if args.out else default_weights()
-    m = train_segmenter(train, val, out, TrainConfig(steps=args.steps, batch=args.batch,
-                                                     seed=args.seed, drop=args.drop),
-                        device=args.device)
-    print(f"validation: objectness {m['objectness']:.1%}, boundary F1 {m['boundary_f1']:.3f} "
-          f"(precision {m['boundary_precision']:.3f}, recall {m['boundary_recall']:.3f}); "
-          f"weights in {out}")
+    m = train_seeds(data, out, TrainConfig(steps=args.steps, batch=args.batch, drop=args.drop),
+                    seeds=seeds, device=args.device)
+    which = f"seed {seeds[0]}" if len(seeds) == 1 else \
+        f"the mean of seeds {', '.join(map(str, seeds))}"
+    print(f"validation ({which}): objectness {m['objectness']:.1%}, boundary F1 "
+          f"{m['boundary_f1']:.3f} (precision {m['boundary_precision']:.3f}, recall "
+          f"{m['boundary_recall']:.3f}); weights in {out}")
     return 0
 
 

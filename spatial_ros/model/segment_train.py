@@ -22,12 +22,13 @@ Each frame is stored as its perception grid (what detect_objects sees: the block
 as optical points, the grid's colour and instance ids, the optical -> level rotation) in one
 ``.npz`` per frame; a run finds the frames already written and goes on from there.
 
-Training (``train_segmenter``): random crops of the grids, the features of
-learned.grid_features, binary cross-entropy on objectness (cells with a reading) and on the two
-affinities (pairs of cells with readings where at least one is an object; pairs across an
-object's boundary weighted ``boundary_weight``), AdamW with a cosine schedule. Progress and a
-validation loss / boundary F1 on frames of the validation splits are printed; the weights are
-written with spatial_ros.model.segmenter.save_segmenter.
+Training (``fit_segmenter``, one network per seed; ``train_seeds`` writes several as one
+ensemble): random crops of the grids, the features of learned.grid_features, binary
+cross-entropy on objectness (cells with a reading) and on the two affinities (pairs of cells
+with readings where at least one is an object; pairs across an object's boundary weighted
+``boundary_weight``), AdamW with a cosine schedule. Progress and a validation loss / boundary
+F1 on frames of the validation splits are printed; the weights are written with
+spatial_ros.model.segmenter.save_segmenter.
 """
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ from spatial_ros.perception.types import PerceptionConfig
 from spatial_ros.sim.paint import paint
 
 __all__ = ["DataConfig", "any_colour", "recolour", "make_frames", "load_frames", "TrainConfig",
-           "train_segmenter", "frame_targets", "SENSORS", "SPLIT_SHARES"]
+           "fit_segmenter", "train_seeds", "train_segmenter", "frame_targets", "SENSORS",
+           "SPLIT_SHARES"]
 
 #: sensor preset -> share of the frames
 SENSORS = {"realsense_d435_raw": 0.35, "realsense_d435": 0.2, "kinect": 0.15,
@@ -256,16 +258,22 @@ def _loss(logits: torch.Tensor, t: list[torch.Tensor], boundary_weight: float) -
 
 
 @torch.no_grad()
-def evaluate(net: SegmenterNet, data, drop: str = "") -> dict[str, float]:
+def evaluate(nets: SegmenterNet | list[SegmenterNet], data, drop: str = "") -> dict[str, float]:
     """Mean loss, objectness accuracy and boundary precision / recall / F1 (a pair across an
-    object's boundary predicted apart) over whole validation grids."""
-    net.eval()
+    object's boundary predicted apart) over whole validation grids; of several networks, of
+    the mean of their probabilities (as spatial_ros.model.segmenter.Segmenter predicts)."""
+    nets = [nets] if isinstance(nets, SegmenterNet) else list(nets)
+    for net in nets:
+        net.eval()
     tot = {"loss": 0.0, "obj_right": 0, "obj_total": 0, "tp": 0, "fp": 0, "fn": 0}
     for feats, mask, valid in data:
         x = torch.from_numpy(feats.astype(np.float32))[None]
         if drop:
             x[:, dropped_channels(drop)] = 0.0
-        logits = net.logits(x)
+        logits = nets[0].logits(x)
+        if len(nets) > 1:  # the logit of the mean probability
+            prob = torch.stack([torch.sigmoid(n.logits(x)) for n in nets]).mean(0)
+            logits = torch.logit(prob.clamp(1e-6, 1 - 1e-6))
         t = [torch.from_numpy(a)[None] for a in frame_targets(mask, valid)]
         tot["loss"] += float(_loss(logits, t, 1.0))
         obj, wo, right, wr, down, wd = t
@@ -284,13 +292,13 @@ def evaluate(net: SegmenterNet, data, drop: str = "") -> dict[str, float]:
             "boundary_f1": 2 * p * r / max(p + r, 1e-9)}
 
 
-def train_segmenter(train, val, out: str | pathlib.Path, cfg: TrainConfig | None = None, *,
-                    progress: bool = True, device: str = "cpu") -> dict[str, float]:
-    """Train on ``train`` (load_frames' output), report on ``val``, write the weights to
-    ``out``; returns the final validation figures."""
+def fit_segmenter(train, val, cfg: TrainConfig, *, progress: bool = True,
+                  device: str = "cpu") -> tuple[SegmenterNet, dict]:
+    """One training (seed ``cfg.seed``) on ``train`` (load_frames' output), with progress and
+    validation figures on ``val`` along the way: the network (on the CPU) and what to keep
+    of the run (its settings, frames and seconds)."""
     from tqdm import tqdm
 
-    cfg = cfg or TrainConfig()
     if cfg.steps < 1:
         raise SpatialRosError(f"steps must be at least 1, got {cfg.steps}")
     if not train:
@@ -302,7 +310,8 @@ def train_segmenter(train, val, out: str | pathlib.Path, cfg: TrainConfig | None
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: min(1.0, (k + 1) / 200) * 0.5 * (1 + math.cos(math.pi * k / cfg.steps)))
     t0 = time.time()
-    bar = tqdm(range(cfg.steps), desc="segmenter", unit="step", disable=not progress)
+    bar = tqdm(range(cfg.steps), desc=f"segmenter seed {cfg.seed}", unit="step",
+               disable=not progress)
     ema = None
     for step in bar:
         net.train()
@@ -318,12 +327,42 @@ def train_segmenter(train, val, out: str | pathlib.Path, cfg: TrainConfig | None
         if progress and val and (step + 1) % max(cfg.steps // 5, 1) == 0:
             m = evaluate(net.cpu(), val, cfg.drop)
             net.to(device)
-            tqdm.write(f"[segmenter] step {step + 1}: val loss {m['loss']:.3f}, objectness "
-                       f"{m['objectness']:.1%}, boundary F1 {m['boundary_f1']:.3f} "
+            tqdm.write(f"[segmenter seed {cfg.seed}] step {step + 1}: val loss {m['loss']:.3f}, "
+                       f"objectness {m['objectness']:.1%}, boundary F1 {m['boundary_f1']:.3f} "
                        f"(P {m['boundary_precision']:.3f}, R {m['boundary_recall']:.3f})")
-    net.cpu()
-    metrics = evaluate(net, val, cfg.drop) if val else {}
-    save_segmenter(out, net, train={**{k: v for k, v in cfg.__dict__.items()},
-                                    "frames": len(train), "seconds": round(time.time() - t0)},
-                   drop=cfg.drop, val=metrics)
+    return net.cpu(), {**cfg.__dict__, "frames": len(train), "seconds": round(time.time() - t0)}
+
+
+def train_seeds(data, out: str | pathlib.Path, cfg: TrainConfig | None = None, *,
+                seeds: list[int] | tuple[int, ...] = (0,), progress: bool = True,
+                device: str = "cpu") -> dict[str, float]:
+    """Train one network per seed and write them to ``out`` as one ensemble (the segmenter
+    takes the mean of their probabilities); ``data(seed)``: that seed's (train, val) frames
+    (load_frames' output; each seed renders its own), loaded one seed at a time. Returns the
+    ensemble's validation figures on the seeds' validation frames together; each network's
+    own are kept in the file (``train``)."""
+    cfg = cfg or TrainConfig()
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise SpatialRosError(f"seeds must be distinct and at least one, got {list(seeds)}")
+    nets, runs, vals = [], [], []
+    for seed in seeds:
+        train, val = data(seed)
+        net, info = fit_segmenter(train, val, replace(cfg, seed=int(seed)), progress=progress,
+                                  device=device)
+        del train  # a seed's frames take 1.7 GB
+        info["val"] = evaluate(net, val, cfg.drop) if val else {}
+        nets.append(net)
+        runs.append(info)
+        vals.extend(val)
+    metrics = runs[0]["val"] if len(nets) == 1 else evaluate(nets, vals, cfg.drop) if vals else {}
+    save_segmenter(out, nets, train=runs, drop=cfg.drop, val=metrics)
     return metrics
+
+
+def train_segmenter(train, val, out: str | pathlib.Path, cfg: TrainConfig | None = None, *,
+                    progress: bool = True, device: str = "cpu") -> dict[str, float]:
+    """One training (seed ``cfg.seed``) on ``train`` (load_frames' output), reported on
+    ``val``, its weights written to ``out``; returns the final validation figures."""
+    cfg = cfg or TrainConfig()
+    return train_seeds(lambda _seed: (train, val), out, cfg, seeds=(cfg.seed,),
+                       progress=progress, device=device)

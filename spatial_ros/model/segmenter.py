@@ -1,6 +1,11 @@
 """The learned segmenter's network (torch): a three-level U-Net on the perception grid's
 features (spatial_ros.perception.learned.grid_features) giving objectness and the affinities to
-the right and lower neighbours; loading and saving its weights with their architecture."""
+the right and lower neighbours; loading and saving its weights with their architecture.
+
+A weights file holds one network or several of one architecture (trainings of several seeds,
+``spatial-ros segment train --seeds``): the segmenter's probabilities are their mean. One
+training's objectness of an ordinary box or can moved by up to 0.55 from one seed to the next
+(docs/benchmarks.md, seventh stop); the mean of two moves less."""
 from __future__ import annotations
 
 import copy
@@ -19,10 +24,12 @@ from spatial_ros.perception.learned import (
     dropped_channels,
 )
 
-__all__ = ["FORMAT", "SegmenterConfig", "SegmenterNet", "Segmenter", "fused_for_inference",
-           "load_segmenter", "save_segmenter"]
+__all__ = ["FORMAT", "READS", "SegmenterConfig", "SegmenterNet", "Segmenter",
+           "fused_for_inference", "load_segmenter", "save_segmenter"]
 
-FORMAT = "spatial_ros.segmenter/1"
+FORMAT = "spatial_ros.segmenter/2"  #: written: ``state_dicts``, a list (one per seed)
+#: read: /1 held one network's ``state_dict``
+READS = ("spatial_ros.segmenter/1", FORMAT)
 #: the network halves the grid twice: frames are padded to a multiple of this
 _MULTIPLE = 4
 
@@ -94,13 +101,18 @@ def fused_for_inference(net: SegmenterNet) -> SegmenterNet:
 
 
 class Segmenter:
-    """A loaded network (batch norms folded) and what it predicts for one grid."""
+    """Loaded networks (batch norms folded; several: an ensemble of seeds) and what they
+    predict for one grid: the mean of their probabilities."""
 
-    def __init__(self, net: SegmenterNet, *, path: str = "", device: str = "cpu",
-                 drop: str = "") -> None:
+    def __init__(self, nets: SegmenterNet | list[SegmenterNet], *, path: str = "",
+                 device: str = "cpu", drop: str = "") -> None:
+        nets = [nets] if isinstance(nets, SegmenterNet) else list(nets)
+        if not nets:
+            raise SegmenterError(f"segmenter {path or '(in memory)'} has no network")
         # channels-last tensors take oneDNN's faster convolutions on the CPU (about 1.6x on
         # this network, with the folding, measured on a 160 x 214 grid)
-        self.net = fused_for_inference(net).to(device, memory_format=torch.channels_last)
+        self.nets = [fused_for_inference(n).to(device, memory_format=torch.channels_last)
+                     for n in nets]
         self.path = path
         self.device = device
         self.drop = dropped_channels(drop)  # an ablation's weights never saw these channels
@@ -108,22 +120,34 @@ class Segmenter:
     @torch.inference_mode()
     def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Probabilities for a (FEATURES, H, W) grid: objectness (H, W), same object as the
-        right neighbour (H, W - 1), as the lower one (H - 1, W). Any grid size (a frame smaller
-        than the network's step is padded)."""
+        right neighbour (H, W - 1), as the lower one (H - 1, W); of several networks, the
+        mean. Any grid size (a frame smaller than the network's step is padded)."""
         x = torch.from_numpy(np.ascontiguousarray(features))[None].to(self.device)
         if self.drop:
             x[:, self.drop] = 0.0
         x = x.contiguous(memory_format=torch.channels_last)
-        prob = torch.sigmoid(self.net.logits(x))[0].float().cpu().numpy()
+        prob = torch.sigmoid(self.nets[0].logits(x))
+        for net in self.nets[1:]:
+            prob += torch.sigmoid(net.logits(x))
+        if len(self.nets) > 1:
+            prob /= len(self.nets)
+        prob = prob[0].float().cpu().numpy()
         return prob[0], prob[1, :, :-1], prob[2, :-1, :]
 
 
-def save_segmenter(path: str | pathlib.Path, net: SegmenterNet, **extra) -> None:
-    """Weights with their format and architecture, written atomically."""
+def save_segmenter(path: str | pathlib.Path, nets: SegmenterNet | list[SegmenterNet],
+                   **extra) -> None:
+    """Weights of one network or several of one architecture (an ensemble) with their format
+    and architecture, written atomically; ``extra``: what else to keep (the training's
+    settings and validation figures)."""
+    nets = [nets] if isinstance(nets, SegmenterNet) else list(nets)
+    if not nets or any(n.cfg != nets[0].cfg for n in nets):
+        raise SegmenterError("save_segmenter: one network at least, all of one architecture")
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "config": net.cfg.to_dict(),
-               "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+    payload = {"format": FORMAT, "config": nets[0].cfg.to_dict(),
+               "state_dicts": [{k: v.detach().cpu() for k, v in n.state_dict().items()}
+                               for n in nets],
                **extra}
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
@@ -152,9 +176,10 @@ def load_segmenter(path: str | pathlib.Path | None = None, *, device: str = "cpu
     except Exception as exc:  # truncated, not a torch file, pickled objects
         raise SegmenterError(f"segmenter weights {path} are unreadable (truncated or not "
                              f"written by `spatial-ros segment train`): {exc}") from exc
-    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+    if not isinstance(ck, dict) or ck.get("format") not in READS:
         found = ck.get("format") if isinstance(ck, dict) else type(ck).__name__
-        raise SegmenterError(f"segmenter weights {path} are of format {found!r}, not {FORMAT}")
+        raise SegmenterError(f"segmenter weights {path} are of format {found!r}, not "
+                             f"{' or '.join(READS)}")
     try:
         raw = ck["config"]
         cfg = SegmenterConfig(widths=tuple(int(x) for x in raw["widths"]),
@@ -162,14 +187,19 @@ def load_segmenter(path: str | pathlib.Path | None = None, *, device: str = "cpu
         if cfg.features != FEATURES or len(cfg.widths) != 3:
             raise ValueError(f"{cfg.features} input channels and {len(cfg.widths)} levels, "
                              f"this version reads {FEATURES} and 3")
-        net = SegmenterNet(cfg)
-        net.load_state_dict(ck["state_dict"])
+        states = [ck["state_dict"]] if ck["format"] == READS[0] else list(ck["state_dicts"])
+        if not states:
+            raise ValueError("no network in the file")
+        nets = []
+        for state in states:
+            nets.append(SegmenterNet(cfg))
+            nets[-1].load_state_dict(state)
         drop = str(ck.get("drop", ""))
         dropped_channels(drop)
     except (KeyError, TypeError, ValueError, RuntimeError, SegmenterError) as exc:
         raise SegmenterError(f"segmenter weights {path} are of another architecture: "
                              f"{str(exc).splitlines()[0]}") from exc
-    seg = Segmenter(net, path=str(path), device=device, drop=drop)
+    seg = Segmenter(nets, path=str(path), device=device, drop=drop)
     if len(_LOADED) > 4:
         _LOADED.clear()
     _LOADED[key] = seg

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from spatial_ros.bench.relations import majority_object, match_detections, scene_frames
+from spatial_ros.errors import SpatialRosError
 from spatial_ros.geometry import CameraIntrinsics, Pose
 from spatial_ros.model.segment_train import (
     TrainConfig,
@@ -18,9 +19,11 @@ from spatial_ros.model.segment_train import (
     load_frames,
     make_frames,
     recolour,
+    train_seeds,
     train_segmenter,
 )
 from spatial_ros.model.segmenter import (
+    READS,
     Segmenter,
     SegmenterConfig,
     SegmenterNet,
@@ -177,8 +180,9 @@ def test_targets_weigh_pairs_that_touch_an_object():
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_a_grid_smaller_than_the_network_step_is_handled(device):
-    seg = Segmenter(SegmenterNet(), device=device)
+@pytest.mark.parametrize("members", [1, 2])
+def test_a_grid_smaller_than_the_network_step_is_handled(device, members):
+    seg = Segmenter([SegmenterNet() for _ in range(members)], device=device)
     obj, right, down = seg.predict(np.zeros((FEATURES, 3, 2), np.float32))
     assert obj.shape == (3, 2) and right.shape == (3, 1) and down.shape == (2, 2)
     assert np.all((obj >= 0) & (obj <= 1))
@@ -220,6 +224,9 @@ def test_shipped_weights_load_and_are_small():
     assert seg.path == str(path)
     ck = torch.load(path, weights_only=True)
     assert ck["val"]["boundary_f1"] > 0.8, ck["val"]  # what the training command measured
+    # `segment train`'s defaults: one network per seed, 0 and 1, each on its own 2,500 frames
+    assert [run["seed"] for run in ck["train"]] == [0, 1] and len(seg.nets) == 2
+    assert all(run["frames"] == 2500 and run["steps"] == 6000 for run in ck["train"])
 
 
 @pytest.mark.parametrize("case", ["missing", "truncated", "architecture", "format"])
@@ -361,9 +368,70 @@ def test_ablation_weights_zero_their_channels(tmp_path):
     np.testing.assert_array_equal(seg.predict(x)[0], seg.predict(y)[0])
 
 
+def test_an_ensemble_predicts_the_mean_of_its_networks(tmp_path):
+    torch.manual_seed(0)
+    a, b = SegmenterNet(), SegmenterNet()
+    for net in (a, b):  # batch-norm statistics of their own, as after training
+        net.train()
+        with torch.no_grad():
+            net(torch.randn(2, FEATURES, 16, 16) * 2.0)
+    x = np.random.default_rng(1).standard_normal((FEATURES, 13, 18)).astype(np.float32)
+    save_segmenter(tmp_path / "a.pt", a)
+    save_segmenter(tmp_path / "ab.pt", [a, b])
+    single, both = load_segmenter(tmp_path / "a.pt"), load_segmenter(tmp_path / "ab.pt")
+    assert len(single.nets) == 1 and len(both.nets) == 2
+    pa, pb = Segmenter(a).predict(x), Segmenter(b).predict(x)
+    for s1, ens, one, two in zip(single.predict(x), both.predict(x), pa, pb):
+        np.testing.assert_allclose(s1, one, atol=1e-6)
+        np.testing.assert_allclose(ens, (one + two) / 2, atol=1e-6)
+    assert np.abs(pa[0] - pb[0]).max() > 1e-3  # two networks that differ: the mean is news
+
+
+def test_weights_of_the_first_format_still_load(tmp_path):
+    net = SegmenterNet()
+    path = tmp_path / "old.pt"
+    torch.save({"format": READS[0], "config": net.cfg.to_dict(),
+                "state_dict": net.state_dict()}, path)
+    x = np.random.default_rng(2).standard_normal((FEATURES, 8, 12)).astype(np.float32)
+    np.testing.assert_allclose(load_segmenter(path).predict(x)[0], Segmenter(net).predict(x)[0],
+                               atol=1e-6)
+
+
+def test_an_ensemble_of_two_architectures_is_refused(tmp_path):
+    with pytest.raises(SegmenterError, match="one architecture"):
+        save_segmenter(tmp_path / "x.pt", [SegmenterNet(), SegmenterNet(SegmenterConfig(
+            widths=(8, 16, 24)))])
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_training_two_seeds_writes_one_ensemble_with_each_runs_figures(tmp_path):
+    paths = make_frames(tmp_path / "train", 3, progress=False)
+    data = load_frames(paths, progress=False)
+    asked = []
+
+    def frames(seed):
+        asked.append(seed)
+        return data[:2], data[2:]
+
+    out = tmp_path / "ens.pt"
+    m = train_seeds(frames, out, TrainConfig(steps=2, batch=2, crop=(32, 48)), seeds=(3, 5),
+                    progress=False)
+    assert asked == [3, 5] and 0 <= m["boundary_f1"] <= 1
+    ck = torch.load(out, weights_only=True)
+    assert [r["seed"] for r in ck["train"]] == [3, 5] and len(ck["state_dicts"]) == 2
+    assert all("boundary_f1" in r["val"] for r in ck["train"])
+    first, second = (ck["state_dicts"][k]["head.weight"] for k in (0, 1))
+    assert not torch.equal(first, second)  # two seeds, two networks
+    assert len(load_segmenter(out).nets) == 2
+    with pytest.raises(SpatialRosError, match="distinct"):
+        train_seeds(frames, out, TrainConfig(steps=1), seeds=(1, 1), progress=False)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["segment", "train", "--frames", "0"], "--frames and --val-frames must be at least 1"),
     (["segment", "train", "--frames", "2", "--sensors", "lidar"], "unknown sensor presets"),
+    (["segment", "train", "--seeds", "0,0"], "--seeds '0,0'"),
+    (["segment", "train", "--seeds", "one"], "distinct non-negative integers"),
     (["bench", "real", "--segmenters", "magic"], "--segmenters magic"),
 ])
 def test_cli_refuses_bad_segmenter_arguments(argv, message, tmp_path):
