@@ -81,6 +81,11 @@ def object_geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
         # a cup shows half its radius)
         sphere_box = (sphere_ok and shape_rms < config.sphere_box_rms * radius
                       and zmax - zmin >= 0.4 * radius)
+        # a sphere resting on a support reaches down to it, not through it
+        rests = [s for s in supports if s <= zmin + config.support_snap]
+        if sphere_box and rests and \
+                centre[2] - radius < max(rests) - config.sphere_sink - 2 * sigma:
+            sphere_box = False
         footprint = 2 * radius / max(w, h, 1e-9)  # a sphere's footprint is its diameter
         if len(p) >= 40 and sphere_ok and shape_rms < 0.05 * radius and footprint > 0.85:
             rule = "sphere"

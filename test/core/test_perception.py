@@ -329,6 +329,34 @@ def test_noisy_tops_are_trimmed_by_the_noise():
     assert abs(heights[1.0] - 0.1) < abs(heights[0.0] - 0.1)
 
 
+def test_a_sphere_box_never_reaches_through_the_support_the_points_rest_on():
+    """A ball on a table keeps its sphere box; a canister whose domed top fits a ball larger
+    than itself (tabletop_4's wipes: a 30 cm box reaching 3 cm through the table) does not
+    where a support lies under its points, and keeps it where none does."""
+    from spatial_ros.perception.amodal import object_geometry
+
+    rng = np.random.default_rng(4)
+    camera = Pose(rotation=np.eye(3), translation=np.zeros(3))
+    cfg = PerceptionConfig(shape_classifier=False)
+
+    def cap(radius: float, centre_z: float, floor: float) -> np.ndarray:
+        """Points of a sphere's surface above ``floor``, on the side facing the camera."""
+        d = rng.normal(size=(4000, 3))
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        p = d * radius + [0.8, 0.0, centre_z]
+        return p[(p[:, 2] >= floor) & (d[:, 0] < 0.2)]
+
+    ball = cap(0.05, 0.05, 0.002)  # resting on the table at z = 0
+    *_, boxes = object_geometry(ball, cfg, camera, [0.0])
+    assert "sphere" in boxes and abs(boxes["sphere"].center[2] - 0.05) < 0.005
+    dome = cap(0.148, 0.117, 0.012)  # its sphere reaches 3 cm under the table
+    *_, boxes = object_geometry(dome, cfg, camera, [0.0])
+    assert "sphere" not in boxes
+    assert abs(boxes["box"].center[2] - boxes["box"].size[2] / 2) < 1e-3  # down to the table
+    *_, boxes = object_geometry(dome, cfg, camera, [])  # no support known under it
+    assert "sphere" in boxes
+
+
 def test_flying_pixels_a_mask_takes_in_are_left_out(tabletop):
     """The raw D435 puts readings between an object and what lies behind it at its outline;
     an instance mask takes them in. Left out (mask_flying), the boxes come back to their size;
