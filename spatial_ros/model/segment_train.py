@@ -42,7 +42,12 @@ import torch
 from torch.nn import functional as F
 
 from spatial_ros.errors import SpatialRosError
-from spatial_ros.model.segmenter import SegmenterConfig, SegmenterNet, save_segmenter
+from spatial_ros.model.segmenter import (
+    SegmenterConfig,
+    SegmenterNet,
+    mean_probability,
+    save_segmenter,
+)
 from spatial_ros.perception.detect import block_sample
 from spatial_ros.perception.learned import dropped_channels, grid_features
 from spatial_ros.perception.types import PerceptionConfig
@@ -270,10 +275,9 @@ def evaluate(nets: SegmenterNet | list[SegmenterNet], data, drop: str = "") -> d
         x = torch.from_numpy(feats.astype(np.float32))[None]
         if drop:
             x[:, dropped_channels(drop)] = 0.0
-        logits = nets[0].logits(x)
-        if len(nets) > 1:  # the logit of the mean probability
-            prob = torch.stack([torch.sigmoid(n.logits(x)) for n in nets]).mean(0)
-            logits = torch.logit(prob.clamp(1e-6, 1 - 1e-6))
+        # one network: its logits; several: the logit of their mean probability
+        logits = nets[0].logits(x) if len(nets) == 1 else \
+            torch.logit(mean_probability(nets, x).clamp(1e-6, 1 - 1e-6))
         t = [torch.from_numpy(a)[None] for a in frame_targets(mask, valid)]
         tot["loss"] += float(_loss(logits, t, 1.0))
         obj, wo, right, wr, down, wd = t
@@ -354,7 +358,8 @@ def train_seeds(data, out: str | pathlib.Path, cfg: TrainConfig | None = None, *
         nets.append(net)
         runs.append(info)
         vals.extend(val)
-    metrics = runs[0]["val"] if len(nets) == 1 else evaluate(nets, vals, cfg.drop) if vals else {}
+    # one network's own figures are the file's; several are validated together
+    metrics = evaluate(nets, vals, cfg.drop) if len(nets) > 1 and vals else runs[0]["val"]
     save_segmenter(out, nets, train=runs, drop=cfg.drop, val=metrics)
     return metrics
 

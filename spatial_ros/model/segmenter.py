@@ -25,7 +25,7 @@ from spatial_ros.perception.learned import (
 )
 
 __all__ = ["FORMAT", "READS", "SegmenterConfig", "SegmenterNet", "Segmenter",
-           "fused_for_inference", "load_segmenter", "save_segmenter"]
+           "fused_for_inference", "load_segmenter", "mean_probability", "save_segmenter"]
 
 FORMAT = "spatial_ros.segmenter/2"  #: written: ``state_dicts``, a list (one per seed)
 #: read: /1 held one network's ``state_dict``
@@ -126,13 +126,19 @@ class Segmenter:
         if self.drop:
             x[:, self.drop] = 0.0
         x = x.contiguous(memory_format=torch.channels_last)
-        prob = torch.sigmoid(self.nets[0].logits(x))
-        for net in self.nets[1:]:
-            prob += torch.sigmoid(net.logits(x))
-        if len(self.nets) > 1:
-            prob /= len(self.nets)
-        prob = prob[0].float().cpu().numpy()
+        prob = mean_probability(self.nets, x)[0].float().cpu().numpy()
         return prob[0], prob[1, :, :-1], prob[2, :-1, :]
+
+
+def mean_probability(nets: list[SegmenterNet], x: torch.Tensor) -> torch.Tensor:
+    """The probabilities (B, 3, H, W) of an ensemble for the features ``x``: the mean of its
+    networks' (one network: its own). What the segmenter predicts and training validates."""
+    prob = torch.sigmoid(nets[0].logits(x))
+    for net in nets[1:]:
+        prob += torch.sigmoid(net.logits(x))
+    if len(nets) > 1:
+        prob /= len(nets)
+    return prob
 
 
 def save_segmenter(path: str | pathlib.Path, nets: SegmenterNet | list[SegmenterNet],
