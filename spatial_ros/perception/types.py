@@ -91,6 +91,12 @@ class PerceptionConfig:
     #: ... except a level plane (within 5 deg) spanning ``support_part_span``: a support (a floor
     #: beyond the table, a shelf board) from this share; a box's top is level but small
     support_min_fraction: float = 0.03
+    #: a level plane whose inliers ring an opening is a frame (a tote's rim), not a support:
+    #: of the readings within the convex hull of its inliers' image region, more than the
+    #: inliers themselves and mostly (over half) this far (m) or more under the plane
+    #: (supports.rings_opening; 0 = off). What lies within a table's outline stands on it;
+    #: a rim's opening shows the tote's floor and contents below it
+    rim_depth: float = 0.02
     max_planes: int = 3
     plane_samples: int = 3000  #: points RANSAC sees (random subset)
     plane_iterations: int = 100  #: RANSAC iterations per plane

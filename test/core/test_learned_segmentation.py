@@ -42,6 +42,7 @@ from spatial_ros.perception.learned import (
 )
 from spatial_ros.sim.paint import paint
 from test.core.devices import DEVICES
+from test.core.scenes import found_objects
 
 
 def test_regions_join_only_across_affinities_above_the_threshold():
@@ -309,20 +310,11 @@ def test_an_unsure_region_is_an_object_where_it_lies_level_above_a_support(
                                   PerceptionConfig(level_objectness=1.0)), what
 
 
-def _found(split: str, index: int, sensor: str, **perception) -> set[str]:
-    """Names of the objects of a SpatialBench scene (one 640 x 480 frame, class-agnostic,
-    ``perception``: PerceptionConfig fields) that a detection of their own finds."""
-    *_, sf = scene_frames(split, 0, index, sensor, frames=1, width=640, height=480,
-                          use_mask=False, perception=perception)
-    names = {k + 1: str(o.name) for k, o in enumerate(sf.world.objects)}
-    return {names[g] for g in match_detections(sf.result, sf.frame.mask)}
-
-
 def test_packages_lying_flat_in_a_tote_are_kept_where_the_network_is_unsure():
     """bin_val scenes (never trained on) of packed totes, combined: the packages lying flat that
     the network scores under min_objectness are found with level_objectness, none lost."""
     found = {level: {(i, name) for i in (5, 6, 7)
-                     for name in _found("bin_val", i, "realsense_d435_raw",
+                     for name in found_objects("bin_val", i, "realsense_d435_raw",
                                         segmentation="combined", level_objectness=level)}
              for level in (1.0, PerceptionConfig().level_objectness)}
     without, with_ = found[1.0], found[PerceptionConfig().level_objectness]
@@ -335,7 +327,7 @@ def test_thin_objects_bring_back_the_markers_the_step_cut_erased():
     four cells wide, border the table's plane with every top and left cell; the depth-step
     cut leaves them in pieces under min_points, thin_objects gives them back. Nothing found
     without it is lost with it."""
-    found = {thin: _found("household_val", 11, "realsense_d435", segmentation="combined",
+    found = {thin: found_objects("household_val", 11, "realsense_d435", segmentation="combined",
                           thin_objects=thin) for thin in (False, True)}
     assert found[False] <= found[True], sorted(found[False] - found[True])
     assert {"marker_1", "marker_2"} <= found[True] - found[False], sorted(found[True])
