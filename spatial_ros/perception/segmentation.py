@@ -10,6 +10,8 @@ from spatial_ros.perception.types import PerceptionConfig
 
 __all__ = ["hue_bins", "weighted_lab", "depth_regions", "cells_by_region", "label_order"]
 
+_SQUARE = np.ones((3, 3), np.uint8)
+
 
 def _along(x: np.ndarray, axis: int, part: slice) -> np.ndarray:
     """A view of ``x`` cut to ``part`` along ``axis`` (what np.take with a range copies)."""
@@ -527,7 +529,44 @@ def _colour_parts(pix: np.ndarray, b: np.ndarray, shape: tuple[int, int],
         for j in np.flatnonzero(areas >= config.min_points):
             rows, cols = np.nonzero(lab == j + 1)
             parts.append((int(hb), (rows + y0) * shape[1] + cols + x0))
-    return parts
+    return parts + _third_colours(pix, b, shape, parts, config.colour_piece_cells)
+
+
+def _third_colours(pix: np.ndarray, b: np.ndarray, shape: tuple[int, int],
+                   parts: list[tuple[int, np.ndarray]], min_cells: int
+                   ) -> list[tuple[int, np.ndarray]]:
+    """The pieces of a region (cells ``pix``, hue bins ``b``) that none of its major colours'
+    blobs (``parts``) holds, each a part of its own (its most common hue) where it holds
+    ``min_cells`` cells or more and no one blob encloses it (holds more than half the cells
+    around it: a print or a highlight within one object); 0 = none. They were dropped: a small
+    object of a third colour touching two of plain colours was erased (SpatialBench hard_val,
+    a 4 cm box and a 6 cm box between larger ones). A bottle's cap on the tuning frames is
+    9-10 cells."""
+    if min_cells <= 0:
+        return []
+    ys, xs = np.divmod(pix, shape[1])
+    y0, x0 = ys.min(), xs.min()
+    ids = np.zeros((ys.max() + 1 - y0, xs.max() + 1 - x0), np.int32)  # 0: not the region
+    ids[ys - y0, xs - x0] = -1  # the region's cells no blob holds
+    for k, (_h, cells) in enumerate(parts):
+        ids[cells // shape[1] - y0, cells % shape[1] - x0] = k + 1
+    count, lab = cv2.connectedComponents((ids < 0).astype(np.uint8), connectivity=8)
+    if count < 2:
+        return []
+    sizes = np.bincount(lab.ravel())
+    hues = np.zeros(ids.shape, np.int64)
+    hues[ys - y0, xs - x0] = b
+    out = []
+    for j in np.flatnonzero(sizes[1:] >= min_cells) + 1:
+        piece = (lab == j).astype(np.uint8)
+        ring = (cv2.dilate(piece, _SQUARE) > 0) & (piece == 0)
+        around = np.bincount(np.maximum(ids[ring], 0), minlength=len(parts) + 1)
+        if parts and around[1:].max() * 2 > ring.sum():
+            continue  # within one blob: a print or a highlight on it
+        rows, cols = np.nonzero(piece)
+        out.append((int(np.bincount(hues[rows, cols]).argmax()),
+                    (rows + y0) * shape[1] + cols + x0))
+    return out
 
 
 def _fill_enclosed(labels: np.ndarray, free: np.ndarray, hull_share: float = 0.0,

@@ -301,6 +301,42 @@ def test_shading_across_a_hue_boundary_stays_one_object():
     assert len(np.unique(labels[:, :28])) == 1 and len(np.unique(labels[:, 32:])) == 1
 
 
+def test_a_small_object_of_a_third_colour_between_two_plain_ones_is_its_own():
+    """Two plain colours touching split by colour; the pieces of a third colour that neither
+    blob holds were dropped with them, and a small object between two larger ones with them
+    (SpatialBench hard_val: a 4 cm box, a 6 cm box). A piece of 20 cells or more that no one
+    blob encloses is an object of its own; a print within one blob, or a piece the size of a
+    bottle's cap (9 cells), is not."""
+    surface = np.zeros((40, 60, 3), np.uint8)
+    surface[:, :30] = [200, 40, 40]
+    surface[:, 30:] = [40, 40, 200]
+    surface[28:34, 27:33] = [40, 200, 40]  # between the two: 36 cells
+    surface[8:14, 6:12] = [40, 200, 40]  # a print within the red one
+    surface[2:5, 28:31] = [230, 230, 40]  # 9 cells of yellow between them
+    for cells, segments in ((20, 3), (0, 2)):
+        from spatial_ros.perception.segmentation import depth_regions
+        labels = depth_regions(np.ones((40, 60), np.float32), np.ones((40, 60), bool), surface,
+                               PerceptionConfig(colour_piece_cells=cells))
+        assert len(np.unique(labels[labels > 0])) == segments, cells
+        assert (labels[28:34, 27:33] > 0).all() == (cells > 0), cells
+        assert len(np.unique(labels[28:34, 27:33])) == 1
+        assert (labels[8:14, 6:12] == 0).all() and (labels[2:5, 28:31] == 0).all()
+
+
+def test_small_objects_between_larger_ones_are_found_in_the_hard_split():
+    """SpatialBench hard_val (never trained on), combined, D435:
+    three scenes where a small object between two larger ones was erased with the third
+    colour's pieces; each is found with colour_piece_cells, none lost."""
+    from test.core.scenes import found_objects
+    found = {cells: {(i, name) for i in (5, 10, 11)
+                     for name in found_objects("hard_val", i, "realsense_d435",
+                                               colour_piece_cells=cells)}
+             for cells in (0, PerceptionConfig().colour_piece_cells)}
+    without, with_ = found[0], found[PerceptionConfig().colour_piece_cells]
+    assert without <= with_, f"lost {sorted(without - with_)}"
+    assert len(with_ - without) >= 3, sorted(with_ - without)
+
+
 def test_noisy_tops_are_trimmed_by_the_noise():
     """The highest of many noisy points on a flat top lies sigmas above it; ``top_trim``
     takes one sigma off."""
