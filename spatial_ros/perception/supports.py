@@ -185,8 +185,8 @@ def rings_opening(points: np.ndarray, on: np.ndarray, cells: np.ndarray | None,
     hull = cv2.convexHull(np.stack([cols, rows], axis=1).astype(np.int32))
     inside = np.zeros(grid, np.uint8)
     cv2.fillConvexPoly(inside, hull, 1)
-    height = np.full(grid[0] * grid[1], np.nan)
-    height[cells] = points @ n + d
+    height = np.full(grid[0] * grid[1], np.nan)  # over the plane: its normal turned up
+    height[cells] = (points @ n + d) * (1.0 if n[2] >= 0 else -1.0)
     height[cells[on]] = np.nan  # the inliers themselves
     within = height[inside.ravel() > 0]
     within = within[np.isfinite(within)]

@@ -112,13 +112,13 @@ class PerceptionConfig:
     color_split_fraction: float = 0.15  #: a hue holding this share of a region splits it off
     color_split_purity: float = 0.85  #: ... where the major hues cover this share of it
     color_split_compact: float = 0.8  #: ... and each hue's largest blob holds this share of it
-    #: ... and a piece of it in none of those hues' blobs, of this many cells or more and not
-    #: within one blob, is a segment of its own: a small object of a third colour
-    #: (segmentation._third_colours; 0 = such pieces are dropped)
-    colour_piece_cells: int = 20
     #: ... and touching blobs stay apart only where the colour steps across their boundary: a
     #: change under this share of their colours' distance is shading or print (0 = off)
     color_split_step: float = 0.5
+    #: a piece of a region split by colour that none of its major hues' blobs holds, of this
+    #: many cells or more and not within one blob, is a segment of its own: a small object
+    #: of a third colour (segmentation._third_colours; 0 = such pieces are dropped)
+    colour_piece_cells: int = 20
     fill_enclosed: bool = True  #: plane readings enclosed by an object join it (a bowl's floor)
     fill_hull: float = 1.0  #: ... and those of its convex hull, where at most this share of it
     neck_erosion: int = 2  #: regions that erosion by this many cells splits into big pieces...

@@ -289,6 +289,7 @@ def test_a_level_frame_around_an_opening_is_a_rim_not_a_support():
     tote[5:55, 5:75][[0, 1, 2, 3, -4, -3, -2, -1]] = 0.70  # the rim: long sides
     tote[5:55, 5:75][:, [0, 1, 2, 3, -4, -3, -2, -1]] = 0.70  # short sides
     assert rings_opening(*_level_grid(tote, 0.70), up, -0.70, 0.02)
+    assert rings_opening(*_level_grid(tote, 0.70), -up, 0.70, 0.02)  # the normal turned down
     assert not rings_opening(*_level_grid(tote, 0.70), up, -0.70, 0.0)  # 0: off
 
     table = np.full((60, 80), np.nan)
