@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "print (labels, logos, stripes: spatial_ros.sim.paint) and grain on the "
                      "rest, as real objects carry; the tables are saved as *_painted")
     rel.set_defaults(func=_bench_relations)
+    mis = _scene_bench(bench_sub, "misses", "what became of the objects the class-agnostic "
+                       "perception misses: merged, dropped (and why), on a plane, no region",
+                       sensors="realsense_d435")
+    mis.add_argument("--paint", type=float, default=0.0, help="share of the objects printed "
+                     "(as bench relations --paint); the table is saved as *_painted")
+    mis.add_argument("--show", type=int, default=20, help="missed objects to list")
+    mis.set_defaults(func=_bench_misses)
     qa = _scene_bench(bench_sub, "qa", "SpatialBench questions and placements, sensed graph",
                       sensors="ideal,realsense_d435")
     qa.add_argument("--relations", default="geometry", choices=("geometry", "fused"),
@@ -287,6 +294,31 @@ def _bench_relations(args: argparse.Namespace) -> int:
         name = f"relations_{args.split}_{mode}" + ("_painted" if args.paint else "")
         md, png = save_table(table, out / name, title=title)
         print(f"saved {md} and {png}")
+    return 0
+
+
+def _bench_misses(args: argparse.Namespace) -> int:
+    import pathlib
+
+    from spatial_ros.bench.misses import format_miss_table, miss_causes
+    from spatial_ros.bench.report import save_table
+    from spatial_ros.errors import BenchError
+
+    sensors = _check_bench_args(args)
+    if not 0.0 <= args.paint <= 1.0:
+        raise BenchError(f"--paint {args.paint}: a share of the objects in [0, 1]")
+    res = {s: miss_causes(split=args.split, n=args.n, seed=args.seed, sensor=s,
+                          paint=args.paint) for s in sensors}
+    table = format_miss_table(res)
+    print(table)
+    for sensor, m in res.items():
+        for scene, name, cause in m.examples[:max(args.show, 0)]:
+            print(f"{sensor} scene {scene}: {name}: {cause}")
+    title = f"what became of the objects, {args.split}, {args.n} scenes, class-agnostic" + (
+        f", {args.paint:.0%} of the objects printed" if args.paint else "")
+    name = f"misses_{args.split}" + ("_painted" if args.paint else "")
+    md, png = save_table(table, pathlib.Path(args.out) / name, title=title)
+    print(f"saved {md} and {png}")
     return 0
 
 

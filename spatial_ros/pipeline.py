@@ -150,6 +150,7 @@ class SceneGraphBuilder:
             held = {o.id for o in kept}
             structure = {o.id for o in objects} - held
             objects = kept
+            report.dropped += [("not resting", d.pixels) for t, d in pairs if t.id in structure]
             pairs = [(t, d) for t, d in pairs if t.id not in structure]
         t2 = time.perf_counter()
         occ = sensed_occlusion(pairs, intrinsics, camera_pose)

@@ -168,6 +168,13 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     segments = [(int(sorted_lab[a]), order[a:b]) for a, b in zip(starts, ends)
                 if sorted_lab[a] > 0]  # (label, indices into pts)
     report.segments = len(segments)
+
+    def drop(why: str, idx: np.ndarray) -> None:  # a segment left out (FrameReport.dropped)
+        report.dropped.append((why, _grid_pixels(vi[idx], sw, s, w)))
+
+    small = [sg[1] for sg in segments if len(sg[1]) < config.min_points]
+    if small:
+        drop("small", np.concatenate(small))
     segments = [sg for sg in segments if len(sg[1]) >= config.min_points]
     report.dropped_small = report.segments - len(segments)
     segments.sort(key=lambda sg: -len(sg[1]))
@@ -176,6 +183,8 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         report.warnings.append(f"{len(segments)} segments exceed max_objects "
                                f"{config.max_objects}: kept the largest, dropped "
                                f"{report.dropped_cap}")
+        drop("over max_objects", np.concatenate([sg[1] for sg in
+                                                 segments[config.max_objects:]]))
         segments = segments[:config.max_objects]
     dets: list[Detection] = []
     hidden_bottom: list[bool] = []
@@ -194,22 +203,26 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         # large support (a leg, an apron)
         if not in_workspace(p.mean(axis=0), camera_pose, config):
             report.beyond_workspace += 1
+            drop("beyond the workspace", idx)
             continue
         band = height_band(p, camera_pose, config)  # what the three tests below read
         if support_part(p, report.large_supports, config) or (
                 mask is None and in_support(band, report.large_supports, config)):
             report.support_parts += 1
+            drop("a support's part", idx)
             continue
         patch = level_patch(p, band, config)
         if patch is not None:  # a floor or table patch the plane search left: a support
             report.surfaces.append(patch)
             report.support_heights.append(patch.height)
+            drop("a level patch", idx)
             continue
         cells = vi[idx]
         if objectness is not None and _learned_structure(
                 float(objectness.ravel()[cells].mean()), p, band, report.support_heights,
                 config):
             report.learned_structure += 1  # the network's structure: a panel, a tote's wall
+            drop("the network's structure", idx)
             continue
         rows, cols = np.divmod(cells, sw)
         own = labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == inst  # its cells
@@ -237,6 +250,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             p, config, camera_pose, report.support_heights, image,
             spacing=spacing if mask is None else 0.0)
         if float(np.max(box.size)) > config.max_object_size:
+            drop("over max_object_size", idx)
             continue
         px = rgb_flat[cells].astype(np.float32)
         # the best-lit pixels show the surface colour least shaded (what merges compare)

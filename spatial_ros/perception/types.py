@@ -237,6 +237,12 @@ class FrameReport:
     unsupported: int = 0
     #: the horizontal planes found, with their extents (ids 0: the pipeline numbers them)
     surfaces: list[Support] = field(default_factory=list)
+    #: the segments left out, each as (why, its pixels: full-resolution flat indices of its
+    #: grid cells, as Detection.pixels): "small", "over max_objects", "beyond the workspace",
+    #: "a support's part", "a level patch", "the network's structure", "over
+    #: max_object_size", "not resting" (the pipeline's resting_only); what a missed object
+    #: became (spatial_ros.bench.misses)
+    dropped: list[tuple[str, np.ndarray]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
