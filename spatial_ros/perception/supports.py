@@ -221,7 +221,9 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
     the low share above, and for ``FrameReport.large_supports``) is one surface: most of its
     inliers form one region of the image grid (``cells``: each point's flat index in the
     ``grid`` of shape (rows, cols)), not the tops of several objects of one height. A level
-    plane that rings an opening (rings_opening: a tote's rim) is structure, no support.
+    plane that rings an opening (rings_opening: a tote's rim) is structure, no support. A
+    horizontal plane tilted more than ``support_max_tilt`` is no support either: its inliers
+    stay (object faces) and the search goes on.
     """
     import open3d as o3d
 
@@ -261,6 +263,12 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
         if low and not large:
             break  # a level plane of little share that is no one surface: the tops of objects
         horizontal = abs(n[2]) > 0.95
+        if horizontal and abs(n[2]) < math.cos(math.radians(config.support_max_tilt)):
+            # no support: a level one's normal is within a few degrees of up; tilted more, it
+            # runs through the tops of several objects and a table's front edge. Kept as the
+            # objects' faces, and the search goes on
+            faces[idx[on]] = True
+            continue
         if horizontal and rings_opening(points, idx[on], cells, grid, n, d, config.rim_depth):
             keep[idx[on]] = False  # a frame around an opening (a tote's rim): structure
             report.planes.append((n, d))

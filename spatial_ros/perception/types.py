@@ -97,6 +97,11 @@ class PerceptionConfig:
     #: (supports.rings_opening; 0 = off). What lies within a table's outline stands on it;
     #: a rim's opening shows the tote's floor and contents below it
     rim_depth: float = 0.02
+    #: a horizontal plane (within 18 deg of level) tilted more than this (deg) is no support:
+    #: with gravity known, a support is level; a plane tilted 5-18 deg ran through the tops of
+    #: several objects and a table's front edge and took their upper halves with it. Its
+    #: inliers are kept as object faces (18 = every horizontal plane a support, as before)
+    support_max_tilt: float = 5.0
     max_planes: int = 3
     plane_samples: int = 3000  #: points RANSAC sees (random subset)
     plane_iterations: int = 100  #: RANSAC iterations per plane

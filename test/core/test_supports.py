@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from spatial_ros.bench.misses import best_ious
 from spatial_ros.bench.relations import scene_frames
 from spatial_ros.geometry import Pose
 from spatial_ros.language import QuestionError, answer_question
@@ -319,6 +320,26 @@ def test_packages_under_a_totes_rim_are_objects_not_parts_of_it():
     heights = sf.result.report.large_supports
     assert not any(abs(h - 0.843) < 0.01 for h in heights), heights
     assert any(abs(h - 0.696) < 0.01 for h in heights), heights
+
+
+def test_a_tilted_plane_through_objects_tops_is_no_support():
+    """SpatialBench household_val scene 3: a plane tilted 17 degrees runs through the table's
+    front edge and the rims of two mugs and a bowl. Taken for a support (support_max_tilt
+    18), it took their upper halves; a support is level, and with 5 degrees those stay
+    objects' faces: more objects found whole (mask IoU >= 0.5), none less."""
+    runs = {}
+    for tilt in (18.0, PerceptionConfig().support_max_tilt):
+        *_, sf = scene_frames("household_val", 0, 3, "realsense_d435", frames=1, width=640,
+                              height=480, use_mask=False,
+                              perception={"support_max_tilt": tilt})
+        runs[tilt] = (sf.result.report.support_heights,
+                      best_ious(sf.result, sf.frame.mask, sf.depth, 3))
+    (tilted, before), (level, after) = runs.values()
+    assert any(abs(h - 0.939) < 0.01 for h in tilted), tilted
+    assert not any(abs(h - 0.939) < 0.01 for h in level), level
+    whole = {g for g, iou in after.items() if iou >= 0.5}
+    assert {g for g, iou in before.items() if iou >= 0.5} < whole
+    assert len(whole) - sum(iou >= 0.5 for iou in before.values()) >= 2, (before, after)
 
 
 def test_an_object_is_placed_on_the_table_clear_of_the_others():
