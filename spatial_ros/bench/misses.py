@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spatial_ros.bench.real import grid_region
 from spatial_ros.bench.relations import majority_object, match_detections, scene_frames
 from spatial_ros.errors import BenchError
 from spatial_ros.perception.detect import frame_stride
@@ -68,18 +69,13 @@ def _grid_cells(mask: np.ndarray, gid: int, stride: int) -> np.ndarray:
 def best_ious(result, mask: np.ndarray, depth: np.ndarray, stride: int) -> dict[int, float]:
     """Each object id's best mask IoU with a detection (its mask_pixels), on the perception
     grid's cells with a reading, as bench real scores the real frames."""
-    h, w = mask.shape
     grid = mask[::stride, ::stride].copy()
     sensed = np.isfinite(depth[::stride, ::stride]) & (depth[::stride, ::stride] > 0)
     grid[~sensed] = 0
     area = np.bincount(grid.ravel(), minlength=256)
     best: dict[int, float] = {}
     for _t, det in result.detections:
-        rows, cols = np.divmod(det.mask_pixels, w)
-        cells = np.zeros(grid.shape, bool)
-        cells[np.minimum(rows // stride, grid.shape[0] - 1),
-              np.minimum(cols // stride, grid.shape[1] - 1)] = True
-        cells &= sensed
+        cells = grid_region(det.mask_pixels, mask.shape[1], stride, grid.shape) & sensed
         n = int(cells.sum())
         inter = np.bincount(grid[cells], minlength=256)
         for gid in np.flatnonzero(inter[1:]) + 1:
@@ -104,6 +100,7 @@ def object_causes(result, mask: np.ndarray, depth: np.ndarray, intrinsics, camer
     for k, (_why, pixels) in enumerate(result.report.dropped):
         dropped[pixels] = k
     flat_depth = depth.ravel()
+    world = None  # the frame's points in the world, taken when an object needs them
     out = {}
     for gid in objects:
         if gid in found:
@@ -127,12 +124,10 @@ def object_causes(result, mask: np.ndarray, depth: np.ndarray, intrinsics, camer
         if len(left) >= SHARE * len(sensed):
             out[gid] = ("dropped", result.report.dropped[int(np.bincount(left).argmax())][0])
             continue
-        rows, cols = np.divmod(sensed, w)
-        zs = flat_depth[sensed].astype(float)
-        optical = np.stack([(cols - intrinsics.cx) / intrinsics.fx * zs,
-                            (rows - intrinsics.cy) / intrinsics.fy * zs, zs], axis=1)
-        world = optical @ camera_pose.rotation.T + camera_pose.translation
-        if any(np.count_nonzero(np.abs(world @ n + d) < plane_distance) * 2 > len(world)
+        if world is None:
+            world = camera_pose.apply(intrinsics.backproject(depth).reshape(-1, 3))
+        here = world[sensed]
+        if any(np.count_nonzero(np.abs(here @ n + d) < plane_distance) * 2 > len(here)
                for n, d in result.report.planes):
             out[gid] = ("on a plane", "")
             continue

@@ -220,6 +220,18 @@ class RealScores:
         return float(np.median([np.median(f.ms) for f in self.frames]))
 
 
+def grid_region(pixels: np.ndarray, width: int, stride: int, shape: tuple[int, int]
+                ) -> np.ndarray:
+    """The cells of the perception grid (``shape``, every ``stride``-th pixel of an image
+    ``width`` wide) that full-resolution flat ``pixels`` fall in: (H, W) bool. How a
+    detection's region (Detection.mask_pixels) is scored against an annotated mask."""
+    rows, cols = np.divmod(pixels, width)
+    cells = np.zeros(shape, bool)
+    cells[np.minimum(rows // stride, shape[0] - 1),
+          np.minimum(cols // stride, shape[1] - 1)] = True
+    return cells
+
+
 def _score(frame: RealFrame, result: FrameResult, stride: int, score: FrameScore) -> dict:
     """Fill ``score`` from one pipeline result; return annotated id -> (track id, detection)."""
     grid = frame.mask[::stride, ::stride]
@@ -231,10 +243,7 @@ def _score(frame: RealFrame, result: FrameResult, stride: int, score: FrameScore
     matches: dict[int, tuple] = {}
     hit: dict[int, int] = {}
     for track, det in result.detections:
-        rows, cols = np.divmod(det.mask_pixels, frame.intrinsics.width)
-        cells = np.zeros((sh, sw), bool)
-        cells[np.minimum(rows // stride, sh - 1), np.minimum(cols // stride, sw - 1)] = True
-        cells &= valid
+        cells = grid_region(det.mask_pixels, frame.intrinsics.width, stride, (sh, sw)) & valid
         n = int(cells.sum())
         counts = np.bincount(grid[cells], minlength=256)  # intersection with each id
         counts[0] = 0
