@@ -59,6 +59,7 @@ from spatial_ros.scene import OrientedBox, Support
 __all__ = ["detect_objects", "frame_stride"]
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+_SQUARE = np.ones((3, 3), np.uint8)
 _LEVEL_COS = float(np.cos(np.radians(30.0)))  #: a level region's least spread: within 30 deg of up
 
 _RAYS: dict[tuple, np.ndarray] = {}
@@ -281,7 +282,41 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         if floor is not None:
             det.boxes = extend_down(det.boxes, floor)
             det.box = det.boxes.get(det.shape, det.boxes["box"])
+    if mask is None and config.outline_cells and dets:
+        _add_outlines(dets, labels == 0, fg.reshape(sh, sw) & valid, sw, s, w,
+                      config.outline_cells)
     return dets, report
+
+
+def _add_outlines(dets: list[Detection], unlabelled: np.ndarray, off_plane: np.ndarray,
+                  grid_width: int, s: int, width: int, rings: int) -> None:
+    """Each detection's image region takes the grid cells along its outline that the
+    segmentation cut (off every plane, with a reading, in no segment: flying pixels between
+    the object and what lies behind it) and that touch it alone of the detections, ``rings``
+    cells deep, as ``interior`` (its image region, not its surface)."""
+    sh = unlabelled.shape[0]
+    owner = np.zeros(sh * grid_width, np.uint16)  # detection index + 1 (cv2: no int32)
+    for k, det in enumerate(dets):
+        rows, cols = np.divmod(det.pixels, width)
+        owner[(rows // s) * grid_width + cols // s] = k + 1
+    owner = owner.reshape(sh, grid_width)
+    free = unlabelled & off_plane & (owner == 0)
+    big = np.uint16(len(dets) + 1)
+    for _ in range(rings):
+        hi = cv2.dilate(owner, _SQUARE)
+        lo = cv2.erode(np.where(owner > 0, owner, big), _SQUARE)
+        take = free & (hi > 0) & (hi == lo)
+        if not take.any():
+            break
+        owner[take] = hi[take]
+        free &= ~take
+    rows, cols = np.nonzero((owner > 0) & unlabelled & off_plane)
+    who = owner[rows, cols].astype(np.int64) - 1
+    flat = _grid_pixels(rows * grid_width + cols, grid_width, s, width)
+    for k in np.unique(who):
+        det = dets[int(k)]
+        cells = flat[who == k]
+        det.interior = cells if det.interior is None else np.concatenate([det.interior, cells])
 
 
 def frame_stride(width: int, config: PerceptionConfig) -> int:

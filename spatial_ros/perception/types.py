@@ -30,6 +30,13 @@ class PerceptionConfig:
     min_depth: float = 0.05  #: closer readings are ignored
     max_depth: float = 12.0  #: farther readings are absurd for an RGB-D camera: ignored, counted
     min_points: int = 9  #: objects with fewer valid points are dropped (25 at stride 2)
+    #: class-agnostic: a detection's image region (Detection.mask_pixels) takes the grid cells
+    #: along its outline that the segmentation cut (readings off every plane, in no segment:
+    #: flying pixels) and that touch no other detection, this many cells deep (0 = off). The
+    #: points and boxes do not change. SpatialBench dev, 40 scenes, objects found whole (mask
+    #: IoU >= 0.5) 0 -> 1: household_val 72.6 -> 84.3 %, hard_val 83.4 -> 89.7, room_val 75.6
+    #: -> 81.7, bin_val 68.9 -> 73.4, val 94.0 -> 96.4 (2 cells: 84.8, 89.7, 81.1, 72.8)
+    outline_cells: int = 1
     max_objects: int = 32  #: more segments than this: keep the largest, report the rest
     max_object_size: float = 1.5  #: segments larger than this (walls, furniture) are not objects
     #: the workspace: objects whose centre lies farther from the camera than this (m) are
@@ -192,7 +199,8 @@ class Detection:
     shape_fits: bool = False  # whether its geometry supports the shape word (shapes.shape_fits)
     boxes: dict[str, OrientedBox] = field(default_factory=dict)  # amodal box per supported shape
     #: image pixels of the object that are not its surface (class-agnostic): the table seen
-    #: inside its outline, e.g. a bowl's floor; its image mask is ``pixels`` and these
+    #: inside its outline, e.g. a bowl's floor, and the cut cells along its outline
+    #: (``outline_cells``); its image mask is ``pixels`` and these
     interior: np.ndarray | None = None
 
     @property
