@@ -538,6 +538,17 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
     gone: set[int] = set()
     labs = weighted_lab(np.array([np.clip(d.rgb, 0.0, 1.0) * 255.0 for d in dets], np.uint8)
                         .reshape(1, -1, 3), config)[0] if dets else []
+    bright = [float(np.max(d.rgb)) for d in dets]
+
+    def one_colour(i: int, j: int) -> bool:  # within merge_chroma, or in the other's shade
+        if float(np.linalg.norm(labs[i] - labs[j])) <= config.merge_chroma:
+            return True
+        lo, hi = sorted((i, j), key=lambda k: bright[k])
+        if config.absorb_shade <= 0 or bright[lo] < config.absorb_shade * bright[hi]:
+            return False
+        lit = np.clip(dets[lo].rgb * (bright[hi] / max(bright[lo], 1e-6)), 0.0, 1.0) * 255.0
+        lab = weighted_lab(lit.astype(np.uint8).reshape(1, 1, 3), config)[0, 0]
+        return float(np.linalg.norm(lab - labs[hi])) <= config.merge_chroma
     first = [d.points for d in dets]  # as detected, before any fragment joined
     tops: dict[int, float] = {}  # their 95th percentile heights, when asked
 
@@ -550,8 +561,7 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
         a = dets[i]
         for j in range(i):
             b = dets[j]
-            if j in gone or len(a.points) > len(b.points) \
-                    or float(np.linalg.norm(labs[i] - labs[j])) > config.merge_chroma:
+            if j in gone or len(a.points) > len(b.points) or not one_colour(i, j):
                 continue
             local = np.abs((a.points - b.box.center) @ b.box.rotation)  # in b's box axes
             half = b.box.size / 2

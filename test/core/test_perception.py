@@ -233,6 +233,24 @@ def test_fragments_inside_an_object_of_their_colour_join_it():
     assert len(kept) == 2
 
 
+def test_a_bowls_shaded_inside_joins_its_lit_outside():
+    """SpatialBench household_val scenes 3, 4 and 19 (D435, class-agnostic): a bowl's inside,
+    seen over its rim, is darker than its lit outside (lightness 17-28 apart in Lab, the hue
+    the same) and was a second detection. Scaled to the outside's brightness it is the
+    outside's colour, and joins it (absorb_shade); with it off, each bowl is two detections."""
+    from spatial_ros.bench.relations import scene_frames
+    for i, bowl in ((3, "bowl_3"), (4, "bowl_1"), (19, "bowl_7")):
+        counts = {}
+        for shade in (0.0, PerceptionConfig().absorb_shade):
+            *_, sf = scene_frames("household_val", 0, i, "realsense_d435", frames=1, width=640,
+                                  height=480, use_mask=False, perception={"absorb_shade": shade})
+            gid = 1 + [str(o.name) for o in sf.world.objects].index(bowl)
+            mask = sf.frame.mask.ravel()
+            counts[shade] = sum(2 * int((mask[d.pixels] == gid).sum()) >= len(d.pixels)
+                                for _t, d in sf.result.detections)
+        assert list(counts.values()) == [2, 1], (i, bowl, counts)
+
+
 def test_a_containers_inside_seen_over_its_rim_joins_its_outside():
     """A cup's outside wall (front half, seen from the camera) and its inside (the far half's
     inner face, a depth step behind): both reach up to the rim, the inside lies within 3 cm
