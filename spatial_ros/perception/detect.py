@@ -443,21 +443,32 @@ def _learned_structure(objectness: float, points: np.ndarray,
                        band: tuple[float, float, float] | None, supports: list[float],
                        config: PerceptionConfig) -> bool:
     """Whether a region the network scores ``objectness`` is structure (a panel, a tote's
-    wall): under ``min_objectness``, unless it is at least ``level_objectness``, level (its
-    points' least spread within 30 deg of vertical, world z) and raised over ``flat_height``
-    above the highest support under it (all of it: ``band``'s 5th percentile, height_band):
-    a package lying flat in a tote, whose top the network takes for the floor under it. A
-    patch of a support that the plane search left lies at its height, not above it."""
+    wall): under ``min_objectness``, unless it is level (its points' least spread within 30
+    deg of vertical, world z), raised over ``flat_height`` above the highest support under
+    it (all of it: ``band``'s 5th percentile, height_band) and either at least
+    ``level_objectness`` or, over a support, of a package's top's size (its footprint from
+    ``top_min_width`` to ``top_max_width`` along its axes, a rim's strip narrower, a pile's
+    top wider): a package lying flat in a tote, whose top the network takes for the floor
+    under it. A patch of a support that the plane search left lies at its height, not above
+    it."""
     if objectness >= config.min_objectness:
         return False
-    if objectness < config.level_objectness or band is None:
+    if band is None:
         return True
     _w, axes = np.linalg.eigh(np.cov(points.T))
     if abs(float(axes[2, 0])) < _LEVEL_COS:
         return True
     low = band[0]
     under = [h for h in supports if h <= low + config.flat_height]
-    return bool(under) and low - max(under) <= config.flat_height
+    if bool(under) and low - max(under) <= config.flat_height:
+        return True
+    if objectness >= config.level_objectness:
+        return False
+    if config.top_min_width <= 0 or not under:
+        return True
+    xy = points[:, :2] - points[:, :2].mean(axis=0)  # its footprint along its own axes
+    span = np.ptp(xy @ np.linalg.eigh(xy.T @ xy)[1], axis=0)
+    return not (config.top_min_width <= span.min() and span.max() <= config.top_max_width)
 
 
 def in_workspace(centre: np.ndarray, camera_pose: Pose, config: PerceptionConfig) -> bool:

@@ -79,6 +79,14 @@ class PerceptionConfig:
     #: smallest spread of its points within 30 deg of vertical): a package lying flat, whose
     #: level top the network takes for the support under it (1 = off)
     level_objectness: float = 0.1
+    #: ... or, under it, where a support lies under it and its footprint is a package's top:
+    #: from ``top_min_width`` to ``top_max_width`` (m) along its own horizontal axes (a tote
+    #: rim's strips are narrower; 0 = off). SpatialBench bin_val, 40 scenes: recall 82.3 ->
+    #: 84.3 %, precision 91.8 -> 91.7, found whole 73.8 -> 76.1; printed bin_val 80.3 -> 81.3;
+    #: the other dev splits unchanged (without the support under it, room_val's precision
+    #: fell 98.2 -> 95.3 %: high shelves' and furniture's level patches)
+    top_min_width: float = 0.03
+    top_max_width: float = 0.4
     plane_distance: float = 0.012  #: RANSAC inlier distance
     plane_sigmas: float = 0.0  #: plus this many depth-noise sigmas at each point's range
     structure_size: float = 1.5  #: a tilted plane smaller than this (m) is an object's face...
