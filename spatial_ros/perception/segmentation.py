@@ -507,7 +507,10 @@ def _colour_parts(pix: np.ndarray, b: np.ndarray, shape: tuple[int, int],
     It splits where a few hues (each ``color_split_fraction`` of it) cover ``color_split_purity``
     of it and each hue is one compact blob (``color_split_compact`` of its pixels in its
     largest piece): touching objects of plain colours. Print and labels (a cereal box, a can)
-    are many hues in scattered pieces, and stay one object.
+    are many hues in scattered pieces, and stay one object; with ``color_split_prints`` a
+    scattered hue is left out where two other hues are blobs (a printed box on a plain one of
+    another colour: the print's pieces are then dropped, or parts of their own, as
+    _third_colours says).
     """
     counts = np.bincount(b, minlength=15)
     major = np.flatnonzero(counts >= config.color_split_fraction * len(pix))
@@ -516,6 +519,7 @@ def _colour_parts(pix: np.ndarray, b: np.ndarray, shape: tuple[int, int],
     ys, xs = np.divmod(pix, shape[1])
     y0, x0 = ys.min(), xs.min()
     parts = []
+    scattered = 0
     for hb in major:  # each hue's blobs, within the region's bounding box
         sub = np.zeros((ys.max() + 1 - y0, xs.max() + 1 - x0), np.uint8)
         sel = b == hb
@@ -525,10 +529,15 @@ def _colour_parts(pix: np.ndarray, b: np.ndarray, shape: tuple[int, int],
             return None
         areas = stats[1:, cv2.CC_STAT_AREA]
         if areas.max() < config.color_split_compact * counts[hb]:
-            return None
+            if not config.color_split_prints:
+                return None
+            scattered += 1
+            continue
         for j in np.flatnonzero(areas >= config.min_points):
             rows, cols = np.nonzero(lab == j + 1)
             parts.append((int(hb), (rows + y0) * shape[1] + cols + x0))
+    if scattered and len({h for h, _c in parts}) < 2:
+        return None
     return parts + _third_colours(pix, b, shape, parts, config.colour_piece_cells)
 
 
