@@ -274,7 +274,9 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         hidden_bottom.append(shape != "sphere"
                              and bottom_hidden(rows, cols, labels, dgrid, inst, config))
     if mask is None and config.absorb_inside > 0:
-        dets, hidden_bottom = _absorb_fragments(dets, hidden_bottom, config)
+        behind = _OccludedPairs(dets, camera_pose, (sh, sw), s, w, config) \
+            if config.join_behind > 0 and len(dets) > 2 else None
+        dets, hidden_bottom = _absorb_fragments(dets, hidden_bottom, config, behind)
     for det, hidden in zip(dets, hidden_bottom):
         if not hidden:
             continue
@@ -534,7 +536,61 @@ def _without_flying(lab: np.ndarray, fly: np.ndarray) -> np.ndarray:
     return np.where(drop, 0, lab)
 
 
-def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: PerceptionConfig
+class _OccludedPairs:
+    """Whether two detections (indices, the first no larger) are one flat surface seen in
+    two pieces around a nearer object lying across it (a package under another in a tote):
+    both planar within ``join_behind`` (their points' least spread) and on one plane (the
+    smaller's points within ``join_behind`` of the larger's plane, 90th percentile, the
+    normals within 20 deg), and a third detection touching both in the image (within two
+    cells) is nearer the camera than both by ``join_behind`` or more (median depths: a flat
+    package lying on another is 1-2 cm nearer). What it reads is taken once; ``joined``
+    gives the neighbours of the one absorbed to the one that absorbs it."""
+
+    _COS = float(np.cos(np.radians(20.0)))
+
+    def __init__(self, dets: list[Detection], camera_pose: Pose, grid: tuple[int, int],
+                 s: int, width: int, config: PerceptionConfig) -> None:
+        owner = np.zeros(grid, np.uint8)
+        for k, det in enumerate(dets[:254]):
+            rows, cols = np.divmod(det.pixels, width)
+            owner[rows // s, cols // s] = k + 1
+        self.near: list[set[int]] = []
+        for k in range(len(dets)):
+            ring = cv2.dilate((owner == k + 1).astype(np.uint8), _SQUARE, iterations=2) > 0
+            self.near.append({int(o) - 1 for o in np.unique(owner[ring]) if o and o != k + 1})
+        view = camera_pose.rotation[:, 2]  # the optical axis in the world
+        self.depth = [float(np.median((d.points - camera_pose.translation) @ view))
+                      for d in dets]
+        self.dets, self.tol = dets, config.join_behind
+        self._planes: dict[int, tuple] = {}
+
+    def _plane(self, k: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """Centroid, unit normal and the least spread (m) of detection k's points."""
+        if k not in self._planes:
+            p = self.dets[k].points
+            c = p.mean(axis=0)
+            w, v = np.linalg.eigh((p - c).T @ (p - c) / len(p))
+            self._planes[k] = (c, v[:, 0], float(np.sqrt(max(w[0], 0.0))))
+        return self._planes[k]
+
+    def __call__(self, i: int, j: int) -> bool:
+        between = [k for k in self.near[i] & self.near[j] if k not in (i, j)]
+        if not between or min(self.depth[k] for k in between) > \
+                min(self.depth[i], self.depth[j]) - self.tol:
+            return False
+        (_ci, ni, ti), (cj, nj, tj) = self._plane(i), self._plane(j)
+        if max(ti, tj) > self.tol or abs(float(ni @ nj)) < self._COS:
+            return False
+        off = np.abs((self.dets[i].points - cj) @ nj)
+        return float(np.percentile(off, 90)) <= self.tol
+
+    def joined(self, i: int, j: int) -> None:
+        self.near[j] |= self.near[i] - {j}
+        self._planes.pop(j, None)
+
+
+def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: PerceptionConfig,
+                      behind: _OccludedPairs | None = None
                       ) -> tuple[list[Detection], list[bool]]:
     """Fragments of a larger object of their colour (within ``merge_chroma``, Lab) join it:
 
@@ -544,8 +600,12 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
     - rim: a detection no larger, whose top (95th percentile height) lies within
       ``absorb_rim`` of the other's and ``absorb_inside`` of its points within the other's box
       grown by ``absorb_reach``: a mug's, cup's or bowl's inside seen over the rim (a depth
-      step apart from the outside wall in front, both reaching up to the rim), a handle. The
-      boxes then grow to take the fragment in."""
+      step apart from the outside wall in front, both reaching up to the rim), a handle;
+    - behind (``behind``, join_behind): one flat surface in two pieces around a nearer
+      object lying across it.
+
+    For a rim or a piece behind, the boxes grow to take the fragment in. One colour is also
+    one in the other's shade (``absorb_shade``)."""
     gone: set[int] = set()
     labs = weighted_lab(np.array([np.clip(d.rgb, 0.0, 1.0) * 255.0 for d in dets], np.uint8)
                         .reshape(1, -1, 3), config)[0] if dets else []
@@ -581,9 +641,12 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
             rim = not inside and config.absorb_rim > 0 and \
                 abs(top(i) - top(j)) <= config.absorb_rim and \
                 np.all(local <= half + config.absorb_reach, axis=1).mean() >= config.absorb_inside
-            if not (inside or rim):
+            occluded = not (inside or rim) and behind is not None and behind(i, j)
+            if not (inside or rim or occluded):
                 continue
-            if rim:
+            if occluded:
+                behind.joined(i, j)
+            if rim or occluded:
                 b.boxes = {kind: _grown(box, a.points) for kind, box in b.boxes.items()}
                 b.box = _grown(b.box, a.points)
             b.points = np.concatenate([b.points, a.points])

@@ -251,6 +251,30 @@ def test_a_bowls_shaded_inside_joins_its_lit_outside():
         assert list(counts.values()) == [2, 1], (i, bowl, counts)
 
 
+def test_a_package_seen_in_two_pieces_around_one_lying_across_it_is_one_detection():
+    """SpatialBench bin_val scenes 4, 27 and 29 (raw D435, class-agnostic): a flat package
+    under another lying across it shows in two pieces of one colour on one plane, and was two
+    detections; with join_behind they are one (the nearer package touching both between
+    them), and nothing else changes: the other detections stay as they were."""
+    from spatial_ros.bench.relations import scene_frames
+    for i, package in ((4, "purple_package_2"), (27, "blue_package_3"),
+                       (29, "yellow_package_4")):
+        runs = {}
+        for join in (0.0, PerceptionConfig().join_behind):
+            *_, sf = scene_frames("bin_val", 0, i, "realsense_d435_raw", frames=1, width=640,
+                                  height=480, use_mask=False, perception={"join_behind": join})
+            gid = 1 + [str(o.name) for o in sf.world.objects].index(package)
+            mask = sf.frame.mask.ravel()
+            on = [2 * int((mask[d.pixels] == gid).sum()) >= len(d.pixels)
+                  for _t, d in sf.result.detections]
+            others = sorted(len(d.pixels) for (_t, d), hit in zip(sf.result.detections, on)
+                            if not hit)
+            runs[join] = (sum(on), others)
+        (apart, others_before), (joined, others_after) = runs.values()
+        assert (apart, joined) == (2, 1), (i, package, apart, joined)
+        assert others_before == others_after, i
+
+
 def test_a_containers_inside_seen_over_its_rim_joins_its_outside():
     """A cup's outside wall (front half, seen from the camera) and its inside (the far half's
     inner face, a depth step behind): both reach up to the rim, the inside lies within 3 cm
