@@ -543,26 +543,40 @@ class _OccludedPairs:
     smaller's points within ``join_behind`` of the larger's plane, 90th percentile, the
     normals within 20 deg), and a third detection touching both in the image (within two
     cells) is nearer the camera than both by ``join_behind`` or more (median depths: a flat
-    package lying on another is 1-2 cm nearer). What it reads is taken once; ``joined``
-    gives the neighbours of the one absorbed to the one that absorbs it."""
+    package lying on another is 1-2 cm nearer). What it reads is taken when first asked
+    (most pairs fail the colour test before); ``joined`` gives the neighbours of the one
+    absorbed to the one that absorbs it."""
 
     _COS = float(np.cos(np.radians(20.0)))
 
     def __init__(self, dets: list[Detection], camera_pose: Pose, grid: tuple[int, int],
                  s: int, width: int, config: PerceptionConfig) -> None:
-        owner = np.zeros(grid, np.uint8)
+        self.owner = np.zeros(grid, np.uint8)  # detection index + 1 of each grid cell
         for k, det in enumerate(dets[:254]):
             rows, cols = np.divmod(det.pixels, width)
-            owner[rows // s, cols // s] = k + 1
-        self.near: list[set[int]] = []
-        for k in range(len(dets)):
-            ring = cv2.dilate((owner == k + 1).astype(np.uint8), _SQUARE, iterations=2) > 0
-            self.near.append({int(o) - 1 for o in np.unique(owner[ring]) if o and o != k + 1})
-        view = camera_pose.rotation[:, 2]  # the optical axis in the world
-        self.depth = [float(np.median((d.points - camera_pose.translation) @ view))
-                      for d in dets]
-        self.dets, self.tol = dets, config.join_behind
+            self.owner[rows // s, cols // s] = k + 1
+        self.dets, self.tol, self.s, self.pose = dets, config.join_behind, s, camera_pose
+        self._near: dict[int, set[int]] = {}
+        self._depth: dict[int, float] = {}
         self._planes: dict[int, tuple] = {}
+
+    def near(self, k: int) -> set[int]:
+        """The detections within two grid cells of detection k in the image."""
+        if k not in self._near:
+            u0, v0, u1, v1 = (c // self.s for c in self.dets[k].bbox2d)
+            r0, c0 = max(v0 - 2, 0), max(u0 - 2, 0)
+            crop = self.owner[r0:v1 + 3, c0:u1 + 3]
+            ring = cv2.dilate((crop == k + 1).astype(np.uint8), _SQUARE, iterations=2) > 0
+            self._near[k] = {int(o) - 1 for o in np.unique(crop[ring]) if o and o != k + 1}
+        return self._near[k]
+
+    def depth(self, k: int) -> float:
+        """Detection k's median distance along the optical axis."""
+        if k not in self._depth:
+            view = self.pose.rotation[:, 2]
+            self._depth[k] = float(np.median((self.dets[k].points - self.pose.translation)
+                                             @ view))
+        return self._depth[k]
 
     def _plane(self, k: int) -> tuple[np.ndarray, np.ndarray, float]:
         """Centroid, unit normal and the least spread (m) of detection k's points."""
@@ -574,9 +588,9 @@ class _OccludedPairs:
         return self._planes[k]
 
     def __call__(self, i: int, j: int) -> bool:
-        between = [k for k in self.near[i] & self.near[j] if k not in (i, j)]
-        if not between or min(self.depth[k] for k in between) > \
-                min(self.depth[i], self.depth[j]) - self.tol:
+        between = [k for k in self.near(i) & self.near(j) if k not in (i, j)]
+        if not between or min(self.depth(k) for k in between) > \
+                min(self.depth(i), self.depth(j)) - self.tol:
             return False
         (_ci, ni, ti), (cj, nj, tj) = self._plane(i), self._plane(j)
         if max(ti, tj) > self.tol or abs(float(ni @ nj)) < self._COS:
@@ -585,8 +599,9 @@ class _OccludedPairs:
         return float(np.percentile(off, 90)) <= self.tol
 
     def joined(self, i: int, j: int) -> None:
-        self.near[j] |= self.near[i] - {j}
+        self._near[j] = (self.near(j) | self.near(i)) - {i, j}
         self._planes.pop(j, None)
+        self._depth.pop(j, None)
 
 
 def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: PerceptionConfig,
