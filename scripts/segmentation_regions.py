@@ -7,8 +7,10 @@ class-agnostic pipeline (three frames, the last one scored, as `bench relations`
 over that frame three ways: the objects' 2D boxes, an instance mask painted from the pipeline's
 own segmentation (each sample cell of an object, its surface and interior, blown up to stride x
 stride pixels), the same mask with each object's holes closed (7 px ellipse) and then each
-object grown into the pixels no object has (9 px ellipse: the painted cells miss an object's
-edge and its depth holes, IoU with the exact mask 0.65-0.73 a scene, grown 0.78-0.85). Prints, per
+object grown into the pixels no object has (9 px ellipse: the painted cells missed an object's
+edge and its depth holes, IoU with the exact mask 0.65-0.73 a scene, grown 0.78-0.85, before
+the detections' regions took the cut cells along their outlines, `outline_cells`; on test
+scene 0 now 0.84 painted, grown 0.72, where growing spills). Prints, per
 split, the relation decisions of the objects matched to the ground truth that the geometry,
 the fused relations and the model alone get right.
 
