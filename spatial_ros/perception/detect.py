@@ -290,18 +290,24 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
     return dets, report
 
 
+def _owner_grid(dets: list[Detection], grid: tuple[int, int], s: int, width: int
+                ) -> np.ndarray:
+    """(H, W) uint16 grid of each cell's detection, index + 1 (0: none), from their surface
+    pixels (uint16: OpenCV's morphology takes no int32)."""
+    owner = np.zeros(grid, np.uint16)
+    for k, det in enumerate(dets):
+        rows, cols = np.divmod(det.pixels, width)
+        owner[rows // s, cols // s] = k + 1
+    return owner
+
+
 def _add_outlines(dets: list[Detection], unlabelled: np.ndarray, off_plane: np.ndarray,
                   grid_width: int, s: int, width: int, rings: int) -> None:
     """Each detection's image region takes the grid cells along its outline that the
     segmentation cut (off every plane, with a reading, in no segment: flying pixels between
     the object and what lies behind it) and that touch it alone of the detections, ``rings``
     cells deep, as ``interior`` (its image region, not its surface)."""
-    sh = unlabelled.shape[0]
-    owner = np.zeros(sh * grid_width, np.uint16)  # detection index + 1 (cv2: no int32)
-    for k, det in enumerate(dets):
-        rows, cols = np.divmod(det.pixels, width)
-        owner[(rows // s) * grid_width + cols // s] = k + 1
-    owner = owner.reshape(sh, grid_width)
+    owner = _owner_grid(dets, unlabelled.shape, s, width)
     free = unlabelled & off_plane & (owner == 0)
     big = np.uint16(len(dets) + 1)
     for _ in range(rings):
@@ -551,10 +557,7 @@ class _OccludedPairs:
 
     def __init__(self, dets: list[Detection], camera_pose: Pose, grid: tuple[int, int],
                  s: int, width: int, config: PerceptionConfig) -> None:
-        self.owner = np.zeros(grid, np.uint8)  # detection index + 1 of each grid cell
-        for k, det in enumerate(dets[:254]):
-            rows, cols = np.divmod(det.pixels, width)
-            self.owner[rows // s, cols // s] = k + 1
+        self.owner = _owner_grid(dets, grid, s, width)
         self.dets, self.tol, self.s, self.pose = dets, config.join_behind, s, camera_pose
         self._near: dict[int, set[int]] = {}
         self._depth: dict[int, float] = {}
