@@ -1,5 +1,6 @@
 """SpatialBench scenes as the class-agnostic tests read them."""
 from spatial_ros.bench.relations import match_detections, scene_frames
+from spatial_ros.perception import PerceptionConfig
 
 
 def found_objects(split: str, index: int, sensor: str, *, paint: float = 0.0,
@@ -11,3 +12,17 @@ def found_objects(split: str, index: int, sensor: str, *, paint: float = 0.0,
                           use_mask=False, perception=perception, paint=paint)
     names = {k + 1: str(o.name) for k, o in enumerate(sf.world.objects)}
     return {names[g] for g in match_detections(sf.result, sf.frame.mask)}
+
+
+def gained(split: str, scenes: tuple[int, ...], sensor: str, field: str, off, **perception
+           ) -> set[tuple[int, str]]:
+    """(scene, name) of the objects found with PerceptionConfig ``field`` at its default and
+    not with it at ``off`` (the other ``perception`` fields as given); fails where an object
+    found with ``off`` is lost with the default."""
+    default = getattr(PerceptionConfig(), field)
+    found = {value: {(i, name) for i in scenes
+                     for name in found_objects(split, i, sensor, **perception, **{field: value})}
+             for value in (off, default)}
+    without, with_ = found[off], found[default]
+    assert without <= with_, f"{field}: lost {sorted(without - with_)}"
+    return with_ - without
