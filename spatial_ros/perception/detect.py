@@ -274,9 +274,9 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         hidden_bottom.append(shape != "sphere"
                              and bottom_hidden(rows, cols, labels, dgrid, inst, config))
     if mask is None and config.absorb_inside > 0:
-        behind = _OccludedPairs(dets, camera_pose, (sh, sw), s, w, config) \
-            if config.join_behind > 0 and len(dets) > 2 else None
-        dets, hidden_bottom = _absorb_fragments(dets, hidden_bottom, config, behind)
+        pairs = _Pairs(dets, camera_pose, (sh, sw), s, w, config) \
+            if (config.join_behind > 0 or config.attach_share > 0) and len(dets) > 1 else None
+        dets, hidden_bottom = _absorb_fragments(dets, hidden_bottom, config, pairs)
     for det, hidden in zip(dets, hidden_bottom):
         if not hidden:
             continue
@@ -542,16 +542,20 @@ def _without_flying(lab: np.ndarray, fly: np.ndarray) -> np.ndarray:
     return np.where(drop, 0, lab)
 
 
-class _OccludedPairs:
-    """Whether two detections (indices, the first no larger) are one flat surface seen in
-    two pieces around a nearer object lying across it (a package under another in a tote):
-    both planar within ``join_behind`` (their points' least spread) and on one plane (the
-    smaller's points within ``join_behind`` of the larger's plane, 90th percentile, the
-    normals within 20 deg), and a third detection touching both in the image (within two
-    cells) is nearer the camera than both by ``join_behind`` or more (median depths: a flat
-    package lying on another is 1-2 cm nearer). What it reads is taken when first asked
-    (most pairs fail the colour test before); ``joined`` gives the neighbours of the one
-    absorbed to the one that absorbs it."""
+class _Pairs:
+    """What the image and the points say of two detections (indices, the first no larger),
+    each read when first asked (most pairs fail the colour test before):
+
+    - ``behind``: one flat surface seen in two pieces around a nearer object lying across it
+      (a package under another in a tote): both planar within ``join_behind`` (their points'
+      least spread) and on one plane (the smaller's points within ``join_behind`` of the
+      larger's plane, 90th percentile, the normals within 20 deg), and a third detection
+      touching both in the image (within two cells) is nearer the camera than both by
+      ``join_behind`` or more (median depths: a flat package lying on another is 1-2 cm
+      nearer);
+    - ``touching``: within two cells in the image and ``gap`` in space (a handle, a cap);
+
+    ``joined`` gives the neighbours of the one absorbed to the one that absorbs it."""
 
     _COS = float(np.cos(np.radians(20.0)))
 
@@ -590,7 +594,7 @@ class _OccludedPairs:
             self._planes[k] = (c, v[:, 0], float(np.sqrt(max(w[0], 0.0))))
         return self._planes[k]
 
-    def __call__(self, i: int, j: int) -> bool:
+    def behind(self, i: int, j: int) -> bool:
         between = [k for k in self.near(i) & self.near(j) if k not in (i, j)]
         if not between or min(self.depth(k) for k in between) > \
                 min(self.depth(i), self.depth(j)) - self.tol:
@@ -601,6 +605,15 @@ class _OccludedPairs:
         off = np.abs((self.dets[i].points - cj) @ nj)
         return float(np.percentile(off, 90)) <= self.tol
 
+    def touching(self, i: int, j: int, gap: float) -> bool:
+        if gap <= 0 or j not in self.near(i):
+            return False
+        a, b = self.dets[i].points, self.dets[j].points
+        a = a[np.linspace(0, len(a) - 1, min(len(a), 300)).astype(int)]  # evenly spread
+        b = b[np.linspace(0, len(b) - 1, min(len(b), 1500)).astype(int)]
+        d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+        return float(d2.min()) <= gap * gap  # the nearest two points' squared distance
+
     def joined(self, i: int, j: int) -> None:
         self._near[j] = (self.near(j) | self.near(i)) - {i, j}
         self._planes.pop(j, None)
@@ -608,7 +621,7 @@ class _OccludedPairs:
 
 
 def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: PerceptionConfig,
-                      behind: _OccludedPairs | None = None
+                      pairs: _Pairs | None = None
                       ) -> tuple[list[Detection], list[bool]]:
     """Fragments of a larger object of their colour (within ``merge_chroma``, Lab) join it:
 
@@ -619,11 +632,14 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
       ``absorb_rim`` of the other's and ``absorb_inside`` of its points within the other's box
       grown by ``absorb_reach``: a mug's, cup's or bowl's inside seen over the rim (a depth
       step apart from the outside wall in front, both reaching up to the rim), a handle;
-    - behind (``behind``, join_behind): one flat surface in two pieces around a nearer
-      object lying across it.
+    - behind (``pairs``, join_behind): one flat surface in two pieces around a nearer
+      object lying across it;
+    - attached (``pairs``, attach_share, attach_gap): a piece with at most ``attach_share``
+      of the other's points touching it in the image and in space (a mug's handle, a
+      bottle's cap cut off by a depth step).
 
-    For a rim or a piece behind, the boxes grow to take the fragment in. One colour is also
-    one in the other's shade (``absorb_shade``)."""
+    For a rim, a piece behind or an attached one, the boxes grow to take the fragment in. One
+    colour is also one in the other's shade (``absorb_shade``)."""
     gone: set[int] = set()
     labs = weighted_lab(np.array([np.clip(d.rgb, 0.0, 1.0) * 255.0 for d in dets], np.uint8)
                         .reshape(1, -1, 3), config)[0] if dets else []
@@ -659,12 +675,17 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
             rim = not inside and config.absorb_rim > 0 and \
                 abs(top(i) - top(j)) <= config.absorb_rim and \
                 np.all(local <= half + config.absorb_reach, axis=1).mean() >= config.absorb_inside
-            occluded = not (inside or rim) and behind is not None and behind(i, j)
-            if not (inside or rim or occluded):
+            # pairs: what the image and the points say of the two (a surface in two pieces
+            # around a nearer object; a small piece touching a larger one)
+            apart = not (inside or rim) and pairs is not None and (
+                (config.join_behind > 0 and pairs.behind(i, j)) or
+                (len(a.points) <= config.attach_share * len(b.points)
+                 and pairs.touching(i, j, config.attach_gap)))
+            if not (inside or rim or apart):
                 continue
-            if occluded:
-                behind.joined(i, j)
-            if rim or occluded:
+            if apart:
+                pairs.joined(i, j)
+            if rim or apart:
                 b.boxes = {kind: _grown(box, a.points) for kind, box in b.boxes.items()}
                 b.box = _grown(b.box, a.points)
             b.points = np.concatenate([b.points, a.points])

@@ -233,46 +233,51 @@ def test_fragments_inside_an_object_of_their_colour_join_it():
     assert len(kept) == 2
 
 
-def test_a_bowls_shaded_inside_joins_its_lit_outside():
-    """SpatialBench household_val scenes 3, 4 and 19 (D435, class-agnostic): a bowl's inside,
-    seen over its rim, is darker than its lit outside (lightness 17-28 apart in Lab, the hue
-    the same) and was a second detection. Scaled to the outside's brightness it is the
-    outside's colour, and joins it (absorb_shade); with it off, each bowl is two detections."""
+def _one_objects_detections(split: str, index: int, sensor: str, name: str, field: str
+                            ) -> dict:
+    """SpatialBench scene ``index`` (one 640 x 480 frame, class-agnostic) with PerceptionConfig
+    ``field`` off (0) and at its default: per value, the detections mostly on the object
+    ``name`` and the sorted sizes (grid cells) of the others."""
     from spatial_ros.bench.relations import scene_frames
-    for i, bowl in ((3, "bowl_3"), (4, "bowl_1"), (19, "bowl_7")):
-        counts = {}
-        for shade in (0.0, PerceptionConfig().absorb_shade):
-            *_, sf = scene_frames("household_val", 0, i, "realsense_d435", frames=1, width=640,
-                                  height=480, use_mask=False, perception={"absorb_shade": shade})
-            gid = 1 + [str(o.name) for o in sf.world.objects].index(bowl)
-            mask = sf.frame.mask.ravel()
-            counts[shade] = sum(2 * int((mask[d.pixels] == gid).sum()) >= len(d.pixels)
-                                for _t, d in sf.result.detections)
-        assert list(counts.values()) == [2, 1], (i, bowl, counts)
+    runs = {}
+    for value in (0, getattr(PerceptionConfig(), field)):
+        *_, sf = scene_frames(split, 0, index, sensor, frames=1, width=640, height=480,
+                              use_mask=False, perception={field: value})
+        gid = 1 + [str(o.name) for o in sf.world.objects].index(name)
+        mask = sf.frame.mask.ravel()
+        on = [2 * int((mask[d.pixels] == gid).sum()) >= len(d.pixels)
+              for _t, d in sf.result.detections]
+        runs[value] = (sum(on), sorted(len(d.pixels) for (_t, d), hit
+                                       in zip(sf.result.detections, on) if not hit))
+    return runs
 
 
-def test_a_package_seen_in_two_pieces_around_one_lying_across_it_is_one_detection():
-    """SpatialBench bin_val scenes 4, 27 and 29 (raw D435, class-agnostic): a flat package
-    under another lying across it shows in two pieces of one colour on one plane, and was two
-    detections; with join_behind they are one (the nearer package touching both between
-    them), and nothing else changes: the other detections stay as they were."""
-    from spatial_ros.bench.relations import scene_frames
-    for i, package in ((4, "purple_package_2"), (27, "blue_package_3"),
-                       (29, "yellow_package_4")):
-        runs = {}
-        for join in (0.0, PerceptionConfig().join_behind):
-            *_, sf = scene_frames("bin_val", 0, i, "realsense_d435_raw", frames=1, width=640,
-                                  height=480, use_mask=False, perception={"join_behind": join})
-            gid = 1 + [str(o.name) for o in sf.world.objects].index(package)
-            mask = sf.frame.mask.ravel()
-            on = [2 * int((mask[d.pixels] == gid).sum()) >= len(d.pixels)
-                  for _t, d in sf.result.detections]
-            others = sorted(len(d.pixels) for (_t, d), hit in zip(sf.result.detections, on)
-                            if not hit)
-            runs[join] = (sum(on), others)
-        (apart, others_before), (joined, others_after) = runs.values()
-        assert (apart, joined) == (2, 1), (i, package, apart, joined)
-        assert others_before == others_after, i
+@pytest.mark.parametrize("split, index, sensor, name, field, what", [
+    ("household_val", 3, "realsense_d435", "bowl_3", "absorb_shade", "a bowl's shaded inside"),
+    ("household_val", 4, "realsense_d435", "bowl_1", "absorb_shade", "a bowl's shaded inside"),
+    ("household_val", 19, "realsense_d435", "bowl_7", "absorb_shade", "a bowl's shaded inside"),
+    ("bin_val", 4, "realsense_d435_raw", "purple_package_2", "join_behind",
+     "a package in two pieces around one lying across it"),
+    ("bin_val", 27, "realsense_d435_raw", "blue_package_3", "join_behind",
+     "a package in two pieces around one lying across it"),
+    ("bin_val", 29, "realsense_d435_raw", "yellow_package_4", "join_behind",
+     "a package in two pieces around one lying across it"),
+    ("household_val", 4, "realsense_d435", "mug_3", "attach_share", "a mug's handle"),
+    ("household_val", 16, "realsense_d435", "mug_4", "attach_share", "a mug's handle"),
+    ("household_val", 17, "realsense_d435", "bottle_1", "attach_share", "a bottle's top"),
+])
+def test_an_objects_fragment_joins_it(split, index, sensor, name, field, what):
+    """SpatialBench dev scenes (class-agnostic): an object seen in two detections of one
+    colour is one with the field at its default and two with it off, and the other
+    detections stay as they were. absorb_shade: a bowl's inside, seen over its rim, is darker
+    than its lit outside (lightness 17-28 apart in Lab, the hue the same); join_behind: a flat
+    package under another lying across it shows in two pieces on one plane, the nearer
+    package touching both between them; attach_share: a small piece touching the object in
+    the image and in space."""
+    runs = _one_objects_detections(split, index, sensor, name, field)
+    (apart, others_before), (joined, others_after) = runs.values()
+    assert (apart, joined) == (2, 1), (what, apart, joined)
+    assert others_before == others_after, what
 
 
 def test_a_containers_inside_seen_over_its_rim_joins_its_outside():
