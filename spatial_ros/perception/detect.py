@@ -285,8 +285,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             det.boxes = extend_down(det.boxes, floor)
             det.box = det.boxes.get(det.shape, det.boxes["box"])
     if mask is None and config.outline_cells and dets:
-        _add_outlines(dets, labels == 0, fg.reshape(sh, sw) & valid, sw, s, w,
-                      config.outline_cells)
+        _add_outlines(dets, labels == 0, fg.reshape(sh, sw) & valid, s, w, config.outline_cells)
     return dets, report
 
 
@@ -302,7 +301,7 @@ def _owner_grid(dets: list[Detection], grid: tuple[int, int], s: int, width: int
 
 
 def _add_outlines(dets: list[Detection], unlabelled: np.ndarray, off_plane: np.ndarray,
-                  grid_width: int, s: int, width: int, rings: int) -> None:
+                  s: int, width: int, rings: int) -> None:
     """Each detection's image region takes the grid cells along its outline that the
     segmentation cut (off every plane, with a reading, in no segment: flying pixels between
     the object and what lies behind it) and that touch it alone of the detections, ``rings``
@@ -320,6 +319,7 @@ def _add_outlines(dets: list[Detection], unlabelled: np.ndarray, off_plane: np.n
         free &= ~take
     rows, cols = np.nonzero((owner > 0) & unlabelled & off_plane)
     who = owner[rows, cols].astype(np.int64) - 1
+    grid_width = unlabelled.shape[1]
     flat = _grid_pixels(rows * grid_width + cols, grid_width, s, width)
     for k in np.unique(who):
         det = dets[int(k)]
