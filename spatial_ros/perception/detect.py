@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from spatial_ros.colors import balanced, illuminant_gains, surface_color
-from spatial_ros.geometry import CameraIntrinsics, Pose, take_rows
+from spatial_ros.geometry import CameraIntrinsics, Pose, percentile, take_rows
 from spatial_ros.perception.amodal import (
     bottom_hidden,
     extend_down,
@@ -256,7 +256,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
         px = rgb_flat[cells].astype(np.float32)
         # the best-lit pixels show the surface colour least shaded (what merges compare)
         bright = np.maximum(np.maximum(px[:, 0], px[:, 1]), px[:, 2])
-        colour = np.median(px[bright >= np.percentile(bright, 75)], axis=0) / 255.0
+        colour = np.median(px[bright >= percentile(bright, 75)], axis=0) / 255.0
         # the name: the object's own pixels, its boundary cells (background mixed in) left out
         inner = cv2.erode(own.view(np.uint8), _CROSS, borderValue=0)[rows - rows.min(),
                                                                       cols - cols.min()] > 0
@@ -398,7 +398,7 @@ def support_part(points: np.ndarray, supports: list[float], config: PerceptionCo
     lies above it: even a marker lying flat keeps most of its points over the surface."""
     if config.support_part_span <= 0:
         return False
-    low, high = (float(z) for z in np.percentile(points[:, 2], [10, 90]))
+    low, high = (float(z) for z in percentile(points[:, 2], [10, 90]))
     return any(h - config.support_part_gap <= high <= h + 0.005 and low <= h - 0.02
                for h in supports)
 
@@ -409,7 +409,7 @@ def height_band(points: np.ndarray, camera_pose: Pose, config: PerceptionConfig
     depth-noise sigma at its range; None under 3 points (too few to tell)."""
     if len(points) < 3:
         return None
-    lo, hi = (float(z) for z in np.percentile(points[:, 2], [5, 95]))
+    lo, hi = (float(z) for z in percentile(points[:, 2], [5, 95]))
     rng = float(np.linalg.norm(points.mean(axis=0) - camera_pose.translation))
     return lo, hi, config.noise_quadratic * rng ** 2
 
@@ -603,7 +603,7 @@ class _Pairs:
         if max(ti, tj) > self.tol or abs(float(ni @ nj)) < self._COS:
             return False
         off = np.abs((self.dets[i].points - cj) @ nj)
-        return float(np.percentile(off, 90)) <= self.tol
+        return float(percentile(off, 90)) <= self.tol
 
     def touching(self, i: int, j: int, gap: float) -> bool:
         if gap <= 0 or j not in self.near(i):
@@ -659,7 +659,7 @@ def _absorb_fragments(dets: list[Detection], hidden: list[bool], config: Percept
 
     def top(k: int) -> float:
         if k not in tops:
-            tops[k] = float(np.percentile(first[k][:, 2], 95))
+            tops[k] = float(percentile(first[k][:, 2], 95))
         return tops[k]
 
     for i in range(len(dets) - 1, -1, -1):  # smallest first (dets are largest first)
@@ -707,7 +707,7 @@ def _grown(box: OrientedBox, points: np.ndarray) -> OrientedBox:
     """``box`` grown along its own axes to hold ``points`` (their 2nd to 98th percentile: a
     stray reading does not stretch it)."""
     local = (points - box.center) @ box.rotation
-    lo = np.minimum(np.percentile(local, 2, axis=0), -box.size / 2)
-    hi = np.maximum(np.percentile(local, 98, axis=0), box.size / 2)
+    lo = np.minimum(percentile(local, 2, axis=0), -box.size / 2)
+    hi = np.maximum(percentile(local, 98, axis=0), box.size / 2)
     return OrientedBox(center=box.center + box.rotation @ ((lo + hi) / 2), size=hi - lo,
                        rotation=box.rotation)

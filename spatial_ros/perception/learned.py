@@ -18,6 +18,7 @@ and of UOIS / UCN for unseen object instance segmentation trained on synthetic R
 """
 from __future__ import annotations
 
+import functools
 import pathlib
 
 import cv2
@@ -35,8 +36,10 @@ class SegmenterError(SpatialRosError):
     """A segmenter weights file that is missing, unreadable or of another architecture."""
 
 
+@functools.cache
 def default_weights() -> pathlib.Path:
-    """The weights shipped with the package (written by ``spatial-ros segment train``)."""
+    """The weights shipped with the package (written by ``spatial-ros segment train``); the
+    path is resolved once (every frame asked for it: 80 us of the file system)."""
     return pathlib.Path(__file__).resolve().parents[1] / "model" / "weights" / "segmenter.pt"
 
 
