@@ -139,12 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--paint", type=float, default=0.0, help="share of the objects given a "
                      "print (labels, logos, stripes: spatial_ros.sim.paint) and grain on the "
                      "rest, as real objects carry; the tables are saved as *_painted")
+    rel.add_argument("--dull", type=float, default=0.0, help=_DULL_HELP + "; the tables are "
+                     "saved as *_dull")
     rel.set_defaults(func=_bench_relations)
     mis = _scene_bench(bench_sub, "misses", "what became of the objects the class-agnostic "
                        "perception misses: merged, dropped (and why), on a plane, no region",
                        sensors="realsense_d435")
     mis.add_argument("--paint", type=float, default=0.0, help="share of the objects printed "
                      "(as bench relations --paint); the table is saved as *_painted")
+    mis.add_argument("--dull", type=float, default=0.0, help=_DULL_HELP + "; the table is "
+                     "saved as *_dull")
     mis.add_argument("--show", type=int, default=20, help="missed objects to list")
     mis.set_defaults(func=_bench_misses)
     qa = _scene_bench(bench_sub, "qa", "SpatialBench questions and placements, sensed graph",
@@ -283,15 +287,16 @@ def _bench_relations(args: argparse.Namespace) -> int:
             part = run_relations_bench(split=args.split, n=args.n, seed=args.seed,
                                        sensors=sensors, frames=args.frames,
                                        use_mask=mode == "mask", paint=args.paint,
+                                       dull=args.dull,
                                        perception={"segmentation": seg} if seg else None)
             res.update({f"{k} ({seg})" if len(segmenters) > 1 and seg else k: v
                         for k, v in part.items()})
         title = f"{args.split}, {args.n} scenes, segmentation: {mode}" + (
-            f" ({', '.join(segmenters)})" if mode == "agnostic" and segmenters else "") + (
-            f", {args.paint:.0%} of the objects printed" if args.paint else "")
+            f" ({', '.join(segmenters)})" if mode == "agnostic" and segmenters else "") + \
+            _colour_title(args)
         table = format_table(res)
         print(table)
-        name = f"relations_{args.split}_{mode}" + ("_painted" if args.paint else "")
+        name = f"relations_{args.split}_{mode}" + _colour_suffix(args)
         md, png = save_table(table, out / name, title=title)
         print(f"saved {md} and {png}")
     return 0
@@ -307,19 +312,37 @@ def _bench_misses(args: argparse.Namespace) -> int:
     sensors = _check_bench_args(args)
     if not 0.0 <= args.paint <= 1.0:
         raise BenchError(f"--paint {args.paint}: a share of the objects in [0, 1]")
+    if not 0.0 <= args.dull < 1.0:
+        raise BenchError(f"--dull {args.dull}: a strength in [0, 1)")
     res = {s: miss_causes(split=args.split, n=args.n, seed=args.seed, sensor=s,
-                          paint=args.paint) for s in sensors}
+                          paint=args.paint, dull=args.dull) for s in sensors}
     table = format_miss_table(res)
     print(table)
     for sensor, m in res.items():
         for scene, name, cause in m.examples[:max(args.show, 0)]:
             print(f"{sensor} scene {scene}: {name}: {cause}")
-    title = f"what became of the objects, {args.split}, {args.n} scenes, class-agnostic" + (
-        f", {args.paint:.0%} of the objects printed" if args.paint else "")
-    name = f"misses_{args.split}" + ("_painted" if args.paint else "")
+    title = f"what became of the objects, {args.split}, {args.n} scenes, class-agnostic" + \
+        _colour_title(args)
+    name = f"misses_{args.split}" + _colour_suffix(args)
     md, png = save_table(table, pathlib.Path(args.out) / name, title=title)
     print(f"saved {md} and {png}")
     return 0
+
+
+_DULL_HELP = ("a real camera's duller colours on the rendered frames (spatial_ros.sim.paint"
+              ".dull): saturation scaled by a factor in [1 - DULL, 1 - DULL / 2], exposure, "
+              "white balance and noise; 0 = as rendered")
+
+
+def _colour_title(args: argparse.Namespace) -> str:
+    """What a bench title says of the frames' colours (--paint, --dull)."""
+    return (f", {args.paint:.0%} of the objects printed" if args.paint else "") + (
+        f", camera colours dulled {args.dull:g}" if args.dull else "")
+
+
+def _colour_suffix(args: argparse.Namespace) -> str:
+    """A bench table's file name suffix for --paint and --dull."""
+    return ("_painted" if args.paint else "") + ("_dull" if args.dull else "")
 
 
 def _segmenters(text: str) -> list[str]:

@@ -28,7 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spatial_ros.bench.real import grid_region
-from spatial_ros.bench.relations import majority_object, match_detections, scene_frames
+from spatial_ros.bench.relations import (
+    check_colour_args,
+    majority_object,
+    match_detections,
+    scene_frames,
+)
 from spatial_ros.errors import BenchError
 from spatial_ros.perception.detect import frame_stride
 from spatial_ros.sim.groundtruth import ground_truth
@@ -136,18 +141,20 @@ def object_causes(result, mask: np.ndarray, depth: np.ndarray, intrinsics, camer
 
 
 def miss_causes(*, split: str, n: int, seed: int = 0, sensor: str = "realsense_d435",
-                perception: dict | None = None, paint: float = 0.0,
+                perception: dict | None = None, paint: float = 0.0, dull: float = 0.0,
                 progress: bool = True) -> MissCauses:
     """The causes over ``n`` scenes of a split (one 640x480 frame each, class-agnostic;
-    ``perception``: PerceptionConfig fields to set; ``paint``: share of the objects printed)."""
+    ``perception``: PerceptionConfig fields to set; ``paint``: share of the objects printed;
+    ``dull``: a camera's duller colours, as bench.relations.scene_frames)."""
     if n < 1:
         raise BenchError(f"n must be at least 1, got {n}")
+    check_colour_args(paint, dull)
     from tqdm import tqdm
 
     scores = MissCauses()
     for i in tqdm(range(n), desc=f"misses {split} {sensor}", unit="scene", disable=not progress):
         *_, sf = scene_frames(split, seed, i, sensor, frames=1, width=640, height=480,
-                              use_mask=False, perception=perception, paint=paint)
+                              use_mask=False, perception=perception, paint=paint, dull=dull)
         mask = sf.frame.mask
         counts = np.bincount(mask.ravel(), minlength=256)
         truth = ground_truth(sf.world, sf.renderer, sf.pose)

@@ -29,6 +29,7 @@ from spatial_ros.relations import RelationConfig
 from spatial_ros.scene import GENERIC_LABELS, SceneGraph
 from spatial_ros.sim.groundtruth import ground_truth
 from spatial_ros.sim.household import shape_words
+from spatial_ros.sim.paint import dull as dull_frame
 from spatial_ros.sim.paint import paint as paint_frame
 from spatial_ros.sim.render import Renderer
 from spatial_ros.sim.sensors import apply_sensor, get_sensor
@@ -211,14 +212,26 @@ class SceneFrame:
     depth: np.ndarray | None = None  # the sensor's depth the pipeline got
 
 
+def check_colour_args(paint: float, dull: float) -> None:
+    """Raises BenchError where ``paint`` (a share of the objects) is outside [0, 1] or
+    ``dull`` (a strength) outside [0, 1)."""
+    if not 0.0 <= paint <= 1.0:
+        raise BenchError(f"paint is a share of the objects in [0, 1], got {paint}")
+    if not 0.0 <= dull < 1.0:
+        raise BenchError(f"dull is a strength in [0, 1), got {dull}")
+
+
 def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int, width: int,
                  height: int, use_mask: bool = True, perception: dict | None = None,
-                 paint: float = 0.0):
+                 paint: float = 0.0, dull: float = 0.0):
     """Scene ``index`` of a SpatialBench split, rendered ``frames`` times while the camera
     drifts, with the sensor's noise drawn afresh per frame, through a fresh pipeline
     (``perception``: PerceptionConfig fields to set); yields a SceneFrame per frame.
     ``paint``: the share of the objects given a print (spatial_ros.sim.paint; the same print
-    in every frame of the scene), the background grain, before the sensor sees the colour."""
+    in every frame of the scene), the background grain, before the sensor sees the colour.
+    ``dull``: the strength of a real camera's duller colour rendering (spatial_ros.sim.paint
+    .dull, drawn afresh per frame) on the colour image the perception reads; the depth sensor
+    sees the surfaces as rendered."""
     from spatial_ros.bench.generate import SPLITS, generate_scene
 
     model = get_sensor(sensor)
@@ -235,6 +248,9 @@ def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int,
                 [SPLITS[split], seed, index, 5]), share=paint))
         depth = apply_sensor(fr.depth, fr.rgb, model,
                              np.random.default_rng([SPLITS[split], seed, index, k, 3]))
+        if dull > 0:
+            fr = replace(fr, rgb=dull_frame(fr.rgb, np.random.default_rng(
+                [SPLITS[split], seed, index, k, 6]), dull))
         res = builder.process(fr.rgb, depth, fr.intrinsics, pose, stamp=k / 10.0,
                               mask=fr.mask if use_mask else None)
         yield SceneFrame(world, renderer, builder, pose, fr, res, depth)
@@ -245,11 +261,11 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
                         use_mask: bool = True, frames: int = 3, width: int = 640,
                         height: int = 480, visible_pixels: int = 200,
                         progress: bool = True, perception: dict | None = None,
-                        paint: float = 0.0) -> dict[str, RelationScores]:
+                        paint: float = 0.0, dull: float = 0.0) -> dict[str, RelationScores]:
     """Scores per sensor preset (``perception``: PerceptionConfig fields to set, e.g. the
-    class-agnostic ``segmentation``; ``paint``: share of the objects printed, scene_frames)."""
-    if not 0.0 <= paint <= 1.0:
-        raise BenchError(f"paint is a share of the objects in [0, 1], got {paint}")
+    class-agnostic ``segmentation``; ``paint``: share of the objects printed, ``dull``: a
+    camera's duller colours, scene_frames)."""
+    check_colour_args(paint, dull)
     from tqdm import tqdm
 
     results = {s: RelationScores() for s in sensors}
@@ -260,7 +276,7 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
             last_ids: dict[int, int] = {}
             for sf in scene_frames(split, seed, i, sensor, frames=frames, width=width,
                                    height=height, use_mask=use_mask, perception=perception,
-                                   paint=paint):
+                                   paint=paint, dull=dull):
                 sc.ms.append(sf.result.timings["total"])
                 match = match_detections(sf.result, sf.frame.mask)
                 for g, t in match.items():

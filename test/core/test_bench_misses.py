@@ -49,7 +49,8 @@ def test_objects_the_plane_search_takes_are_on_a_plane():
 
 def test_a_bad_split_or_paint_exits_with_the_reason():
     for extra, said in ((["--split", "x"], "unknown split 'x'"),
-                        (["--paint", "2"], "--paint 2.0: a share of the objects in [0, 1]")):
+                        (["--paint", "2"], "--paint 2.0: a share of the objects in [0, 1]"),
+                        (["--dull", "-0.1"], "--dull -0.1: a strength in [0, 1)")):
         r = subprocess.run([sys.executable, "-m", "spatial_ros.cli", "bench", "misses", *extra],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and said in r.stderr, r.stderr

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from spatial_ros.bench.relations import RelationScores, decision_keys, run_relations_bench
 
@@ -57,12 +58,47 @@ def test_printed_objects_keep_their_masks_and_a_default_agnostic_run_works(tmp_p
     assert (tmp_path / "relations_hard_val_agnostic_painted.md").is_file()
 
 
+def test_dull_camera_colours_keep_masks_and_depth_and_lower_the_saturation(tmp_path):
+    """--dull renders the colours as a camera shows them (less saturated, exposure, white
+    balance, noise) on the colour image alone: the masks and the sensor's depth are as
+    rendered; the objects' median chroma (Lab) falls by a fifth at least; the same scene and
+    frame give the same image."""
+    import cv2
+
+    from spatial_ros.bench.relations import scene_frames
+    from spatial_ros.sim.paint import dull
+
+    kw = dict(frames=2, width=320, height=240, use_mask=False)
+    plain = list(scene_frames("hard_val", 0, 1, "realsense_d435", **kw))  # coloured objects
+    dulled = list(scene_frames("hard_val", 0, 1, "realsense_d435", dull=0.6, **kw))
+    for a, b in zip(plain, dulled):
+        np.testing.assert_array_equal(a.frame.mask, b.frame.mask)
+        np.testing.assert_array_equal(a.depth, b.depth)  # the sensor sees the surfaces
+        on = a.frame.mask > 0
+        lab = [cv2.cvtColor(x.frame.rgb, cv2.COLOR_RGB2LAB)[on].astype(float) for x in (a, b)]
+        chroma = [np.median(np.hypot(x[:, 1] - 128, x[:, 2] - 128)) for x in lab]
+        assert chroma[1] <= 0.8 * chroma[0], chroma  # the factor is 0.4-0.7 in RGB
+    again = list(scene_frames("hard_val", 0, 1, "realsense_d435", dull=0.6, **kw))
+    np.testing.assert_array_equal(again[1].frame.rgb, dulled[1].frame.rgb)
+    grey = np.full((4, 4, 3), 128, np.uint8)  # no colour to lose: grey stays about grey
+    out = dull(grey, np.random.default_rng(0), 0.9)
+    assert out.dtype == np.uint8 and np.abs(out.astype(int) - 128).max() < 30
+    with pytest.raises(ValueError, match=r"dull strength must lie in \[0, 1\), got 1.0"):
+        dull(grey, np.random.default_rng(0), 1.0)
+    r = _cli("--split", "hard_val", "--n", "1", "--frames", "1", "--sensors", "ideal",
+             "--segmentation", "agnostic", "--dull", "0.6", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "camera colours dulled 0.6" in (tmp_path / "relations_hard_val_agnostic_dull.md"
+                                           ).read_text()
+
+
 def test_bad_arguments_exit_2():
     for args, text in [(("--split", "nope"), "unknown split 'nope'"),
                        (("--sensors", "lidar"), "unknown sensor preset 'lidar'"),
                        (("--sensors", "rgb_only"), "needs depth"),
                        (("--n", "0"), "must be positive"),
-                       (("--paint", "1.5"), "paint is a share of the objects in [0, 1]")]:
+                       (("--paint", "1.5"), "paint is a share of the objects in [0, 1]"),
+                       (("--dull", "1"), "dull is a strength in [0, 1), got 1.0")]:
         r = _cli(*args)
         assert r.returncode == 2 and text in r.stderr, (args, r.stderr)
 
@@ -70,6 +106,7 @@ def test_bad_arguments_exit_2():
 _GRAPHS = """
 import hashlib, sys
 import numpy as np
+import pytest
 from spatial_ros.bench.relations import scene_frames
 for i in range(6):
     for sf in scene_frames("shift", 0, i, "realsense_d435", frames=3, width=640, height=480,
