@@ -229,9 +229,9 @@ def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int,
     (``perception``: PerceptionConfig fields to set); yields a SceneFrame per frame.
     ``paint``: the share of the objects given a print (spatial_ros.sim.paint; the same print
     in every frame of the scene), the background grain, before the sensor sees the colour.
-    ``dull``: the strength of a real camera's duller colour rendering (spatial_ros.sim.paint
-    .dull, drawn afresh per frame) on the colour image the perception reads; the depth sensor
-    sees the surfaces as rendered."""
+    ``dull``: the strength of a real camera's duller colour rendering (sim.paint.dull, drawn
+    afresh per frame) on the colour image the perception reads; the depth sensor sees the
+    surfaces as rendered."""
     from spatial_ros.bench.generate import SPLITS, generate_scene
 
     model = get_sensor(sensor)
