@@ -187,7 +187,7 @@ class PerceptionConfig:
     #: ... and two of one colour that are one flat surface seen in two pieces around a nearer
     #: object lying across it (a package under another in a tote): both planar and on one
     #: plane within this (m), a third detection touching both in the image nearer the camera
-    #: by as much (detect._occluded_pair; 0 = off). SpatialBench dev, 40 scenes, detections
+    #: by as much (detect._Pairs.behind; 0 = off). SpatialBench dev, 40 scenes, detections
     #: per object bin_val 1.109 -> 1.085 (5 packages joined, none wrongly), printed hard_val
     #: 1.131 -> 1.116, room_val 1.223 -> 1.216, bin_val 1.237 -> 1.222; recall unchanged
     join_behind: float = 0.01
