@@ -29,6 +29,8 @@ class RenderedFrame:
     mask: np.ndarray  # (H, W) uint8 instance label of the hit model, 0 = no labelled object
     intrinsics: CameraIntrinsics
     camera_pose: Pose  # world pose of the optical frame
+    #: (H, W) int16 index into the world's models of the hit model, -1 = nothing hit
+    model: np.ndarray | None = None
 
 
 def visual_mesh(visual: Visual) -> o3d.geometry.TriangleMesh:
@@ -66,11 +68,11 @@ class Renderer:
         self.camera = camera or world.camera()
         self.intrinsics = self.camera.intrinsics
         self._scene = o3d.t.geometry.RaycastingScene()
-        tables, labels, offsets, n = [], [], [], 0
+        tables, labels, owners, offsets, n = [], [], [], [], 0
         light = np.asarray(world.light, float) / np.linalg.norm(world.light)
         key = np.asarray(world.light_color, float)
         fill = np.asarray(world.ambient_color, float)
-        for model in world.models:
+        for m_index, model in enumerate(world.models):
             for visual in model.visuals:
                 legacy = visual_mesh(visual).compute_triangle_normals()
                 self._scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(legacy))
@@ -85,12 +87,14 @@ class Renderer:
                         (len(normals), 1)))
                 tables.append(np.clip(colour, 0, 1))
                 labels.append(np.full(len(normals), model.label or 0, np.uint8))
+                owners.append(np.full(len(normals), m_index, np.int16))
                 offsets.append(n)
                 n += len(normals)
         # Last entry: the background, for rays that hit nothing within the clip range.
         rgb_table = np.concatenate(tables + [np.clip(BACKGROUND * fill, 0, 1)[None, :]])
         self._rgb_table = (rgb_table * 255 + 0.5).astype(np.uint8)
         self._label_table = np.concatenate(labels + [np.zeros(1, np.uint8)])
+        self._model_table = np.concatenate(owners + [np.full(1, -1, np.int16)])
         self._offsets = np.array(offsets, dtype=np.int64)
         self._background = n
         self._dirs = self.intrinsics.ray_directions()
@@ -121,4 +125,5 @@ class Renderer:
         return RenderedFrame(rgb=self._rgb_table[index].reshape(h, w, 3),
                              depth=depth.reshape(h, w),
                              mask=self._label_table[index].reshape(h, w),
-                             intrinsics=intr, camera_pose=pose)
+                             intrinsics=intr, camera_pose=pose,
+                             model=self._model_table[index].reshape(h, w))

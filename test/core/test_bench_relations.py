@@ -92,6 +92,27 @@ def test_dull_camera_colours_keep_masks_and_depth_and_lower_the_saturation(tmp_p
                                            ).read_text()
 
 
+def test_detections_on_pedestals_are_left_out_of_the_precision():
+    """hard_val scene 3 (320x240, D435): the class-agnostic default detects the scene's
+    unlabelled grey pedestals. They are counted apart (on_things), neither objects nor
+    structure: the precision is over the other detections. thing_pixels covers the
+    pedestals' own pixels, none of a labelled object's."""
+    from spatial_ros.bench.relations import scene_frames, thing_pixels
+
+    *_, sf = scene_frames("hard_val", 0, 3, "realsense_d435", frames=1, width=320,
+                          height=240, use_mask=False)
+    things = thing_pixels(sf.world, sf.frame)
+    assert things.sum() > 1000 and not (sf.frame.mask.ravel()[things] > 0).any()
+    pedestals = [k for k, m in enumerate(sf.world.models) if m.name.startswith("pedestal_")]
+    np.testing.assert_array_equal(things, np.isin(sf.frame.model.ravel(), pedestals))
+    res = run_relations_bench(split="hard_val", n=4, seed=0, sensors=("realsense_d435",),
+                              use_mask=False, frames=1, width=320, height=240,
+                              progress=False)["realsense_d435"]
+    assert res.on_things >= 1 and res.on_objects + res.on_things <= res.detections
+    assert res.precision == res.on_objects / (res.detections - res.on_things)
+    assert RelationScores(detections=10, on_objects=6, on_things=2).precision == 0.75
+
+
 def test_bad_arguments_exit_2():
     for args, text in [(("--split", "nope"), "unknown split 'nope'"),
                        (("--sensors", "lidar"), "unknown sensor preset 'lidar'"),
