@@ -61,7 +61,7 @@ from spatial_ros.sim.sdf_writer import world_to_sdf
 from spatial_ros.sim.sensors import apply_sensor, get_sensor
 from spatial_ros.vocabulary import Frame
 
-__all__ = ["SPLITS", "UNLABELLED_THINGS", "generate_scene", "generate", "label_things"]
+__all__ = ["SPLITS", "UNLABELLED_THINGS", "generate_scene", "generate"]
 
 SPLITS = {"train": 0, "val": 1, "test": 2, "shift": 3, "household": 4, "hard": 5,
           "hard_train": 6, "hard_val": 7, "household_train": 8, "household_val": 9,
@@ -73,7 +73,7 @@ ROOM_SPLITS = ("room", "room_train", "room_val")
 BIN_SPLITS = ("bin", "bin_train", "bin_val")
 #: name prefixes of the things the scenes put on a support without a label, in no question:
 #: household's grey distractors, hard's grey pedestals. To a class-agnostic segmentation they
-#: are objects all the same (label_things)
+#: are objects all the same: bench relations leaves detections on them out of its precision
 UNLABELLED_THINGS = ("distractor_", "pedestal_")
 TRAIN_COLORS = ["red", "green", "blue", "yellow", "orange", "purple", "grey"]
 SHIFT_COLORS = ["cyan", "pink", "brown", "white"]
@@ -582,24 +582,6 @@ def _hard_scene(rng: np.random.Generator, name: str, width: int, height: int
     pose = _rolled(pose, roll)
     return World(name=name, path=pathlib.Path("generated"), models=models,
                  cameras=[_camera(pose, width, height)]), pose
-
-
-def label_things(world: World) -> World:
-    """``world`` with its unlabelled things (``UNLABELLED_THINGS``) labelled after its objects
-    (labels max + 1, ...), the rest unchanged. The segmenter's training targets take them for
-    objects: unlabelled, the grey pedestals and distractors taught the network that a grey box
-    on a table is no object, and it dropped the benchmark's own grey objects and a camera's
-    dull ones (docs/benchmarks.md, twelfth stop)."""
-    from dataclasses import replace
-
-    nxt = max((m.label or 0 for m in world.models), default=0) + 1
-    models = []
-    for m in world.models:
-        if m.label is None and m.name.startswith(UNLABELLED_THINGS):
-            m = replace(m, label=nxt)
-            nxt += 1
-        models.append(m)
-    return replace(world, models=models)
 
 
 def generate_scene(split: str, seed: int, index: int, *, width: int = 320,

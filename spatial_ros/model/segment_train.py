@@ -71,9 +71,7 @@ _VAL = {"room_train": "room_val", "household_train": "household_val", "hard_trai
 _PC = PerceptionConfig()  #: the perception defaults the grids are made and read with
 
 #: the frames' recipe: frames of another version in the data folder are not reused
-#: 3: a discarded recipe (structure recoloured saturated, objects pale); 5: the unlabelled
-#: things (pedestals, distractors) are objects in the targets (generate.label_things)
-DATA_VERSION = 5
+DATA_VERSION = 4  # 3: a discarded recipe (structure recoloured saturated, objects pale)
 
 
 @dataclass(frozen=True)
@@ -112,13 +110,12 @@ def recolour(world, rng: np.random.Generator):
 
 def _frame(split: str, seed: int, index: int, cfg: DataConfig) -> dict[str, np.ndarray]:
     from spatial_ros.bench.colours import LIGHTS
-    from spatial_ros.bench.generate import SPLITS, generate_scene, label_things
+    from spatial_ros.bench.generate import SPLITS, generate_scene
     from spatial_ros.sim.render import Renderer
     from spatial_ros.sim.sensors import apply_sensor
 
     rng = np.random.default_rng([SPLITS[split], seed, index, 31])
     world, pose = generate_scene(split, seed, index, width=cfg.width, height=cfg.height)
-    world = label_things(world)  # a pedestal or a distractor is an object to the segmenter
     key, fill = list(LIGHTS.values())[int(rng.integers(len(LIGHTS)))]
     if rng.random() < cfg.recolour:
         world = recolour(world, rng)

@@ -159,33 +159,6 @@ def test_recoloured_frames_give_objects_and_structure_colours_of_one_kind():
     assert 0.2 < (sat < 0.06).mean() < 0.45 and (sat > 0.6).mean() > 0.05
 
 
-def test_training_targets_take_pedestals_and_distractors_for_objects():
-    """The scenes' unlabelled things (hard's grey pedestals, household's distractors) are
-    objects in the segmenter's targets: labelled after the scene's objects, each its own
-    instance, the objects' labels and every pixel's colour and depth unchanged."""
-    from spatial_ros.bench.generate import generate_scene, label_things
-    from spatial_ros.model.segment_train import DataConfig, _frame
-    from spatial_ros.sim.render import Renderer
-
-    world, pose = generate_scene("hard_train", 0, 0, width=160, height=120)
-    things = [m.name for m in world.models if m.name.startswith("pedestal_")]
-    assert things and all(m.label is None for m in world.models if m.name in things)
-    labelled = label_things(world)
-    top = max(m.label or 0 for m in world.models)
-    new = {m.name: m.label for m in labelled.models if m.name in things}
-    assert sorted(new.values()) == list(range(top + 1, top + 1 + len(things)))
-    assert [m.label for m in labelled.models if m.name not in things] == \
-        [m.label for m in world.models if m.name not in things]
-    before, after = Renderer(world).render(pose), Renderer(labelled).render(pose)
-    np.testing.assert_array_equal(before.rgb, after.rgb)
-    np.testing.assert_array_equal(before.depth, after.depth)
-    on_thing = (before.mask == 0) & (after.mask > top)
-    assert on_thing.sum() > 100  # the pedestals' pixels: background before, objects now
-    np.testing.assert_array_equal(after.mask[~on_thing], before.mask[~on_thing])
-    frame = _frame("hard_train", 0, 0, DataConfig(width=160, height=120))
-    assert (frame["mask"] > top).any()  # and the training frame's targets hold them
-
-
 def test_paint_prints_on_objects_and_grains_the_rest():
     rgb = np.full((40, 60, 3), 120, np.uint8)
     mask = np.zeros((40, 60), np.uint8)
