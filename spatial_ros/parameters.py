@@ -202,6 +202,10 @@ _SCENE_GRAPH = (
           "min_objectness is still an object where its objectness is at least this and its "
           "surface is level and raised above the support under it (a package lying flat, "
           "which the network takes for the support; 1 = off)", range=(0.0, 1.0), live=True),
+    Param("stand_objectness", _PC.stand_objectness, "learned and combined: a region under "
+          "min_objectness is still an object where its objectness is at least this and it "
+          "stands on a support with a package's size (an object a camera's dull colours left "
+          "the network unsure of; 1 = off)", range=(0.0, 1.0), live=True),
     Param("thin_objects", _PC.thin_objects, "combined: a thin thing lying on the support (a "
           "pen, a marker), which the depth-step cut erases whole, is kept as an object (off: on "
           "the held-out real frames it found no object more and added detections)"),

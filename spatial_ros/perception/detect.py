@@ -463,6 +463,8 @@ def _learned_structure(objectness: float, points: np.ndarray,
         return False
     if band is None:
         return True
+    if objectness >= config.stand_objectness and _stands(points, band, supports, config):
+        return False
     _w, axes = np.linalg.eigh(np.cov(points.T))
     if abs(float(axes[2, 0])) < _LEVEL_COS:
         return True
@@ -474,9 +476,28 @@ def _learned_structure(objectness: float, points: np.ndarray,
         return False
     if config.top_min_width <= 0 or not under:
         return True
-    xy = points[:, :2] - points[:, :2].mean(axis=0)  # its footprint along its own axes
-    span = np.ptp(xy @ np.linalg.eigh(xy.T @ xy)[1], axis=0)
-    return not (config.top_min_width <= span.min() and span.max() <= config.top_max_width)
+    small, large = _footprint(points)  # its footprint along its own axes
+    return not (config.top_min_width <= small and large <= config.top_max_width)
+
+
+def _footprint(points: np.ndarray) -> np.ndarray:
+    """The extents (smaller, larger) of points' footprint (world x, y) along its own axes."""
+    xy = points[:, :2] - points[:, :2].mean(axis=0)
+    return np.sort(np.ptp(xy @ np.linalg.eigh(xy.T @ xy)[1], axis=0))
+
+
+def _stands(points: np.ndarray, band: tuple[float, float, float], supports: list[float],
+            config: PerceptionConfig) -> bool:
+    """Whether a region (its world ``points`` and ``height_band``) stands on one of the
+    ``supports`` (heights) with a package's size (_learned_structure's ``stand_objectness``
+    test)."""
+    lo, hi, sigma = band
+    below = config.plane_distance + 2 * sigma
+    if not any(h - below <= lo <= h + config.stand_gap and
+               config.flat_height < hi - h <= config.top_max_width for h in supports):
+        return False
+    small, large = _footprint(points)
+    return config.top_min_width <= small and large <= config.top_max_width
 
 
 def in_workspace(centre: np.ndarray, camera_pose: Pose, config: PerceptionConfig) -> bool:
