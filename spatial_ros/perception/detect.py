@@ -497,7 +497,7 @@ def _stands(points: np.ndarray, band: tuple[float, float, float], supports: list
                config.flat_height < hi - h <= config.top_max_width for h in supports):
         return False
     small, large = _footprint(points)
-    return config.top_min_width <= small and large <= config.top_max_width
+    return config.stand_min_width <= small and large <= config.top_max_width
 
 
 def in_workspace(centre: np.ndarray, camera_pose: Pose, config: PerceptionConfig) -> bool:

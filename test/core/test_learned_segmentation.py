@@ -334,6 +334,7 @@ def _box(size: tuple[float, float, float], z0: float) -> np.ndarray:
     (0.4, _box((0.08, 0.06, 0.10), 0.0), False, "unsure, standing on the support: an object"),
     (0.4, _box((0.08, 0.06, 0.10), 0.02), False, "2 cm over it (its bottom hidden): still"),
     (0.4, _box((0.08, 0.06, 0.10), 0.15), True, "floating 15 cm over it: a board, a panel"),
+    (0.4, _box((0.05, 0.022, 0.08), 0.0), False, "standing, a can's visible half 2.2 cm deep"),
     (0.4, _box((0.30, 0.01, 0.10), 0.0), True, "standing, 1 cm thin: a wall's or rim's strip"),
     (0.4, _box((0.08, 0.06, 0.60), 0.0), True, "standing, 60 cm tall: no package"),
     (0.3, _box((0.08, 0.06, 0.10), 0.0), True, "standing, under stand_objectness"),
