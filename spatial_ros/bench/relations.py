@@ -307,10 +307,10 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
             sc.visible = len(visible)
             sc.recalled = sum(1 for g in visible if g in match)
             sc.detections = len(sf.result.detections)
-            hit = [majority_object(det, sf.frame.mask) for _t, det in sf.result.detections]
+            dets = [det for _t, det in sf.result.detections]
+            hit = [majority_object(det, sf.frame.mask) for det in dets]
             sc.on_objects = sum(g > 0 for g in hit)
             things = thing_pixels(sf.world, sf.frame)
-            dets = [det for _t, det in sf.result.detections]
             sc.on_things = sum(g == 0 and 2 * np.count_nonzero(things[det.pixels])
                                >= len(det.pixels) for g, det in zip(hit, dets))
             sc.objects_hit = len(set(hit) - {0})
