@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 __all__ = ["main"]
@@ -141,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
                      "rest, as real objects carry; the tables are saved as *_painted")
     rel.add_argument("--dull", type=float, default=0.0, help=_DULL_HELP + "; the tables are "
                      "saved as *_dull")
+    rel.add_argument("--gravity", choices=("true", "plane"), default="true",
+                     help="where the pipeline's up comes from: the camera's true pose, or the "
+                     "frame's support plane as on a real camera without tf (the camera assumed "
+                     "level where none is found); the tables are saved as *_plane_gravity")
+    rel.add_argument("--up-hint", default="", metavar="X,Y,Z",
+                     help="--gravity plane: the camera's rough up in the optical frame (the "
+                     "scene_graph node's plane_up_hint; default the image's up 0,-1,0; a camera "
+                     "looking down into a tote at any roll: 0,0,-1)")
     rel.set_defaults(func=_bench_relations)
     mis = _scene_bench(bench_sub, "misses", "what became of the objects the class-agnostic "
                        "perception misses: merged, dropped (and why), on a plane, no region",
@@ -279,6 +288,7 @@ def _bench_relations(args: argparse.Namespace) -> int:
 
     sensors = _check_bench_args(args)
     segmenters = _segmenters(args.segmenters)
+    up_hint = _up_hint(args)
     modes = ("mask", "agnostic") if args.segmentation == "both" else (args.segmentation,)
     out = pathlib.Path(args.out)
     for mode in modes:
@@ -287,16 +297,20 @@ def _bench_relations(args: argparse.Namespace) -> int:
             part = run_relations_bench(split=args.split, n=args.n, seed=args.seed,
                                        sensors=sensors, frames=args.frames,
                                        use_mask=mode == "mask", paint=args.paint,
-                                       dull=args.dull,
+                                       dull=args.dull, gravity=args.gravity, up_hint=up_hint,
                                        perception={"segmentation": seg} if seg else None)
             res.update({f"{k} ({seg})" if len(segmenters) > 1 and seg else k: v
                         for k, v in part.items()})
         title = f"{args.split}, {args.n} scenes, segmentation: {mode}" + (
             f" ({', '.join(segmenters)})" if mode == "agnostic" and segmenters else "") + \
-            _colour_title(args)
+            _colour_title(args) + (f", gravity from the support plane (up hint "
+                                   f"{args.up_hint or '0,-1,0'})" if args.gravity == "plane"
+                                   else "")
         table = format_table(res)
         print(table)
-        name = f"relations_{args.split}_{mode}" + _colour_suffix(args)
+        name = f"relations_{args.split}_{mode}" + _colour_suffix(args) + (
+            "_plane_gravity" if args.gravity == "plane" else "") + (
+            "_hint_" + "_".join(f"{h:g}" for h in up_hint) if up_hint else "")
         md, png = save_table(table, out / name, title=title)
         print(f"saved {md} and {png}")
     return 0
@@ -343,6 +357,25 @@ def _colour_title(args: argparse.Namespace) -> str:
 def _colour_suffix(args: argparse.Namespace) -> str:
     """A bench table's file name suffix for --paint and --dull."""
     return ("_painted" if args.paint else "") + ("_dull" if args.dull else "")
+
+
+def _up_hint(args: argparse.Namespace) -> tuple[float, float, float] | None:
+    """--up-hint checked: three numbers of about unit length, and only with --gravity plane."""
+    from spatial_ros.errors import BenchError
+
+    if not args.up_hint:
+        return None
+    if args.gravity != "plane":
+        raise BenchError("--up-hint is the plane gravity's hint: it needs --gravity plane")
+    try:
+        hint = tuple(float(x) for x in args.up_hint.split(","))
+    except ValueError:
+        hint = ()
+    if len(hint) != 3 or not all(math.isfinite(h) for h in hint) or \
+            math.sqrt(sum(h * h for h in hint)) < 0.5:
+        raise BenchError(f"--up-hint takes three numbers of about unit length X,Y,Z (the "
+                         f"camera's rough up in the optical frame), got {args.up_hint!r}")
+    return hint
 
 
 def _segmenters(text: str) -> list[str]:

@@ -15,6 +15,12 @@ slightly, the sensor model is applied with fresh noise per frame, and the pipeli
         detections; those lying mostly on an unlabelled thing (hard's grey pedestals,
         household's distractors: objects to a robot, named in no question) count neither way.
     id stability: share of frame-to-frame transitions in which a matched object kept its track id.
+
+By default the pipeline gets the camera's true pose. With ``gravity="plane"`` it gets what a
+real camera's frames give it (as bench real): up from the frame's support plane
+(perception.gravity.gravity_from_plane, ``up_hint`` the camera's rough up), the camera assumed
+level where none is found; the scene is scored in the world so tilted (``plane_level``), and
+the table reports the frames without gravity and the error of the up found.
 """
 from __future__ import annotations
 
@@ -24,9 +30,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from spatial_ros.errors import BenchError
+from spatial_ros.errors import BenchError, GravityError
 from spatial_ros.geometry import Pose
 from spatial_ros.perception import PerceptionConfig
+from spatial_ros.perception.gravity import PlaneGravityConfig, gravity_from_plane
 from spatial_ros.pipeline import SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
 from spatial_ros.scene import GENERIC_LABELS, SceneGraph
@@ -38,9 +45,12 @@ from spatial_ros.sim.render import Renderer
 from spatial_ros.sim.sensors import apply_sensor, get_sensor
 from spatial_ros.vocabulary import DIRECTIONAL, PREDICATES, Frame, decision_keys
 
-__all__ = ["RelationScores", "evaluate_frame", "run_relations_bench", "format_table"]
+__all__ = ["RelationScores", "evaluate_frame", "run_relations_bench", "format_table",
+           "plane_level", "GRAVITY_SOURCES"]
 
 FRAMES = (Frame.EGOCENTRIC, Frame.ALLOCENTRIC)
+GRAVITY_SOURCES = ("true", "plane")  #: where the pipeline's up comes from (module docstring)
+WRONG_UP = 5.0  #: degrees off the true up that make a frame's gravity wrong (the table's row)
 
 
 def _frame_of(predicate: str, frame: Frame) -> Frame:
@@ -72,6 +82,9 @@ class RelationScores:
     shapes_right: int = 0  #: found objects named by their true shape word
     shapes_generic: int = 0  #: ... by a generic noun (the shape word did not fit)
     ms: list[float] = field(default_factory=list)
+    #: gravity="plane": degrees between the up found and the true up, per frame that found one
+    up_errors: list[float] = field(default_factory=list)
+    no_gravity: int = 0  #: gravity="plane": frames where no support plane gave up
 
     @property
     def precision(self) -> float:
@@ -96,6 +109,8 @@ class RelationScores:
                      "shapes_right", "shapes_generic"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.ms.extend(other.ms)
+        self.up_errors.extend(other.up_errors)
+        self.no_gravity += other.no_gravity
 
     @property
     def accuracy(self) -> float:
@@ -227,6 +242,10 @@ class SceneFrame:
     frame: object  # RenderedFrame
     result: object  # FrameResult
     depth: np.ndarray | None = None  # the sensor's depth the pipeline got
+    #: the camera pose the pipeline got: ``pose``, or with gravity="plane" the world tilted by
+    #: the error of the up found (plane_level)
+    level: Pose | None = None
+    up_error: float | None = None  #: gravity="plane": degrees off the true up; None: none found
 
 
 def check_colour_args(paint: float, dull: float) -> None:
@@ -238,9 +257,37 @@ def check_colour_args(paint: float, dull: float) -> None:
         raise BenchError(f"dull is a strength in [0, 1), got {dull}")
 
 
+def plane_level(pose: Pose, depth: np.ndarray, intrinsics, config: PlaneGravityConfig
+                ) -> tuple[Pose, float | None]:
+    """The camera pose a real camera's frame gives the pipeline, in the simulated world: up
+    from the support plane (gravity_from_plane; the image's up where none is found, the camera
+    assumed level, as bench real), put in the world by the smallest rotation that takes the
+    true pose's world to one whose z is that up (heading and origin kept, so that only the
+    gravity's error differs). Returns that pose and the degrees between the up found and the
+    true up (None where none was found)."""
+    try:
+        found, _share = gravity_from_plane(depth, intrinsics, config)
+        up, error = found.rotation[2], 0.0
+    except GravityError:
+        up, error = np.array([0.0, -1.0, 0.0]), None
+    a = pose.rotation @ up  # the world direction the pipeline takes for up
+    a = a / np.linalg.norm(a)
+    c = float(a[2])
+    if c < -1.0 + 1e-9:  # upside down: half a turn about x
+        q = np.diag([1.0, -1.0, -1.0])
+    else:
+        v = np.cross(a, [0.0, 0.0, 1.0])
+        vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+        q = np.eye(3) + vx + vx @ vx / (1.0 + c)
+    if error is not None:
+        error = math.degrees(math.acos(min(max(c, -1.0), 1.0)))
+    return Pose(rotation=q @ pose.rotation, translation=q @ pose.translation), error
+
+
 def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int, width: int,
                  height: int, use_mask: bool = True, perception: dict | None = None,
-                 paint: float = 0.0, dull: float = 0.0):
+                 paint: float = 0.0, dull: float = 0.0, gravity: str = "true",
+                 up_hint: tuple[float, float, float] | None = None):
     """Scene ``index`` of a SpatialBench split, rendered ``frames`` times while the camera
     drifts, with the sensor's noise drawn afresh per frame, through a fresh pipeline
     (``perception``: PerceptionConfig fields to set); yields a SceneFrame per frame.
@@ -251,7 +298,11 @@ def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int,
     surfaces as rendered."""
     from spatial_ros.bench.generate import SPLITS, generate_scene
 
+    if gravity not in GRAVITY_SOURCES:
+        raise BenchError(f"gravity is one of {', '.join(GRAVITY_SOURCES)}, got {gravity!r}")
     model = get_sensor(sensor)
+    plane = PlaneGravityConfig(noise_quadratic=model.sigma_quadratic,
+                               **({"up_hint": tuple(up_hint)} if up_hint is not None else {}))
     world, pose0 = generate_scene(split, seed, index, width=width, height=height)
     renderer = Renderer(world)
     builder = SceneGraphBuilder(PerceptionConfig(noise_quadratic=model.sigma_quadratic,
@@ -268,9 +319,11 @@ def scene_frames(split: str, seed: int, index: int, sensor: str, *, frames: int,
         if dull > 0:
             fr = replace(fr, rgb=dull_frame(fr.rgb, np.random.default_rng(
                 [SPLITS[split], seed, index, k, 6]), dull))
-        res = builder.process(fr.rgb, depth, fr.intrinsics, pose, stamp=k / 10.0,
+        level, error = (pose, 0.0) if gravity == "true" else \
+            plane_level(pose, depth, fr.intrinsics, plane)
+        res = builder.process(fr.rgb, depth, fr.intrinsics, level, stamp=k / 10.0,
                               mask=fr.mask if use_mask else None)
-        yield SceneFrame(world, renderer, builder, pose, fr, res, depth)
+        yield SceneFrame(world, renderer, builder, pose, fr, res, depth, level, error)
 
 
 def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
@@ -278,10 +331,12 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
                         use_mask: bool = True, frames: int = 3, width: int = 640,
                         height: int = 480, visible_pixels: int = 200,
                         progress: bool = True, perception: dict | None = None,
-                        paint: float = 0.0, dull: float = 0.0) -> dict[str, RelationScores]:
+                        paint: float = 0.0, dull: float = 0.0, gravity: str = "true",
+                        up_hint: tuple[float, float, float] | None = None
+                        ) -> dict[str, RelationScores]:
     """Scores per sensor preset (``perception``: PerceptionConfig fields to set, e.g. the
     class-agnostic ``segmentation``; ``paint``: share of the objects printed, ``dull``: a
-    camera's duller colours, scene_frames)."""
+    camera's duller colours; ``gravity``, ``up_hint``: where up comes from, scene_frames)."""
     check_colour_args(paint, dull)
     from tqdm import tqdm
 
@@ -293,8 +348,13 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
             last_ids: dict[int, int] = {}
             for sf in scene_frames(split, seed, i, sensor, frames=frames, width=width,
                                    height=height, use_mask=use_mask, perception=perception,
-                                   paint=paint, dull=dull):
+                                   paint=paint, dull=dull, gravity=gravity, up_hint=up_hint):
                 sc.ms.append(sf.result.timings["total"])
+                if gravity != "true":
+                    if sf.up_error is None:
+                        sc.no_gravity += 1
+                    else:
+                        sc.up_errors.append(sf.up_error)
                 match = match_detections(sf.result, sf.frame.mask)
                 for g, t in match.items():
                     if g in last_ids:
@@ -315,7 +375,7 @@ def run_relations_bench(*, split: str = "test", n: int = 50, seed: int = 0,
                                >= len(det.pixels) for g, det in zip(hit, dets))
             sc.objects_hit = len(set(hit) - {0})
             sc.frames = frames
-            evaluate_frame(sf.builder, sf.result.graph, truth, match, sf.pose,
+            evaluate_frame(sf.builder, sf.result.graph, truth, match, sf.level,
                            sf.result.occlusion, sc)
             results[sensor].add(sc)
     return results
@@ -348,6 +408,13 @@ def format_table(results: dict[str, RelationScores], *, title: str = "") -> str:
                           for k in (r.shapes_right, r.shapes_generic, wrong))
 
     row("shape words right / generic noun / wrong (found objects)", shapes)
+    if any(r.up_errors or r.no_gravity for r in results.values()):  # gravity="plane"
+        row("gravity from the support plane: frames without / wrong (> 5 deg) / of",
+            lambda r: f"{r.no_gravity} / {sum(e > WRONG_UP for e in r.up_errors)} / "
+                      f"{r.no_gravity + len(r.up_errors)}")
+        row("up error where found, degrees (median / p90)",
+            lambda r: f"{np.median(r.up_errors):.2f} / {np.percentile(r.up_errors, 90):.2f}"
+            if r.up_errors else "-")
     row("pipeline ms/frame (median)", lambda r: f"{np.median(r.ms):.1f}" if r.ms else "-")
     names = sorted(next(iter(results.values())).total,
                    key=lambda k: (PREDICATES.index(k.split("/")[0]), k))

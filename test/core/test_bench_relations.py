@@ -119,9 +119,52 @@ def test_bad_arguments_exit_2():
                        (("--sensors", "rgb_only"), "needs depth"),
                        (("--n", "0"), "must be positive"),
                        (("--paint", "1.5"), "paint is a share of the objects in [0, 1]"),
-                       (("--dull", "1"), "dull is a strength in [0, 1), got 1.0")]:
+                       (("--dull", "1"), "dull is a strength in [0, 1), got 1.0"),
+                       (("--up-hint", "0,0,-1"), "needs --gravity plane"),
+                       (("--gravity", "plane", "--up-hint", "0,0"),
+                        "three numbers of about unit length X,Y,Z"),
+                       (("--gravity", "plane", "--up-hint", "0,a,1"),
+                        "three numbers of about unit length X,Y,Z")]:
         r = _cli(*args)
         assert r.returncode == 2 and text in r.stderr, (args, r.stderr)
+
+
+def test_plane_gravity_as_on_a_real_camera(tmp_path):
+    """gravity="plane": the pipeline gets the up a real camera's frame gives it. bin_val's
+    camera looks straight down into a tote at any roll: with the image's up as the hint, scene
+    4 takes a tote's side for its floor (about 90 deg off) and scene 38 finds no support (the
+    camera is then taken as level); with the downward hint (0, 0, -1), the scene_graph node's
+    plane_up_hint for such a camera, both find the floor within 2 deg. The pose the pipeline
+    gets is the true one tilted by the error: its up in the optical frame is the one found."""
+    from spatial_ros.bench.relations import format_table, scene_frames
+    from spatial_ros.errors import BenchError
+
+    kw = dict(frames=1, width=640, height=480, use_mask=False)
+    for index in (4, 38):
+        image_up, = scene_frames("bin_val", 0, index, "realsense_d435_raw", gravity="plane", **kw)
+        true_up = image_up.pose.rotation[2]
+        tilt = np.degrees(np.arccos(np.clip(image_up.level.rotation[2] @ true_up, -1, 1)))
+        if image_up.up_error is None:  # the camera taken as level: the image's up
+            assert index == 38 and tilt > 45
+        else:
+            assert index == 4 and image_up.up_error > 45
+            assert tilt == pytest.approx(image_up.up_error, abs=0.01)
+        down, = scene_frames("bin_val", 0, index, "realsense_d435_raw", gravity="plane",
+                             up_hint=(0.0, 0.0, -1.0), **kw)
+        assert down.up_error is not None and down.up_error < 2.0, (index, down.up_error)
+    given, = scene_frames("bin_val", 0, 4, "realsense_d435_raw", **kw)
+    assert given.level is given.pose and given.up_error == 0.0
+    res = run_relations_bench(split="bin_val", n=2, sensors=("realsense_d435_raw",),
+                              use_mask=False, frames=1, width=320, height=240, progress=False,
+                              gravity="plane")
+    scores = res["realsense_d435_raw"]
+    assert scores.no_gravity + len(scores.up_errors) == 2
+    assert "gravity from the support plane: frames without" in format_table(res)
+    assert "gravity from the support plane" not in format_table(run_relations_bench(
+        split="bin_val", n=1, sensors=("ideal",), frames=1, width=160, height=120,
+        progress=False))
+    with pytest.raises(BenchError, match="gravity is one of true, plane, got 'imu'"):
+        next(iter(scene_frames("bin_val", 0, 0, "ideal", gravity="imu", **kw)))
 
 
 _GRAPHS = """
