@@ -409,7 +409,7 @@ def format_table(results: dict[str, RelationScores], *, title: str = "") -> str:
 
     row("shape words right / generic noun / wrong (found objects)", shapes)
     if any(r.up_errors or r.no_gravity for r in results.values()):  # gravity="plane"
-        row("gravity from the support plane: frames without / wrong (> 5 deg) / of",
+        row(f"gravity from the support plane: frames without / wrong (> {WRONG_UP:g} deg) / of",
             lambda r: f"{r.no_gravity} / {sum(e > WRONG_UP for e in r.up_errors)} / "
                       f"{r.no_gravity + len(r.up_errors)}")
         row("up error where found, degrees (median / p90)",

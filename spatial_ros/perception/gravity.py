@@ -116,13 +116,14 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
 
     config = config or PlaneGravityConfig()
     s = config.stride
-    d = np.asarray(depth, np.float32)[::s, ::s].ravel()
+    sampled = np.asarray(depth, np.float32)[::s, ::s]
+    grid = sampled.shape  # (rows, cols) of the strided grid
+    d = sampled.ravel()
     ok = np.isfinite(d) & (d > 0.05) & (d < config.max_range)
     if ok.sum() < 200:
         raise GravityError(f"plane gravity: only {int(ok.sum())} depth readings in the frame "
                            "(at least 200 needed to find a support plane)")
     pts = take_rows(intrinsics.ray_directions(s), ok) * d[ok, None]
-    grid = (len(range(0, intrinsics.height, s)), len(range(0, intrinsics.width, s)))
     cells = np.flatnonzero(ok)  # each reading's place in the strided grid
     hint = np.asarray(config.up_hint, float)
     hint /= np.linalg.norm(hint)
