@@ -185,6 +185,41 @@ def test_raw_realsense_artefacts_are_where_a_stereo_camera_has_them():
     assert lost[1] < lost[0] * 0.5
 
 
+def test_the_stereo_window_ramps_depth_edges_as_the_real_d435_frames_do():
+    """realsense_d435_window, the raw D435 with the stereo matcher's window (a box 0.6 m away in
+    front of a wall at 1.2 m, as above): the stereo shadow left of the box is a hole in about a
+    third of its pixels instead of all of them, and across the box's left edge the depth ramps
+    from the wall to the box over the window's 7 px (the real frames' left edges: 20-36 %
+    holes, a ramp over about 7 px); the right edge stays sharp in the median, a fifth of the
+    pixels beside it reading between the surfaces; its noise is long waves, not independent
+    per pixel (the real frames' tables: neighbours' residuals correlate 0.98)."""
+    h, w = 120, 160
+    depth = np.full((h, w), 1.2, np.float32)
+    depth[40:80, 80:120] = 0.6
+    rgb = np.full((h, w, 3), 120, np.uint8)
+    raw = apply_sensor(depth, rgb, "realsense_d435_raw", np.random.default_rng(3), fx=130.0)
+    win = apply_sensor(depth, rgb, "realsense_d435_window", np.random.default_rng(3), fx=130.0)
+    assert np.isnan(raw[45:75, 75:80]).mean() > 0.9
+    assert 0.15 < np.isnan(win[45:75, 75:80]).mean() < 0.5
+    assert np.isnan(win[:, :4]).mean() > 0.95  # the left band as the raw preset's
+    ramp = np.nanmedian(win[45:75, 76:84], axis=0)  # wall -> box across the left edge
+    assert (np.diff(ramp) < 0).all() and ramp[0] > 1.1 and ramp[-1] < 0.7
+    assert ((ramp > 0.65) & (ramp < 1.15)).sum() >= 5  # between the surfaces over 5+ px
+    edge = np.nanmedian(win[45:75, 117:122], axis=0)  # the right edge: sharp in the median
+    assert edge[0] == pytest.approx(0.6, abs=0.01) and edge[-1] == pytest.approx(1.2, abs=0.01)
+    assert ((edge > 0.65) & (edge < 1.15)).sum() <= 2
+    between = (win[45:75, 114:126] > 0.65) & (win[45:75, 114:126] < 1.15)
+    assert 0.05 < between.mean() < 0.3
+    # away from the edges the noise is the raw preset's in size but long waves, as on the real
+    # frames' tables: neighbours' errors correlate, the raw preset's do not
+    def neighbours(d):
+        a, b = d[10:110, 20:69] - 1.2, d[10:110, 21:70] - 1.2
+        return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+    assert neighbours(raw) < 0.2 and neighbours(win) > 0.8
+    assert np.nanstd(win[10:110, 20:70]) == pytest.approx(np.nanstd(raw[10:110, 20:70]), rel=0.5)
+
+
 def test_ground_truth_relations_of_tabletop():
     world = load_world(WORLDS / "tabletop.sdf")
     graph = ground_truth(world, Renderer(world))
