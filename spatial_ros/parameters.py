@@ -211,6 +211,10 @@ _SCENE_GRAPH = (
           "the held-out real frames it found no object more and added detections)"),
     Param("plane_distance", _PC.plane_distance, "RANSAC inlier distance of support planes (m)",
           range=(0.0001, 1.0)),
+    Param("wall_sigmas", _PC.wall_sigmas, "class-agnostic: a segment with 90 % of its points "
+          "within plane_distance plus this many depth-noise sigmas of a wall the plane search "
+          "removed is a patch of that wall, not an object (a real D435's error is long waves: "
+          "a far wall leaves the plane in patches); 0 = off", range=(0.0, 10.0), live=True),
     Param("depth_jump", _PC.depth_jump, "relative depth jump that separates segments",
           range=(0.0, 10.0)),
     Param("mask_flying", _PC.mask_flying, "with a mask: a reading with under two neighbours "
@@ -309,7 +313,8 @@ _SIM_CAMERA = (
     Param("camera", "", "camera sensor name in the world ('' = the first one)"),
     Param("rate", 10.0, "frames per second", range=(0.01, 1000.0)),
     Param("sensor", "ideal", "depth model", choices=("ideal", "realsense_d435",
-                                                     "realsense_d435_raw", "kinect",
+                                                     "realsense_d435_raw",
+                                                     "realsense_d435_window", "kinect",
                                                      "rgb_only")),
     Param("seed", 0, "noise seed: the same seed gives the same frames", range=(0, 2**31 - 1)),
     Param("camera_path", "static", "how the camera moves", choices=("static", "orbit",

@@ -212,6 +212,10 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             report.support_parts += 1
             drop("a support's part", idx)
             continue
+        if mask is None and wall_patch(p, band, report.planes, config):
+            report.support_parts += 1
+            drop("a wall's patch", idx)
+            continue
         patch = level_patch(p, band, config)
         if patch is not None:  # a floor or table patch the plane search left: a support
             report.surfaces.append(patch)
@@ -425,6 +429,22 @@ def in_support(band: tuple[float, float, float] | None, supports: list[float],
     lo, hi, sigma = band
     return any(h - config.plane_distance - 2 * sigma <= lo and hi <= h + 2 * sigma
                for h in supports)
+
+
+def wall_patch(points: np.ndarray, band: tuple[float, float, float] | None,
+               planes: list[tuple[np.ndarray, float]], config: PerceptionConfig) -> bool:
+    """Whether a segment is a patch of a wall the plane search removed (``planes``, world
+    (normal, offset); the level ones are supports, other tests'): 90 % of its ``points``
+    within ``plane_distance`` plus ``wall_sigmas`` depth-noise sigmas at its range (``band``,
+    height_band's) of one. A real depth camera's error is long waves: where a far wall's
+    readings leave the plane's inlier distance they do so in patches, which segment as
+    objects. A thing standing against a wall stands out of it by its depth."""
+    if config.wall_sigmas <= 0 or band is None or not planes:
+        return False
+    tol = config.plane_distance + config.wall_sigmas * band[2]
+    need = 0.9 * len(points)
+    return any(abs(float(n[2])) <= 0.95 and
+               np.count_nonzero(np.abs(points @ n + d) < tol) >= need for n, d in planes)
 
 
 def level_patch(points: np.ndarray, band: tuple[float, float, float] | None,

@@ -114,6 +114,11 @@ class PerceptionConfig:
     #: apron, a shelf board's front edge; objects rest on supports, above them
     support_part_span: float = 0.4
     support_part_gap: float = 0.06
+    #: a segment with 90 % of its points within ``plane_distance`` plus this many depth-noise
+    #: sigmas of a wall the plane search removed (a plane not level) is a patch of that wall,
+    #: not an object: a real D435's error is long waves, so a far wall's readings leave the
+    #: plane's inlier distance in patches, not in scattered pixels (detect.wall_patch; 0 = off)
+    wall_sigmas: float = 3.0
     #: a segment whose points' heights spread under this (m) plus two noise sigmas, spanning
     #: ``support_part_span``, is a level patch of a support (floor between table legs), not
     #: an object (detect.level_patch; 0 = off)
