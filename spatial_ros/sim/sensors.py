@@ -206,8 +206,8 @@ def _windowed(depth: np.ndarray, out: np.ndarray, model: SensorModel,
               rng: np.random.Generator) -> np.ndarray:
     """``out`` with the stereo window's ramps and smear across the depth edges of ``depth``
     (SensorModel.window): the real D435 frames' edges ramp over about 7 pixels on the shadow
-    side (left of a nearer surface) and keep a sharp median elsewhere with a quarter of the
-    pixels beside the edge reading between the two surfaces."""
+    side (left of a nearer surface) and keep a sharp median elsewhere, a share of the pixels
+    beside the edge reading between the two surfaces."""
     import cv2
 
     d = np.where(np.isfinite(depth), depth, 0.0)
@@ -301,7 +301,9 @@ def apply_sensor(depth: np.ndarray, rgb: np.ndarray, sensor: SensorModel | str,
     if model.stereo_baseline:
         f = fx if fx is not None else 0.82 * depth.shape[1]
         band, shadow = _stereo_invalid(depth, f * model.stereo_baseline)
-        drop |= band | (shadow & (rng.random(depth.shape) < model.shadow_holes))
+        if model.shadow_holes < 1.0:  # (no draw otherwise: the raw preset's stream as it was)
+            shadow &= rng.random(depth.shape) < model.shadow_holes
+        drop |= band | shadow
     if model.lattice > 1:  # one reading per block, where the registration put it
         k = model.lattice
         h, w = depth.shape
