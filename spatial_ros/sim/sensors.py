@@ -32,7 +32,7 @@ Presets:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -87,6 +87,15 @@ class SensorModel:
         return self.sigma_const + self.sigma_quadratic * (z - self.sigma_z0) ** 2
 
 
+#: the D435 as its frames come off the camera (module docstring); the window preset is it too
+_RAW_D435 = SensorModel(
+    "realsense_d435_raw", min_range=0.28, max_range=10.0,
+    sigma_quadratic=DEPTH_NOISE_QUADRATIC["realsense_d435"],
+    disparity_step=1.0 / (383.0 * 0.050 * 32),
+    edge_threshold=0.04, edge_dropout=0.15, dark_threshold=40, dark_dropout=0.15,
+    millimetres=True, stereo_baseline=0.050, flying_pixels=0.5, shiny_threshold=225,
+    shiny_dropout=0.6, blob_holes=True)
+
 PRESETS: dict[str, SensorModel] = {
     "ideal": SensorModel("ideal"),
     "realsense_d435": SensorModel(
@@ -95,20 +104,9 @@ PRESETS: dict[str, SensorModel] = {
         disparity_step=1.0 / (383.0 * 0.050 * 32),
         edge_threshold=0.04, edge_dropout=0.6, dark_threshold=40, dark_dropout=0.5,
         millimetres=True),
-    "realsense_d435_raw": SensorModel(
-        "realsense_d435_raw", min_range=0.28, max_range=10.0,
-        sigma_quadratic=DEPTH_NOISE_QUADRATIC["realsense_d435"],
-        disparity_step=1.0 / (383.0 * 0.050 * 32),
-        edge_threshold=0.04, edge_dropout=0.15, dark_threshold=40, dark_dropout=0.15,
-        millimetres=True, stereo_baseline=0.050, flying_pixels=0.5, shiny_threshold=225,
-        shiny_dropout=0.6, blob_holes=True),
-    "realsense_d435_window": SensorModel(
-        "realsense_d435_window", min_range=0.28, max_range=10.0,
-        sigma_quadratic=DEPTH_NOISE_QUADRATIC["realsense_d435"],
-        disparity_step=1.0 / (383.0 * 0.050 * 32),
-        edge_threshold=0.04, edge_dropout=0.15, dark_threshold=40, dark_dropout=0.15,
-        millimetres=True, stereo_baseline=0.050, flying_pixels=0.5, shiny_threshold=225,
-        shiny_dropout=0.6, blob_holes=True, window=7, ramp_share=0.8, smear_share=0.2,
+    "realsense_d435_raw": _RAW_D435,
+    "realsense_d435_window": replace(
+        _RAW_D435, name="realsense_d435_window", window=7, ramp_share=0.8, smear_share=0.2,
         vertical_share=0.1, shadow_holes=0.35, smooth_noise=0.97),
     "kinect": SensorModel(
         "kinect", min_range=0.5, max_range=4.5, sigma_const=0.0012,
