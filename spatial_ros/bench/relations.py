@@ -33,7 +33,11 @@ import numpy as np
 from spatial_ros.errors import BenchError, GravityError
 from spatial_ros.geometry import Pose
 from spatial_ros.perception import PerceptionConfig
-from spatial_ros.perception.gravity import PlaneGravityConfig, gravity_from_plane
+from spatial_ros.perception.gravity import (
+    LEVEL_CAMERA,
+    PlaneGravityConfig,
+    gravity_from_plane,
+)
 from spatial_ros.pipeline import SceneGraphBuilder
 from spatial_ros.relations import RelationConfig
 from spatial_ros.scene import GENERIC_LABELS, SceneGraph
@@ -266,10 +270,9 @@ def plane_level(pose: Pose, depth: np.ndarray, intrinsics, config: PlaneGravityC
     gravity's error differs). Returns that pose and the degrees between the up found and the
     true up (None where none was found)."""
     try:
-        found, _share = gravity_from_plane(depth, intrinsics, config)
-        up, error = found.rotation[2], 0.0
+        up, found = gravity_from_plane(depth, intrinsics, config)[0].rotation[2], True
     except GravityError:
-        up, error = np.array([0.0, -1.0, 0.0]), None
+        up, found = LEVEL_CAMERA.rotation[2], False
     a = pose.rotation @ up  # the world direction the pipeline takes for up
     a = a / np.linalg.norm(a)
     c = float(a[2])
@@ -279,8 +282,7 @@ def plane_level(pose: Pose, depth: np.ndarray, intrinsics, config: PlaneGravityC
         v = np.cross(a, [0.0, 0.0, 1.0])
         vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
         q = np.eye(3) + vx + vx @ vx / (1.0 + c)
-    if error is not None:
-        error = math.degrees(math.acos(min(max(c, -1.0), 1.0)))
+    error = math.degrees(math.acos(min(max(c, -1.0), 1.0))) if found else None
     return Pose(rotation=q @ pose.rotation, translation=q @ pose.translation), error
 
 

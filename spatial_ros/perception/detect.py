@@ -46,7 +46,7 @@ from spatial_ros.perception.segmentation import (
     weighted_lab,
 )
 from spatial_ros.perception.shapes import image_features, shape_fits
-from spatial_ros.perception.supports import find_planes, surface_extent
+from spatial_ros.perception.supports import HORIZONTAL, find_planes, surface_extent
 from spatial_ros.perception.types import (
     SEGMENTATIONS,
     Detection,
@@ -213,7 +213,6 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             drop("a support's part", idx)
             continue
         if mask is None and wall_patch(p, band, report.planes, config):
-            report.support_parts += 1
             drop("a wall's patch", idx)
             continue
         patch = level_patch(p, band, config)
@@ -443,7 +442,7 @@ def wall_patch(points: np.ndarray, band: tuple[float, float, float] | None,
         return False
     tol = config.plane_distance + config.wall_sigmas * band[2]
     need = 0.9 * len(points)
-    return any(abs(float(n[2])) <= 0.95 and
+    return any(abs(float(n[2])) <= HORIZONTAL and
                np.count_nonzero(np.abs(points @ n + d) < tol) >= need for n, d in planes)
 
 

@@ -164,7 +164,7 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
             # disagreed by 6 deg, too tilted to be a level support (SpatialBench household_val
             # gravity error p90 0.14 -> 0.05 deg)
             if config.patch_refit:
-                n, off = _patch_refit(here, cells[idx], grid, n, off, tol)
+                n, off = _patch_refit(here, on, cells[idx], grid, n, off, tol)
             n, off = refit_plane(here, n, off, config.distance, rounds=3)
             if wall is not None:  # up lies in the wall's plane
                 n = n - wall * float(n @ wall)
@@ -182,13 +182,14 @@ def gravity_from_plane(depth: np.ndarray, intrinsics: CameraIntrinsics,
                           f"no plane holds {config.min_fraction:.0%} of the depth readings"))
 
 
-def _patch_refit(points: np.ndarray, cells: np.ndarray, grid: tuple[int, int], n: np.ndarray,
-                 off: float, tol: np.ndarray) -> tuple[np.ndarray, float]:
-    """The plane (n, off) refitted on the largest patch of its inliers (within ``tol``) that is
-    connected in the strided image grid (``cells``: each point's place in it)."""
+def _patch_refit(points: np.ndarray, on: np.ndarray, cells: np.ndarray,
+                 grid: tuple[int, int], n: np.ndarray, off: float, tol: np.ndarray
+                 ) -> tuple[np.ndarray, float]:
+    """The plane (n, off) refitted on the largest patch of its inliers (``on``: the points
+    within ``tol`` of it) that is connected in the strided image grid (``cells``: each
+    point's place in it)."""
     import cv2
 
-    on = np.abs(points @ n + off) < tol
     img = np.zeros(grid[0] * grid[1], np.uint8)
     img[cells[on]] = 1
     count, labels = cv2.connectedComponents(img.reshape(grid), connectivity=8)

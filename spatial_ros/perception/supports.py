@@ -10,7 +10,11 @@ from spatial_ros.geometry import percentile, take_rows
 from spatial_ros.perception.types import FrameReport, PerceptionConfig
 from spatial_ros.scene import OrientedBox, Support
 
-__all__ = ["find_planes", "refit_plane", "rings_opening", "surface_extent"]
+__all__ = ["find_planes", "refit_plane", "rings_opening", "surface_extent",
+           "HORIZONTAL"]
+
+#: a plane whose normal's |z| is over this is horizontal (a support or a rim); under it, a wall
+HORIZONTAL = 0.95
 
 
 def refit_plane(points: np.ndarray, n: np.ndarray, d: float, distance: float | np.ndarray,
@@ -266,7 +270,7 @@ def find_planes(points: np.ndarray, config: PerceptionConfig, report: FrameRepor
                                                      config.support_part_span, n)
         if low and not large:
             break  # a level plane of little share that is no one surface: the tops of objects
-        horizontal = abs(n[2]) > 0.95
+        horizontal = abs(n[2]) > HORIZONTAL
         if horizontal and abs(n[2]) < math.cos(math.radians(config.support_max_tilt)):
             # no support: a level one's normal is within a few degrees of up; tilted more, it
             # runs through the tops of several objects and a table's front edge. Kept as the

@@ -134,14 +134,20 @@ def get_sensor(name: str) -> SensorModel:
                               f"{', '.join(PRESETS)}") from None
 
 
+def _jumps(d: np.ndarray, threshold: float, axis: int) -> np.ndarray:
+    """Neighbour pairs along ``axis`` whose relative depth jump is larger than ``threshold``
+    (``d``: depth with 0 for no reading; one fewer along ``axis``)."""
+    a = np.take(d, range(1, d.shape[axis]), axis=axis)
+    b = np.take(d, range(0, d.shape[axis] - 1), axis=axis)
+    return np.abs(a - b) > threshold * np.maximum(np.minimum(a, b), 1e-6)
+
+
 def _edges(depth: np.ndarray, threshold: float) -> np.ndarray:
     """Pixels next to a relative depth jump larger than ``threshold`` (or next to no reading)."""
     d = np.where(np.isnan(depth), 0.0, depth)
     edge = np.zeros(depth.shape, bool)
     for axis in (0, 1):
-        a = np.take(d, range(1, d.shape[axis]), axis=axis)
-        b = np.take(d, range(0, d.shape[axis] - 1), axis=axis)
-        jump = np.abs(a - b) > threshold * np.maximum(np.minimum(a, b), 1e-6)
+        jump = _jumps(d, threshold, axis)
         lo = [slice(None)] * 2
         hi = [slice(None)] * 2
         lo[axis] = slice(0, -1)
@@ -211,8 +217,7 @@ def _windowed(depth: np.ndarray, out: np.ndarray, model: SensorModel,
     d = np.where(np.isfinite(depth), depth, 0.0)
     half = model.window // 2
     thr = model.edge_threshold or 0.04
-    jump_r = np.abs(d[:, 1:] - d[:, :-1]) > thr * np.maximum(np.minimum(d[:, 1:], d[:, :-1]),
-                                                             1e-6)
+    jump_r = _jumps(d, thr, 1)
     nearer_right = jump_r & (d[:, 1:] < d[:, :-1])  # the left edge of a nearer surface
     marks_l = np.zeros(d.shape, np.uint8)
     marks_o = np.zeros(d.shape, np.uint8)
@@ -220,7 +225,7 @@ def _windowed(depth: np.ndarray, out: np.ndarray, model: SensorModel,
     marks_l[:, 1:] |= nearer_right
     marks_o[:, :-1] |= jump_r & ~nearer_right
     marks_o[:, 1:] |= jump_r & ~nearer_right
-    jump_d = np.abs(d[1:] - d[:-1]) > thr * np.maximum(np.minimum(d[1:], d[:-1]), 1e-6)
+    jump_d = _jumps(d, thr, 0)
     marks_v = np.zeros(d.shape, np.uint8)
     marks_v[:-1] |= jump_d
     marks_v[1:] |= jump_d
