@@ -206,6 +206,14 @@ _SCENE_GRAPH = (
           "min_objectness is still an object where its objectness is at least this and it "
           "stands on a support with a package's size (an object a camera's dull colours left "
           "the network unsure of; 1 = off)", range=(0.0, 1.0), live=True),
+    Param("raised_objectness", _PC.raised_objectness, "learned and combined: readings the "
+          "plane search took with a support, raised_height or more above it, that the network "
+          "calls object with this objectness or more stay foreground where they are a tenth of "
+          "their blob or more (a marker lying on the table; 1 = off)", range=(0.0, 1.0),
+          live=True),
+    Param("raised_height", _PC.raised_height, "learned and combined: the least height over a "
+          "support (m) of the readings raised_objectness takes back", range=(0.0, 0.1),
+          live=True),
     Param("thin_objects", _PC.thin_objects, "combined: a thin thing lying on the support (a "
           "pen, a marker), which the depth-step cut erases whole, is kept as an object (off: on "
           "the held-out real frames it found no object more and added detections)"),

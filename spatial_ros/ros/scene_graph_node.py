@@ -95,8 +95,8 @@ class SceneGraphNode(Node):
             resting_only=v["resting_only"], segmentation=v["segmentation"],
             segmenter_weights=v["segmenter_weights"], min_objectness=v["min_objectness"],
             level_objectness=v["level_objectness"], stand_objectness=v["stand_objectness"],
-            wall_sigmas=v["wall_sigmas"],
-            thin_objects=v["thin_objects"])
+            wall_sigmas=v["wall_sigmas"], raised_objectness=v["raised_objectness"],
+            raised_height=v["raised_height"], thin_objects=v["thin_objects"])
         hint = v["plane_up_hint"]
         if len(hint) != 3 or float(np.linalg.norm(hint)) < 0.5:
             raise ValueError(f"plane_up_hint needs 3 numbers of about unit length [x, y, z] in "
@@ -164,7 +164,8 @@ class SceneGraphNode(Node):
             self.builder.tracker.config = replace(self.builder.tracker.config, **track)
         work = {k: (workspace_box(changes[k]) if k == "workspace_box" else changes[k])
                 for k in ("workspace_range", "workspace_box", "resting_only", "min_objectness",
-                          "level_objectness", "stand_objectness", "wall_sigmas")
+                          "level_objectness", "stand_objectness", "wall_sigmas",
+                          "raised_objectness", "raised_height")
                 if k in changes}
         if work:
             self.builder.perception = replace(self.builder.perception, **work)
