@@ -121,8 +121,9 @@ def object_geometry(p: np.ndarray, config: PerceptionConfig, camera: Pose,
         candidates["sphere"] = OrientedBox(center=centre, size=np.full(3, 2 * radius))
     if top_fit is not None and len(top_fit[4]) >= 20:
         (ccx, ccy), r = cv2.minEnclosingCircle(top_fit[4])
-        candidates["cylinder"] = OrientedBox(center=[ccx, ccy, (zmin + top_z) / 2],
-                                             size=[2 * r + pad, 2 * r + pad, top_z - zmin])
+        if min(w, h) >= config.cylinder_footprint * 2 * r:
+            candidates["cylinder"] = OrientedBox(center=[ccx, ccy, (zmin + top_z) / 2],
+                                                 size=[2 * r + pad, 2 * r + pad, top_z - zmin])
     for kind, b in candidates.items():
         lo = float(b.center[2] - b.size[2] / 2)
         below = [s for s in supports if s <= lo + 1e-3 and lo - s < config.support_snap]

@@ -491,6 +491,43 @@ def test_a_sphere_box_never_reaches_through_the_support_the_points_rest_on():
     assert "sphere" in boxes
 
 
+def test_a_cylinder_box_only_for_a_footprint_that_can_hold_its_circle():
+    """The cylinder box is the circle round an object's top: a can standing keeps it; a
+    marker lying on the table shows a strip along its length on top, whose circle is a disc
+    of seven times its volume (cylinder_footprint): it keeps its footprint's box."""
+    from spatial_ros.perception.amodal import object_geometry
+
+    rng = np.random.default_rng(5)
+    camera = Pose(rotation=np.eye(3), translation=np.zeros(3))
+    cfg = PerceptionConfig(shape_classifier=False)
+
+    def cylinder(radius: float, length: float, lying: bool) -> np.ndarray:
+        """The half of a cylinder's surface facing the camera (at the origin, looking along
+        +x), on a table at z = 0, 0.8 m away; lying: its axis along y."""
+        a = rng.uniform(-np.pi / 2, np.pi / 2, 3000)  # around the axis, towards the camera
+        t = rng.uniform(0.0, length, 3000)  # along it
+        if lying:
+            p = np.stack([-radius * np.cos(a), t - length / 2, radius + radius * np.sin(a)], 1)
+        else:
+            p = np.stack([-radius * np.cos(a), radius * np.sin(a), t], 1)
+            lid = rng.uniform(0, 1, (800, 2))
+            r, b = radius * np.sqrt(lid[:, 0]), 2 * np.pi * lid[:, 1]
+            p = np.concatenate([p, np.stack([r * np.cos(b), r * np.sin(b),
+                                             np.full(800, length)], 1)])
+        return p + [0.8, 0.0, 0.0]
+
+    *_, boxes = object_geometry(cylinder(0.033, 0.10, lying=False), cfg, camera, [0.0])
+    assert "cylinder" in boxes
+    assert boxes["cylinder"].size[:2] == pytest.approx([0.066, 0.066], abs=0.006)
+    marker = cylinder(0.009, 0.13, lying=True)
+    *_, boxes = object_geometry(marker, cfg, camera, [0.0])
+    assert "cylinder" not in boxes
+    assert float(np.prod(boxes["box"].size)) < 2 * 0.13 * 0.018 * 0.018
+    *_, boxes = object_geometry(marker, PerceptionConfig(shape_classifier=False,
+                                                         cylinder_footprint=0.0), camera, [0.0])
+    assert float(np.prod(boxes["cylinder"].size)) > 5 * 0.13 * 0.018 * 0.018  # the disc
+
+
 def test_flying_pixels_a_mask_takes_in_are_left_out(tabletop):
     """The raw D435 puts readings between an object and what lies behind it at its outline;
     an instance mask takes them in. Left out (mask_flying), the boxes come back to their size;
