@@ -160,7 +160,7 @@ def detect_objects(rgb: np.ndarray, depth: np.ndarray, intrinsics: CameraIntrins
             objectness, *affinities = load_segmenter(config.segmenter_weights).predict(
                 grid_features(grid_pts.reshape(sh, sw, 3), valid, rgb_s, camera_pose.rotation))
             fg[vi[raised_cells(pts, dv, off_plane, report.planes, objectness.ravel()[vi],
-                               fg, vi, (sh, sw), config)]] = True
+                               vi, (sh, sw), config)]] = True
         grid = depth_regions(np.where(valid, d, 0.0), fg.reshape(sh, sw), rgb_s, config,
                              silhouette=sil_grid, points=grid_pts.reshape(sh, sw, 3),
                              affinities=affinities)
@@ -436,13 +436,13 @@ def in_support(band: tuple[float, float, float] | None, supports: list[float],
 
 def raised_cells(points: np.ndarray, ranges: np.ndarray, off_plane: np.ndarray,
                  planes: list[tuple[np.ndarray, float]], objectness: np.ndarray,
-                 fg: np.ndarray, cells: np.ndarray, grid: tuple[int, int],
+                 cells: np.ndarray, grid: tuple[int, int],
                  config: PerceptionConfig) -> np.ndarray:
     """The readings the plane search took with a support that belong to an object all the
     same (a mask over ``points``, world): within the support's inlier distance but
     ``raised_height`` or more above it, called object by the network (``objectness`` of each
     reading at least ``raised_objectness``), where they make ``raised_share`` of their blob
-    of foreground or more (8-connected in the ``grid``; ``fg``: the grid's foreground,
+    of foreground (the readings off every plane) or more (8-connected in the ``grid``;
     ``cells``: each reading's place in it). A marker or a pen lying on the table, 1-2 cm
     high, lies mostly within the plane's inlier distance and was lost with it; a standing
     object's lowest centimetre, a small share of its blob, stays with the table (taken back,
@@ -461,7 +461,8 @@ def raised_cells(points: np.ndarray, ranges: np.ndarray, off_plane: np.ndarray,
         return out
     raised = np.zeros(grid[0] * grid[1], bool)
     raised[cells[out]] = True
-    blobs = raised | fg
+    blobs = raised.copy()
+    blobs[cells[off_plane]] = True
     count, labels = cv2.connectedComponents(blobs.reshape(grid).astype(np.uint8),
                                             connectivity=8)
     labels = labels.ravel()

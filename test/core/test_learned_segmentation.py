@@ -557,11 +557,9 @@ def test_readings_the_plane_took_that_the_network_calls_object_are_taken_back(
         big[:, 13:] = True
         fg = big.ravel()
     normal = np.array([0.0, 0.0, 1.0]) if planes == "table" else np.array([1.0, 0.0, 0.0])
-    on_plane = ~fg  # the plane search's inliers: every cell not of the object
-    cfg = PerceptionConfig(**config)
-    out = raised_cells(pts, np.ones(len(pts)), ~on_plane, [(normal, 0.0 if planes == "table"
-                                                            else 1.0)],
-                       objectness, fg, np.arange(rows * cols), (rows, cols), cfg)
+    cfg = PerceptionConfig(**config)  # every cell not of the object is the plane's
+    out = raised_cells(pts, np.ones(len(pts)), fg, [(normal, 0.0 if planes == "table" else 1.0)],
+                       objectness, np.arange(rows * cols), (rows, cols), cfg)
     assert out.sum() == (strip.sum() if kept else 0), what
     if kept:
         assert np.array_equal(out, strip.ravel()), what
